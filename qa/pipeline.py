@@ -1,0 +1,225 @@
+"""Question in, Answer out: validation, follow-up handling, retrieval, reading, abstention."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from articleqa.config import Settings
+from index.documents import InvalidArticle, parse_article
+from index.embedder import Embedder
+from index.indexer import IndexReport, Indexer
+from index.store import SentenceStore, StoredArticle
+from qa.evaluation.squad_metric import normalize_answer
+from qa.reader import ExtractiveReader, Span
+from qa.retriever import HybridRetriever, Passage
+
+log = logging.getLogger("articleqa")
+
+NO_ANSWER = "The articles don't say."
+
+
+class InvalidQuestion(ValueError):
+    """A question that cannot be answered as typed; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class Alternative:
+    answer: str
+    score: float
+    article: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation, as the faces hand it back."""
+
+    question: str
+    answer: str | None = None
+    article: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str | None  # None: the articles don't hold the answer
+    score: float  # confidence in [0, 1]
+    article: str | None  # title of the article the answer (or the closest passage) came from
+    sentence: str | None  # the evidence sentence
+    start: int | None  # answer offsets within `sentence`
+    end: int | None
+    passage: str | None  # the window of sentences handed to the reader
+    context: str | None  # the evidence sentence with its neighbours, for "more context"
+    article_id: int | None = None
+    message: str = ""  # what to tell the user besides the answer
+    alternatives: list[Alternative] = field(default_factory=list)
+    retrieval_query: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def clean_question(question: object, max_chars: int) -> str:
+    """The question as text, or InvalidQuestion with a message a user understands."""
+    if question is None:
+        raise InvalidQuestion("Please type a question.")
+    if isinstance(question, bytes):
+        try:
+            question = question.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidQuestion("The question is not readable text.") from None
+    text = unicodedata.normalize("NFC", str(question))
+    if len(text) > max_chars:
+        raise InvalidQuestion(f"The question is {len(text):,} characters long; please keep it under {max_chars:,}.")
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    if text and sum(not ch.isprintable() and not ch.isspace() for ch in text) > len(text) // 4:
+        raise InvalidQuestion("The question is not readable text.")
+    printable = " ".join(printable.split())
+    if not any(ch.isalnum() for ch in printable):
+        raise InvalidQuestion("Please type a question.")
+    return printable
+
+
+_FOLLOW_UP = re.compile(
+    r"\b(he|she|it|its|it's|they|them|their|theirs|him|his|her|hers|this|that|these|those|there|then)\b", re.I)
+
+
+def follow_up_query(question: str, history: list[Turn]) -> tuple[str, str | None]:
+    """The retrieval query for a question in a conversation, and the article to lean towards.
+
+    A question with a pronoun (or a very short one) borrows the previous question and answer, so that
+    "When was it formed?" after "Who leads HTS?" searches for HTS; the previous answer's article is
+    preferred."""
+    previous = next((t for t in reversed(history) if t.question), None)
+    if previous is None or not (_FOLLOW_UP.search(question) or len(question.split()) <= 3):
+        return question, None
+    parts = [question, previous.question]
+    if previous.answer:
+        parts.append(previous.answer)
+    return " ".join(parts), previous.article
+
+
+class ArticleQA:
+    """The product's core: an index of articles and the models that answer questions about them."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, store: SentenceStore,
+                 reader: ExtractiveReader) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.reader = reader
+        self.indexer = Indexer(store, embedder)
+        self.retriever = HybridRetriever(store, embedder, settings.candidates, settings.window, settings.rrf_k)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, in_memory: bool = False) -> ArticleQA:
+        settings = settings or Settings.from_env()
+        embedder = Embedder(settings.embedder)
+        store = SentenceStore(None if in_memory else settings.index_dir, embedder.dimension, embedder.model_id)
+        reader = ExtractiveReader.from_pretrained(settings.reader, max_answer_tokens=settings.max_answer_tokens)
+        return cls(settings, embedder, store, reader)
+
+    # ---- articles ------------------------------------------------------------------------------
+    def add_text(self, text: str | bytes, name: str = "") -> IndexReport:
+        """Index one pasted or uploaded article; a problem comes back in report.errors, never raised."""
+        report = IndexReport()
+        try:
+            article = parse_article(text, name, self.settings.max_article_bytes)
+        except InvalidArticle as error:
+            report.errors.append(str(error))
+            return report
+        return self.indexer.add_articles([article])
+
+    def add_files(self, paths: list[str | Path], progress: bool = False) -> IndexReport:
+        return self.indexer.add_files(paths, self.settings.max_article_bytes, progress=progress)
+
+    def articles(self) -> list[dict]:
+        return [{"id": a.id, "title": a.title, "sentences": len(a.sentences), "source": a.source}
+                for a in self.store.articles]
+
+    def remove(self, title_or_id: str) -> list[str]:
+        found = self.store.find(title_or_id)
+        return [a.title for a in self.store.remove(a.id for a in found)]
+
+    # ---- questions -----------------------------------------------------------------------------
+    def ask(self, question: object, history: list[Turn] | None = None) -> Answer:
+        """Answer one question; raises InvalidQuestion for input that is not a question."""
+        question = clean_question(question, self.settings.max_question_chars)
+        query, prefer_title = follow_up_query(question, history or [])
+        prefer = None
+        if prefer_title:
+            matches = self.store.find(prefer_title)
+            prefer = matches[0].id if matches else None
+        passages = self.retriever.retrieve(query, self.settings.passages, prefer_article=prefer)
+        if not passages:
+            return Answer(question, None, 0.0, None, None, None, None, None, None,
+                          message="No articles are indexed yet: add one first.", retrieval_query=query)
+        spans = self.reader.read(question, [p.text for p in passages],
+                                 top_k=1 + 3 * self.settings.alternatives)
+        best = spans[0] if spans else None
+        if self.reader.abstains(best):
+            return self._abstention(question, query, passages)
+        answer = self._answer_from(question, query, best, passages)
+        return replace(answer, alternatives=self._alternatives(best, spans[1:], passages))
+
+    def _alternatives(self, best: Span, others: list[Span], passages: list[Passage]) -> list[Alternative]:
+        """Other answers close in score (at least a third of the best), one per distinct answer text."""
+        seen = {normalize_answer(best.text)}
+        result = []
+        for span in others:
+            key = normalize_answer(span.text)
+            if key in seen or span.probability < best.probability / 3 or self.reader.abstains(span):
+                continue
+            seen.add(key)
+            passage, article, _, start, end = self._locate(span, passages)
+            result.append(Alternative(span.text, round(span.probability, 4), article.title, article.text[start:end]))
+            if len(result) == self.settings.alternatives:
+                break
+        return result
+
+    def _locate(self, span: Span, passages: list[Passage]):
+        """The passage, article, first sentence position, and the character range of the sentence(s)
+        that hold the span (a span may run over a sentence break)."""
+        passage = passages[span.passage_index]
+        article = self.store.snapshot().articles.get(passage.article_id) or self.store.article(passage.article_id)
+        absolute_start, absolute_end = passage.start + span.start, passage.start + span.end
+        positions = range(passage.first_sentence, passage.last_sentence + 1)
+        first = next((p for p in positions if absolute_start < article.sentences[p][1]), passage.last_sentence)
+        last = next((p for p in positions if absolute_end <= article.sentences[p][1]), passage.last_sentence)
+        return passage, article, first, article.sentences[first][0], max(article.sentences[last][1], absolute_end)
+
+    def _context(self, article: StoredArticle, position: int, radius: int = 2) -> str:
+        first = max(0, position - radius)
+        last = min(len(article.sentences) - 1, position + radius)
+        return article.text[article.sentences[first][0] : article.sentences[last][1]]
+
+    def _answer_from(self, question: str, query: str, best: Span, passages: list[Passage]) -> Answer:
+        passage, article, position, sentence_start, sentence_end = self._locate(best, passages)
+        absolute_start = passage.start + best.start
+        absolute_end = passage.start + best.end
+        sentence = article.text[sentence_start:sentence_end]
+        return Answer(
+            question=question,
+            answer=best.text,
+            score=round(best.probability, 4),
+            article=article.title,
+            sentence=sentence,
+            start=absolute_start - sentence_start,
+            end=absolute_end - sentence_start,
+            passage=passage.text,
+            context=self._context(article, position),
+            article_id=article.id,
+            retrieval_query=query,
+        )
+
+    def _abstention(self, question: str, query: str, passages: list[Passage]) -> Answer:
+        closest = passages[0]
+        article = self.store.snapshot().articles.get(closest.article_id)
+        return Answer(question, None, 0.0, closest.title, closest.text, None, None, closest.text,
+                      self._context(article, closest.first_sentence) if article else closest.text,
+                      article_id=closest.article_id,
+                      message=f"{NO_ANSWER} The closest passage is shown.", retrieval_query=query)

@@ -1,0 +1,1 @@
+"""Training of the shipped extractive reader (run with ``python -m qa.training.train``)."""

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "seeds" / "hts-syria-offensive.md"
+SHARED = ROOT.parent / "shared" / "data" / "qa"
+
+
+@pytest.fixture(scope="session")
+def tiny_reader_dir(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer QA model with the real tokenizer: exercises the code, not quality."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    from index.embedder import default_embedder_path
+
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("tiny-reader")
+    tokenizer = AutoTokenizer.from_pretrained(default_embedder_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    BertForQuestionAnswering(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from index.embedder import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture()
+def settings(tmp_path, tiny_reader_dir):
+    from articleqa.config import Settings
+
+    return Settings(data_dir=tmp_path / "data", reader=str(tiny_reader_dir))
+
+
+@pytest.fixture()
+def tiny_app(settings, embedder):
+    """The real pipeline (FAISS, BM25, the real embedder) with the tiny reader, on a fresh data dir."""
+    from index.store import SentenceStore
+    from qa.pipeline import ArticleQA
+    from qa.reader import ExtractiveReader
+
+    store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id)
+    return ArticleQA(settings, embedder, store, ExtractiveReader.from_pretrained(settings.reader))
+
+
+@pytest.fixture(scope="session")
+def shipped_app(tmp_path_factory, embedder):
+    """The product as shipped: default reader, seed article indexed."""
+    from articleqa.config import SEEDS_DIR, Settings
+    from index.store import SentenceStore
+    from qa.pipeline import ArticleQA
+    from qa.reader import ExtractiveReader
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("shipped"))
+    store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id)
+    app = ArticleQA(settings, embedder, store, ExtractiveReader.from_pretrained(settings.reader))
+    app.add_files([SEEDS_DIR])
+    return app

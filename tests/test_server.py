@@ -1,0 +1,57 @@
+"""The Gradio app served on a loopback port, used through gradio_client as a program would."""
+
+import socket
+from dataclasses import replace
+
+import pytest
+from gradio_client import Client
+
+from ui.app import serve
+
+from .conftest import SEED
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def served(tiny_app):
+    tiny_app.add_files([SEED])
+    tiny_app.reader.null_threshold = None
+    settings = replace(tiny_app.settings, port=free_port())
+    demo, url = serve(tiny_app, settings, block=False)
+    try:
+        yield Client(url, verbose=False), tiny_app
+    finally:
+        demo.close()
+
+
+def test_named_endpoints(served):
+    client, app = served
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/ask", "/chat", "/add_article", "/articles", "/remove_article"} <= set(endpoints)
+
+    answer = client.predict("Who leads HTS?", None, api_name="/ask")
+    assert answer["answer"] and answer["sentence"][answer["start"] : answer["end"]] == answer["answer"]
+    assert answer["article"].startswith("Syrian rebels")
+
+    assert "100,000 characters" in client.predict("x" * 100_000, None, api_name="/ask")["error"]
+    assert "Please type a question" in client.predict("   ", None, api_name="/ask")["error"]
+
+    reply, turn = client.predict("Who leads HTS?", [], api_name="/chat")
+    assert "<mark>" in reply and turn["question"] == "Who leads HTS?"
+
+    added = client.predict("Council news\n\nThe council <b>approved</b> a park.", "", api_name="/add_article")
+    assert added["added"] == ["Council news"]
+    titles = [a["title"] for a in client.predict(api_name="/articles")]
+    assert titles == ["Syrian rebels led by HTS seize Hama as Assad's grip weakens", "Council news"]
+    assert client.predict("Council news", api_name="/remove_article")["removed"] == ["Council news"]
+
+
+def test_binary_text_gets_a_message(served):
+    client, _ = served
+    result = client.predict("".join(map(chr, range(1, 256))) * 4, "photo.txt", api_name="/add_article")
+    assert result["added"] == [] and "binary" in result["errors"][0]

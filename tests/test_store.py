@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from index.documents import Article
+from index.indexer import Indexer
+from index.store import IndexMismatch, SentenceStore
+
+ARTICLES = [
+    Article("Harbour bridge reopens", "The harbour bridge reopened on Monday after repairs. Engineers replaced the cables."),
+    Article("Bakery wins prize", "A small bakery in Leeds won the national bread prize. Its sourdough impressed judges."),
+]
+
+
+def make_store(path, embedder):
+    return SentenceStore(path, embedder.dimension, embedder.model_id)
+
+
+def test_add_search_persist_reload_remove(tmp_path, embedder):
+    store = make_store(tmp_path / "index", embedder)
+    report = Indexer(store, embedder).add_articles(ARTICLES)
+    assert [a.title for a in report.added] == [a.title for a in ARTICLES]
+    assert len(store) == 4
+
+    hits = store.search_dense(embedder.embed(["Which bakery won a prize?"])[0], 2)
+    assert store.article(hits[0].article_id).title == "Bakery wins prize"
+    bm25 = store.search_bm25("cables engineers", 3)
+    assert store.article(bm25[0].article_id).sentence(bm25[0].position) == "Engineers replaced the cables."
+    assert store.search_bm25("the of and", 3) == []  # stop words only: no hits rather than noise
+
+    reloaded = make_store(tmp_path / "index", embedder)
+    assert [a.title for a in reloaded.articles] == [a.title for a in ARTICLES]
+    assert len(reloaded) == 4
+
+    removed = reloaded.remove([reloaded.find("harbour bridge REOPENS")[0].id])
+    assert [a.title for a in removed] == ["Harbour bridge reopens"]
+    again = make_store(tmp_path / "index", embedder)
+    assert [a.title for a in again.articles] == ["Bakery wins prize"]
+    assert len(again) == 2
+    assert all(again.article(h.article_id) for h in again.search_bm25("bridge cables bakery", 5))
+
+
+def test_exact_duplicates_are_skipped(tmp_path, embedder):
+    store = make_store(tmp_path / "index", embedder)
+    indexer = Indexer(store, embedder)
+    indexer.add_articles(ARTICLES[:1])
+    report = indexer.add_articles([ARTICLES[0], Article(ARTICLES[0].title, ARTICLES[0].text + "  "), ARTICLES[1]])
+    assert report.duplicates == [ARTICLES[0].title, ARTICLES[0].title]
+    assert [a.title for a in report.added] == ["Bakery wins prize"]
+
+
+def test_other_embedder_is_refused_with_a_clear_message(tmp_path, embedder):
+    Indexer(make_store(tmp_path / "index", embedder), embedder).add_articles(ARTICLES[:1])
+    with pytest.raises(IndexMismatch, match="another --data-dir"):
+        SentenceStore(tmp_path / "index", embedder.dimension, "some-other-model")
+
+
+def test_leftovers_of_a_crashed_write_are_ignored(tmp_path, embedder):
+    store = make_store(tmp_path / "index", embedder)
+    Indexer(store, embedder).add_articles(ARTICLES[:1])
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    # A crash mid-write leaves a staging folder and a half-written manifest temp file behind.
+    (tmp_path / "index" / f"v{manifest['version'] + 1}.tmp").mkdir()
+    (tmp_path / "index" / "manifest.json.tmp").write_text("{half")
+    reloaded = make_store(tmp_path / "index", embedder)
+    assert [a.title for a in reloaded.articles] == ["Harbour bridge reopens"]
+    Indexer(reloaded, embedder).add_articles(ARTICLES[1:])
+    assert len(make_store(tmp_path / "index", embedder).articles) == 2

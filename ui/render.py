@@ -1,0 +1,38 @@
+"""Answers as chat text. All article and question text is HTML-escaped: shown as text, never executed."""
+
+from __future__ import annotations
+
+import html
+
+from qa.pipeline import Answer
+
+
+def _escape(text: str) -> str:
+    # Escape HTML, and the Markdown characters that could turn article text into links or images.
+    return html.escape(text, quote=True).replace("[", "&#91;").replace("]", "&#93;").replace("`", "&#96;")
+
+
+def highlighted(sentence: str, start: int | None, end: int | None) -> str:
+    if start is None or end is None:
+        return _escape(sentence)
+    return f"{_escape(sentence[:start])}<mark>{_escape(sentence[start:end])}</mark>{_escape(sentence[end:])}"
+
+
+def answer_markdown(answer: Answer) -> str:
+    if answer.answer is None:
+        lines = [f"**{_escape(answer.message or 'The articles do not say.')}**"]
+        if answer.sentence:
+            lines.append(f"> {_escape(answer.sentence)}")
+            lines.append(f"— *{_escape(answer.article or '')}*")
+        return "\n\n".join(lines)
+    lines = [
+        f"**{_escape(answer.answer)}**",
+        f"> {highlighted(answer.sentence or '', answer.start, answer.end)}",
+        f"— *{_escape(answer.article or '')}* · confidence {answer.score:.0%}",
+    ]
+    if answer.context and answer.context != answer.sentence:
+        lines.append(f"<details><summary>More context</summary>\n\n{_escape(answer.context)}\n\n</details>")
+    if answer.alternatives:
+        others = "; ".join(f"{_escape(a.answer)} ({a.score:.0%}, *{_escape(a.article)}*)" for a in answer.alternatives)
+        lines.append(f"Other possible answers: {others}")
+    return "\n\n".join(lines)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from index.documents import Article, InvalidArticle, load_article, SUPPORTED_SUFFIXES
+from index.documents import SUPPORTED_SUFFIXES, Article, InvalidArticle, load_article
 from index.embedder import Embedder
 from index.sentences import split_sentences
 from index.store import SentenceStore, StoredArticle

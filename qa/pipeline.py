@@ -84,23 +84,47 @@ def clean_question(question: object, max_chars: int) -> str:
     return printable
 
 
-_FOLLOW_UP = re.compile(
-    r"\b(he|she|it|its|it's|they|them|their|theirs|him|his|her|hers|this|that|these|those|there|then)\b", re.I)
+_PERSON_PRONOUN = re.compile(r"\b(he|him|she|her)\b", re.I)
+_POSSESSIVE_PERSON = re.compile(r"\b(his|hers)\b", re.I)
+_THING_PRONOUN = re.compile(r"\b(it|they|them)\b", re.I)
+_POSSESSIVE_THING = re.compile(r"\b(its|their)\b", re.I)
+_FOLLOW_UP = re.compile(r"\b(he|him|his|she|her|hers|it|its|they|them|their|theirs|this|that|there|then)\b", re.I)
+_QUESTION_WORDS = {"who", "what", "when", "where", "which", "why", "how", "whom", "whose", "is", "are", "was",
+                   "were", "did", "does", "do", "can", "in", "on", "the", "a", "an"}
 
 
-def follow_up_query(question: str, history: list[Turn]) -> tuple[str, str | None]:
-    """The retrieval query for a question in a conversation, and the article to lean towards.
+def _topic(question: str) -> str | None:
+    """The named thing a question is about: its capitalised words that are not question words."""
+    words = re.findall(r"[\w'-]+", question)
+    names = [w for i, w in enumerate(words) if w[:1].isupper() and (i > 0 or w.lower() not in _QUESTION_WORDS)]
+    return " ".join(names) or None
 
-    A question with a pronoun (or a very short one) borrows the previous question and answer, so that
-    "When was it formed?" after "Who leads HTS?" searches for HTS; the previous answer's article is
-    preferred."""
+
+def _is_name(text: str | None) -> bool:
+    return bool(text) and len(text.split()) <= 5 and all(w[:1].isupper() for w in text.split() if w.isalpha())
+
+
+def resolve_follow_up(question: str, history: list[Turn]) -> tuple[str, str, str | None]:
+    """(question for the reader, query for retrieval, article to lean towards) in a conversation.
+
+    A question with a pronoun (or a very short one) is read in the light of the previous turn: "he/his"
+    become the previous answer when it is a name, "it/its/they" the previous question's topic, so
+    "When was it formed?" after "Who leads HTS?" asks "When was HTS formed?". Retrieval also gets the
+    previous question and answer, and the previous answer's article is preferred."""
     previous = next((t for t in reversed(history) if t.question), None)
     if previous is None or not (_FOLLOW_UP.search(question) or len(question.split()) <= 3):
-        return question, None
-    parts = [question, previous.question]
-    if previous.answer:
-        parts.append(previous.answer)
-    return " ".join(parts), previous.article
+        return question, question, None
+    topic = _topic(previous.question) or (previous.answer if _is_name(previous.answer) else None)
+    person = previous.answer if _is_name(previous.answer) else topic
+    rewritten = question
+    if person:
+        rewritten = _PERSON_PRONOUN.sub(person, rewritten)
+        rewritten = _POSSESSIVE_PERSON.sub(f"{person}'s", rewritten)
+    if topic:
+        rewritten = _THING_PRONOUN.sub(topic, rewritten)
+        rewritten = _POSSESSIVE_THING.sub(f"{topic}'s", rewritten)
+    query = " ".join(part for part in (rewritten, previous.question, previous.answer) if part)
+    return rewritten, query, previous.article
 
 
 class ArticleQA:
@@ -149,7 +173,7 @@ class ArticleQA:
     def ask(self, question: object, history: list[Turn] | None = None) -> Answer:
         """Answer one question; raises InvalidQuestion for input that is not a question."""
         question = clean_question(question, self.settings.max_question_chars)
-        query, prefer_title = follow_up_query(question, history or [])
+        reader_question, query, prefer_title = resolve_follow_up(question, history or [])
         prefer = None
         if prefer_title:
             matches = self.store.find(prefer_title)
@@ -158,7 +182,7 @@ class ArticleQA:
         if not passages:
             return Answer(question, None, 0.0, None, None, None, None, None, None,
                           message="No articles are indexed yet: add one first.", retrieval_query=query)
-        spans = self.reader.read(question, [p.text for p in passages],
+        spans = self.reader.read(reader_question, [p.text for p in passages],
                                  top_k=1 + 3 * self.settings.alternatives)
         best = spans[0] if spans else None
         if self.reader.abstains(best):
@@ -168,13 +192,16 @@ class ArticleQA:
 
     def _alternatives(self, best: Span, others: list[Span], passages: list[Passage]) -> list[Alternative]:
         """Other answers close in score (at least a third of the best), one per distinct answer text."""
-        seen = {normalize_answer(best.text)}
+        seen = [normalize_answer(best.text)]
         result = []
         for span in others:
             key = normalize_answer(span.text)
-            if key in seen or span.probability < best.probability / 3 or self.reader.abstains(span):
+            # "in 2017" is not an alternative to "2017": skip answers that contain one another
+            if any(key in other or other in key for other in seen) or not key:
                 continue
-            seen.add(key)
+            if span.probability < best.probability / 3 or self.reader.abstains(span):
+                continue
+            seen.append(key)
             passage, article, _, start, end = self._locate(span, passages)
             result.append(Alternative(span.text, round(self.reader.confidence(span), 4), article.title,
                                       article.text[start:end]))

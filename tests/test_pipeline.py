@@ -1,6 +1,6 @@
 import pytest
 
-from qa.pipeline import InvalidQuestion, Turn, clean_question, follow_up_query
+from qa.pipeline import InvalidQuestion, Turn, clean_question, resolve_follow_up
 
 from .conftest import SEED
 
@@ -29,12 +29,15 @@ def test_questions_are_cleaned_not_rejected():
 
 
 def test_follow_up_borrows_the_previous_turn():
-    history = [Turn("Who leads HTS?", "Jolani", "Syrian rebels")]
-    query, article = follow_up_query("When was it formed?", history)
-    assert "HTS" in query and "Jolani" in query and article == "Syrian rebels"
-    assert follow_up_query("When did the offensive on Aleppo begin?", history) == (
-        "When did the offensive on Aleppo begin?", None)
-    assert follow_up_query("When was it formed?", []) == ("When was it formed?", None)
+    history = [Turn("Who leads HTS?", "Abu Mohammed al-Jolani", "Syrian rebels")]
+    question, query, article = resolve_follow_up("When was it formed?", history)
+    assert question == "When was HTS formed?"
+    assert "Jolani" in query and article == "Syrian rebels"
+    assert resolve_follow_up("What is the bounty on him?", history)[0] == "What is the bounty on Abu Mohammed al-Jolani?"
+    assert resolve_follow_up("Where was his base?", history)[0] == "Where was Abu Mohammed al-Jolani's base?"
+    standalone = "When did the offensive on Aleppo begin?"
+    assert resolve_follow_up(standalone, history) == (standalone, standalone, None)
+    assert resolve_follow_up("When was it formed?", []) == ("When was it formed?", "When was it formed?", None)
 
 
 def test_answer_fields_are_consistent(tiny_app):

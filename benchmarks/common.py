@@ -1,0 +1,83 @@
+"""Shared by both sides of the benchmark (stdlib only: it also runs inside the Haystack venv)."""
+
+from __future__ import annotations
+
+import json
+import re
+import resource
+import statistics
+import string
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+
+def normalize(text: str) -> str:  # the official SQuAD normalisation (copied: no project imports here)
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def f1(prediction: str, golds: list[str]) -> float:
+    best = 0.0
+    for gold in golds:
+        p, g = normalize(prediction).split(), normalize(gold).split()
+        common = sum((Counter(p) & Counter(g)).values())
+        if common:
+            precision, recall = common / len(p), common / len(g)
+            best = max(best, 2 * precision * recall / (precision + recall))
+        elif not p and not g:
+            best = 1.0
+    return best
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def measure(answer, questions: list[dict], warmup: int = 3) -> dict:
+    """Latency (warm), throughput at 1 and 4 concurrent callers, and F1 of `answer(question) -> str`."""
+    for q in questions[:warmup]:
+        answer(q["question"])
+    latencies, predictions = [], {}
+    for q in questions:
+        started = time.perf_counter()
+        predictions[q["id"]] = answer(q["question"]) or ""
+        latencies.append(time.perf_counter() - started)
+    result = {
+        "questions": len(questions),
+        "p50_ms": 1000 * percentile(latencies, 50),
+        "p95_ms": 1000 * percentile(latencies, 95),
+        "mean_ms": 1000 * statistics.mean(latencies),
+        "f1": 100 * statistics.mean(f1(predictions[q["id"]], q["answers"]) for q in questions),
+        "qps_1": len(questions) / sum(latencies),
+    }
+    subset = questions[: max(8, min(len(questions), 60))]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda q: answer(q["question"]), subset))
+    result["qps_4"] = len(subset) / (time.perf_counter() - started)
+    return result
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_side(build, make_answer, process_start: float) -> None:
+    """argv: TASK.json OUT.json. build(task) -> (state, sentences indexed); make_answer(state) -> fn."""
+    task = json.load(open(sys.argv[1]))
+    started = time.perf_counter()
+    state, sentences = build(task)
+    build_s = time.perf_counter() - started
+    answer = make_answer(state, task)
+    first = answer(task["questions"][0]["question"])
+    cold_s = time.time() - process_start
+    result = {"build_s": build_s, "sentences": sentences, "sentences_per_s": sentences / max(build_s, 1e-9),
+              "first_answer": first, "process_start_to_first_answer_s": cold_s}
+    result.update(measure(answer, task["questions"]))
+    result["peak_rss_mb"] = peak_rss_mb()
+    json.dump(result, open(sys.argv[2], "w"), indent=2)
+
+

@@ -1,0 +1,168 @@
+"""Side-by-side speed benchmark: articleqa vs a Haystack pipeline with the same embedder and reader.
+
+    python -m benchmarks.speed [--articles 10000] [--questions 200] [--no-haystack] [--million 1000000]
+
+Corpora: the seed article (with hand-written questions and gold answers) and a corpus of SQuAD-style
+contexts from ../shared/data/qa (one article per context), asked SQuAD v1.1 `val` questions. Each side
+runs in its own process (peak RSS, cold start). Haystack runs from `.venv-haystack` (created by
+`make bench-haystack`). Prints a table with ratios (ours / theirs), writes benchmarks/results.json and
+the table in README.md between the bench markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data" / "qa"
+HAYSTACK_PYTHON = ROOT / ".venv-haystack" / "bin" / "python"
+
+SEED_QUESTIONS = [
+    ("Who leads HTS?", ["Abu Mohammed al-Jolani", "Jolani"]),
+    ("When was HTS formed?", ["2017", "in 2017"]),
+    ("How much has the United States offered for information on Jolani?", ["up to $10 million", "$10 million"]),
+    ("Which city did the rebels capture on Thursday?", ["Hama"]),
+    ("When did the offensive begin?", ["27 November", "on 27 November"]),
+    ("What administration ran Idlib province?", ["the Syrian Salvation Government", "Syrian Salvation Government"]),
+    ("How far is Homs from Hama?", ["about 40 kilometres", "40 kilometres"]),
+    ("When did the civil war begin?", ["2011", "in 2011"]),
+    ("How many people have been displaced since the fighting started?", ["more than 280,000", "280,000"]),
+    ("Which group was HTS formerly known as?", ["Jabhat Fateh al-Sham", "the Nusra Front", "Nusra Front"]),
+]
+
+
+def seed_task() -> dict:
+    from index.documents import load_article
+
+    article = load_article(ROOT / "seeds" / "hts-syria-offensive.md")
+    questions = [{"id": str(i), "question": q, "answers": a} for i, (q, a) in enumerate(SEED_QUESTIONS)]
+    return {"name": "seed", "articles": [[article.title, article.text]], "questions": questions * 3}
+
+
+def squad_task(articles: int, questions: int) -> dict:
+    from qa.evaluation.squad_data import load_squad, read_squad_json
+
+    files = ["squad-v1.1-dev.val.json.gz", "squad-v1.1-dev.train.json.gz", "extra/squadshifts-new_wiki.json.gz",
+             "extra/qed-nq-train.json.gz", "extra/squadshifts-reddit.json.gz", "extra/squadshifts-amazon.json.gz"]
+    contexts, seen = [], set()
+    for name in files:
+        for article in read_squad_json(SHARED / name)["data"]:
+            for n, paragraph in enumerate(article["paragraphs"]):
+                if paragraph["context"] not in seen and len(contexts) < articles:
+                    seen.add(paragraph["context"])
+                    contexts.append([f"{article.get('title', name)} ({n + 1})", paragraph["context"]])
+    val = load_squad(SHARED / "squad-v1.1-dev.val.json.gz")
+    picked = random.Random(0).sample(val, min(questions, len(val)))
+    return {"name": f"squad-{len(contexts)}", "articles": contexts,
+            "questions": [{"id": q.id, "question": q.question, "answers": q.answers} for q in picked]}
+
+
+def with_passages(task: dict, size: int = 3) -> dict:
+    """Haystack gets the same articles as documents of `size` sentences (our splitter)."""
+    from index.sentences import split_sentences
+
+    passages, count = [], 0
+    for title, body in task["articles"]:
+        spans = split_sentences(body)
+        count += len(spans)
+        for i in range(0, len(spans), size):
+            chunk = spans[i : i + size]
+            passages.append([title, body[chunk[0].start : chunk[-1].end]])
+    return {**task, "passages": passages, "sentences": count}
+
+
+def run(python: Path | str, script: list[str], task: dict, timeout: int = 3000) -> dict:
+    with tempfile.TemporaryDirectory() as scratch:
+        task_file, out_file = Path(scratch) / "task.json", Path(scratch) / "out.json"
+        task_file.write_text(json.dumps(task))
+        done = subprocess.run([str(python), *script, str(task_file), str(out_file)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout,
+                              env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PATH": "/usr/bin:/bin"})
+        if done.returncode != 0:
+            return {"failed": done.stderr[-2000:]}
+        return json.loads(out_file.read_text())
+
+
+ROWS = [("p50_ms", "p50 latency (ms)", "lower"), ("p95_ms", "p95 latency (ms)", "lower"),
+        ("qps_1", "questions/s, 1 caller", "higher"), ("qps_4", "questions/s, 4 callers", "higher"),
+        ("sentences_per_s", "index build (sentences/s)", "higher"),
+        ("process_start_to_first_answer_s", "cold start to first answer (s)", "lower"),
+        ("peak_rss_mb", "peak RSS (MB)", "lower"), ("f1", "answer F1", "higher")]
+
+
+def _figure(value) -> str:
+    return f"{value:,.1f}" if isinstance(value, (int, float)) else "–"
+
+
+def table(results: dict) -> str:
+    lines = ["| corpus | figure | articleqa | Haystack | ours / theirs |", "|---|---|---|---|---|"]
+    for corpus, sides in results["corpora"].items():
+        ours, theirs = sides["articleqa"], sides.get("haystack", {})
+        for key, label, _ in ROWS:
+            a, b = ours.get(key), theirs.get(key)
+            ratio = f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "–"
+            lines.append(f"| {corpus} | {label} | {_figure(a)} | {_figure(b)} | {ratio} |")
+    million = results.get("million")
+    if million and "failed" not in million:
+        lines.append(f"| synthetic {million['sentences']:,} sentences | retrieval p50 / p95 (ms) | "
+                     f"{million['retrieval_p50_ms']:.0f} / {million['retrieval_p95_ms']:.0f} | – | – |")
+        lines.append(f"| synthetic {million['sentences']:,} sentences | peak RSS (MB), build (s) | "
+                     f"{million['peak_rss_mb']:,.0f}, {million['build_s']:.0f} ({million['dense_index']}) | – | – |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--million", type=int, default=1_000_000, help="synthetic sentences (0: skip)")
+    parser.add_argument("--no-haystack", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args(argv)
+
+    from articleqa.config import SHIPPED_READER
+    from index.embedder import default_embedder_path
+
+    common = {"embedder": default_embedder_path(), "reader": str(SHIPPED_READER), "top_k": 4}
+    results: dict = {"machine": "2 CPU cores, no GPU", "corpora": {}}
+    tasks = [seed_task()]
+    if args.articles:
+        tasks.append(squad_task(args.articles, args.questions))
+    for task in tasks:
+        task = {**with_passages(task), **common}
+        name = task["name"]
+        print(f"[{name}] articleqa ...", flush=True)
+        sides = {"articleqa": run(sys.executable, ["-m", "benchmarks.side_ours"], task)}
+        if not args.no_haystack and HAYSTACK_PYTHON.exists():
+            print(f"[{name}] Haystack ...", flush=True)
+            sides["haystack"] = run(HAYSTACK_PYTHON, ["benchmarks/side_haystack.py"], task)
+        results["corpora"][name] = sides
+        print(json.dumps(sides, indent=1)[:3000], flush=True)
+    if args.million:
+        print(f"[synthetic {args.million:,}] retrieval ...", flush=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            out = Path(scratch) / "million.json"
+            done = subprocess.run([sys.executable, "-m", "benchmarks.side_million", str(args.million), str(out)],
+                                  cwd=ROOT, capture_output=True, text=True)
+            results["million"] = json.loads(out.read_text()) if done.returncode == 0 else {"failed": done.stderr[-2000:]}
+    args.out.write_text(json.dumps(results, indent=2))
+    rendered = table(results)
+    print(rendered)
+    if not args.no_readme:
+        readme = ROOT / "README.md"
+        text = readme.read_text()
+        start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            readme.write_text(head + start + "\n" + rendered + "\n" + end + rest.split(end, 1)[1])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""End to end with the shipped reader (qa/model) on the seed article and on SQuAD articles."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+from gradio_client import Client
+
+from qa.evaluation.squad_data import load_squad
+from qa.pipeline import Turn
+from ui.app import serve
+
+from .conftest import ROOT, SHARED
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_who_leads_hts(shipped_app):
+    answer = shipped_app.ask("Who leads HTS?")
+    assert "Jolani" in answer.answer
+    assert answer.sentence[answer.start : answer.end] == answer.answer
+    assert "HTS is led by" in answer.sentence
+    assert answer.article == "Syrian rebels led by HTS seize Hama as Assad's grip weakens"
+    assert 0.5 <= answer.score <= 1.0
+
+
+def test_follow_up_questions_about_hts_and_jolani(shipped_app):
+    first = shipped_app.ask("Who leads HTS?")
+    history = [Turn(first.question, first.answer, first.article)]
+    formed = shipped_app.ask("When was it formed?", history)
+    assert formed.answer is not None and "2017" in formed.answer
+    history.append(Turn(formed.question, formed.answer, formed.article))
+    bounty = shipped_app.ask("What is the bounty on him?", history)
+    assert bounty.answer is not None and "10 million" in bounty.answer
+
+
+def test_questions_the_article_does_not_cover_are_declined(shipped_app):
+    answer = shipped_app.ask("What is the population of Hama?")
+    assert answer.answer is None
+    assert "don't say" in answer.message
+    assert answer.sentence  # the closest passage is offered
+
+
+def test_gradio_api_returns_the_answer_as_json(shipped_app):
+    demo, url = serve(shipped_app, replace(shipped_app.settings, port=free_port()), block=False)
+    try:
+        answer = Client(url, verbose=False).predict("Who leads HTS?", None, api_name="/ask")
+    finally:
+        demo.close()
+    assert "Jolani" in answer["answer"] and answer["article"].startswith("Syrian rebels")
+    assert json.loads(json.dumps(answer)) == answer
+
+
+def test_cli_ask_json_uses_the_shipped_reader(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "articleqa.cli", "ask", "--json", "--data-dir", str(tmp_path),
+                           "Who leads HTS?", "When was HTS formed?"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert "Jolani" in first["answer"] and "2017" in second["answer"]
+
+
+@pytest.mark.skipif(not (SHARED / "squad-v1.1-dev.val.json.gz").exists(), reason="needs ../shared/data/qa")
+def test_conversation_over_squad_articles(shipped_app, tmp_path):
+    """Consecutive questions about one paragraph: with the conversation, follow-ups stay on the article."""
+    from index.documents import Article
+    from qa.evaluation.run import articles_of
+
+    path = SHARED / "squad-v1.1-dev.val.json.gz"
+    app = type(shipped_app)(replace(shipped_app.settings, data_dir=tmp_path), shipped_app.embedder,
+                            type(shipped_app.store)(None, shipped_app.embedder.dimension, shipped_app.embedder.model_id),
+                            shipped_app.reader)
+    app.indexer.add_articles([Article(t, b) for t, b in articles_of(path)])
+    questions = load_squad(path)
+    pairs = [(a, b) for a, b in zip(questions, questions[1:])
+             if a.context == b.context and any(f" {w} " in f" {b.question.lower()} " for w in ("it", "its", "he", "his", "they", "their"))]
+    assert len(pairs) >= 20
+    on_article = {"with": 0, "without": 0}
+    for first, follow in pairs[:20]:
+        title = first.title.replace("_", " ")
+        answer = app.ask(first.question)
+        history = [Turn(first.question, answer.answer, answer.article)]
+        on_article["with"] += app.ask(follow.question, history).article == title
+        on_article["without"] += app.ask(follow.question).article == title
+    assert on_article["with"] >= on_article["without"]
+    assert on_article["with"] >= 16

@@ -54,7 +54,7 @@ class IndexMismatch(RuntimeError):
 
 
 @dataclass
-class _Snapshot:
+class Snapshot:
     """Immutable once published: everything one search needs."""
 
     articles: dict[int, StoredArticle] = field(default_factory=dict)
@@ -73,7 +73,7 @@ def _tokenize(texts: list[str]):
     return bm25s.tokenize(texts, stopwords="en", show_progress=False)
 
 
-def _build(articles: dict[int, StoredArticle], vectors: np.ndarray, dimension: int) -> _Snapshot:
+def _build(articles: dict[int, StoredArticle], vectors: np.ndarray, dimension: int) -> Snapshot:
     row_article = np.fromiter((a.id for a in articles.values() for _ in a.sentences), dtype=np.int64)
     row_position = np.fromiter((p for a in articles.values() for p in range(len(a.sentences))), dtype=np.int64)
     dense = _dense_index(vectors, dimension)
@@ -82,7 +82,7 @@ def _build(articles: dict[int, StoredArticle], vectors: np.ndarray, dimension: i
         bm25 = bm25s.BM25()
         bm25.index(_tokenize([a.sentence(p) for a in articles.values() for p in range(len(a.sentences))]),
                    show_progress=False)
-    return _Snapshot(articles, vectors, row_article, row_position, dense, bm25)
+    return Snapshot(articles, vectors, row_article, row_position, dense, bm25)
 
 
 def _dense_index(vectors: np.ndarray, dimension: int) -> faiss.Index:
@@ -148,7 +148,7 @@ class SentenceStore:
     def __len__(self) -> int:
         return self._snapshot.size
 
-    def search_dense(self, vector: np.ndarray, k: int, snapshot: _Snapshot | None = None) -> list[Hit]:
+    def search_dense(self, vector: np.ndarray, k: int, snapshot: Snapshot | None = None) -> list[Hit]:
         snapshot = snapshot or self._snapshot
         if snapshot.size == 0:
             return []
@@ -156,7 +156,7 @@ class SentenceStore:
         return [Hit(int(snapshot.row_article[r]), int(snapshot.row_position[r]), float(s))
                 for s, r in zip(scores[0], rows[0]) if r >= 0]
 
-    def search_bm25(self, query: str, k: int, snapshot: _Snapshot | None = None) -> list[Hit]:
+    def search_bm25(self, query: str, k: int, snapshot: Snapshot | None = None) -> list[Hit]:
         snapshot = snapshot or self._snapshot
         if snapshot.size == 0 or not query.strip():
             return []
@@ -167,7 +167,7 @@ class SentenceStore:
         return [Hit(int(snapshot.row_article[r]), int(snapshot.row_position[r]), float(s))
                 for r, s in zip(rows[0], scores[0]) if s > 0]
 
-    def snapshot(self) -> _Snapshot:
+    def snapshot(self) -> Snapshot:
         """The current state, unchanged by later writes: use it for every lookup of one question."""
         return self._snapshot
 
@@ -203,13 +203,13 @@ class SentenceStore:
             self._publish(_build(articles, current.vectors[keep], self.dimension))
             return removed
 
-    def _publish(self, snapshot: _Snapshot) -> None:
+    def _publish(self, snapshot: Snapshot) -> None:
         if self.directory is not None:
             self._persist(snapshot)
         self._snapshot = snapshot
 
     # ---- disk ----------------------------------------------------------------------------------
-    def _persist(self, snapshot: _Snapshot) -> None:
+    def _persist(self, snapshot: Snapshot) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         version = self._version + 1
         final = self.directory / f"v{version}"

@@ -174,23 +174,27 @@ class ArticleQA:
         """Answer one question; raises InvalidQuestion for input that is not a question."""
         question = clean_question(question, self.settings.max_question_chars)
         reader_question, query, prefer_title = resolve_follow_up(question, history or [])
+        snapshot = self.store.snapshot()  # one state for the whole question, whatever is added meanwhile
         prefer = None
         if prefer_title:
-            matches = self.store.find(prefer_title)
-            prefer = matches[0].id if matches else None
-        passages = self.retriever.retrieve(query, self.settings.passages, prefer_article=prefer)
+            wanted = " ".join(prefer_title.split()).casefold()
+            prefer = next((a.id for a in snapshot.articles.values()
+                           if " ".join(a.title.split()).casefold() == wanted), None)
+        passages = self.retriever.retrieve(query, self.settings.passages, prefer_article=prefer, snapshot=snapshot)
         if not passages:
             return Answer(question, None, 0.0, None, None, None, None, None, None,
                           message="No articles are indexed yet: add one first.", retrieval_query=query)
         spans = self.reader.read(reader_question, [p.text for p in passages],
                                  top_k=1 + 3 * self.settings.alternatives)
         best = spans[0] if spans else None
+        articles = snapshot.articles
         if self.reader.abstains(best):
-            return self._abstention(question, query, passages)
-        answer = self._answer_from(question, query, best, passages)
-        return replace(answer, alternatives=self._alternatives(best, spans[1:], passages))
+            return self._abstention(question, query, passages, articles, best)
+        answer = self._answer_from(question, query, best, passages, articles)
+        return replace(answer, alternatives=self._alternatives(best, spans[1:], passages, articles))
 
-    def _alternatives(self, best: Span, others: list[Span], passages: list[Passage]) -> list[Alternative]:
+    def _alternatives(self, best: Span, others: list[Span], passages: list[Passage],
+                      articles: dict[int, StoredArticle]) -> list[Alternative]:
         """Other answers close in score (at least a third of the best), one per distinct answer text."""
         seen = [normalize_answer(best.text)]
         result = []
@@ -202,31 +206,34 @@ class ArticleQA:
             if span.probability < best.probability / 3 or self.reader.abstains(span):
                 continue
             seen.append(key)
-            passage, article, _, start, end = self._locate(span, passages)
+            passage, article, _, start, end = self._locate(span, passages, articles)
             result.append(Alternative(span.text, round(self.reader.confidence(span), 4), article.title,
                                       article.text[start:end]))
             if len(result) == self.settings.alternatives:
                 break
         return result
 
-    def _locate(self, span: Span, passages: list[Passage]):
+    @staticmethod
+    def _locate(span: Span, passages: list[Passage], articles: dict[int, StoredArticle]):
         """The passage, article, first sentence position, and the character range of the sentence(s)
         that hold the span (a span may run over a sentence break)."""
         passage = passages[span.passage_index]
-        article = self.store.snapshot().articles.get(passage.article_id) or self.store.article(passage.article_id)
+        article = articles[passage.article_id]
         absolute_start, absolute_end = passage.start + span.start, passage.start + span.end
         positions = range(passage.first_sentence, passage.last_sentence + 1)
         first = next((p for p in positions if absolute_start < article.sentences[p][1]), passage.last_sentence)
         last = next((p for p in positions if absolute_end <= article.sentences[p][1]), passage.last_sentence)
         return passage, article, first, article.sentences[first][0], max(article.sentences[last][1], absolute_end)
 
-    def _context(self, article: StoredArticle, position: int, radius: int = 2) -> str:
+    @staticmethod
+    def _context(article: StoredArticle, position: int, radius: int = 2) -> str:
         first = max(0, position - radius)
         last = min(len(article.sentences) - 1, position + radius)
         return article.text[article.sentences[first][0] : article.sentences[last][1]]
 
-    def _answer_from(self, question: str, query: str, best: Span, passages: list[Passage]) -> Answer:
-        passage, article, position, sentence_start, sentence_end = self._locate(best, passages)
+    def _answer_from(self, question: str, query: str, best: Span, passages: list[Passage],
+                     articles: dict[int, StoredArticle]) -> Answer:
+        passage, article, position, sentence_start, sentence_end = self._locate(best, passages, articles)
         absolute_start = passage.start + best.start
         absolute_end = passage.start + best.end
         sentence = article.text[sentence_start:sentence_end]
@@ -244,10 +251,12 @@ class ArticleQA:
             retrieval_query=query,
         )
 
-    def _abstention(self, question: str, query: str, passages: list[Passage]) -> Answer:
-        closest = passages[0]
-        article = self.store.snapshot().articles.get(closest.article_id)
-        return Answer(question, None, 0.0, closest.title, closest.text, None, None, closest.text,
-                      self._context(article, closest.first_sentence) if article else closest.text,
+    def _abstention(self, question: str, query: str, passages: list[Passage], articles: dict[int, StoredArticle],
+                    best: Span | None) -> Answer:
+        closest = passages[best.passage_index if best else 0]
+        article = articles[closest.article_id]
+        score = round(self.reader.confidence(best), 4) if best else 0.0
+        return Answer(question, None, score, closest.title, closest.text, None, None, closest.text,
+                      self._context(article, closest.first_sentence),
                       article_id=closest.article_id,
                       message=f"{NO_ANSWER} The closest passage is shown.", retrieval_query=query)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from index.embedder import Embedder
-from index.store import Hit, SentenceStore
+from index.store import Hit, SentenceStore, Snapshot
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,11 @@ class HybridRetriever:
         self.window = window
         self.rrf_k = rrf_k
 
-    def retrieve(self, query: str, top_k: int = 4, prefer_article: int | None = None) -> list[Passage]:
-        """The best `top_k` passages; `prefer_article` (a follow-up's article) counts as one more ranking."""
-        snapshot = self.store.snapshot()
+    def retrieve(self, query: str, top_k: int = 4, prefer_article: int | None = None,
+                 snapshot: Snapshot | None = None) -> list[Passage]:
+        """The best `top_k` passages; `prefer_article` (a follow-up's article) counts as one more ranking.
+        Pass the store's `snapshot` to look the passages' articles up in the same state afterwards."""
+        snapshot = snapshot or self.store.snapshot()
         if snapshot.size == 0:
             return []
         vector = self.embedder.embed([query])[0]

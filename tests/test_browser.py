@@ -1,23 +1,19 @@
 """A person in a browser: headless Chromium (Debian's package) driven by playwright, against the served app."""
 
 import shutil
-import socket
 from dataclasses import replace
 
 import pytest
 
 from ui.app import serve
 
+from .conftest import free_port
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

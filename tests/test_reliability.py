@@ -2,7 +2,6 @@
 
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,12 @@ from index.store import SentenceStore
 from qa.pipeline import Answer, InvalidQuestion
 from ui.app import serve
 
-from .conftest import ROOT, SEED
+from .conftest import ROOT, SEED, free_port
 
 FULL = os.environ.get("ARTICLEQA_FULL_TESTS") == "1"  # the benchmark-sized run
 KILLS = 50 if FULL else 20
 FUZZ_CASES = 1000 if FULL else 150
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_kill_9_while_adding_never_breaks_the_index(tmp_path, embedder: Embedder):

@@ -1,6 +1,5 @@
 """The Gradio app served on a loopback port, used through gradio_client as a program would."""
 
-import socket
 from dataclasses import replace
 
 import pytest
@@ -8,13 +7,7 @@ from gradio_client import Client
 
 from ui.app import serve
 
-from .conftest import SEED
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .conftest import SEED, free_port
 
 
 @pytest.fixture()

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -14,13 +13,7 @@ from qa.evaluation.squad_data import load_squad
 from qa.pipeline import Turn
 from ui.app import serve
 
-from .conftest import ROOT, SHARED
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .conftest import ROOT, SHARED, free_port
 
 
 def test_who_leads_hts(shipped_app):

@@ -105,11 +105,15 @@ def cmd_eval(args) -> int:
         from qa.reader import ExtractiveReader
 
         reader = ExtractiveReader.from_pretrained(settings.reader, max_answer_tokens=settings.max_answer_tokens)
+        if args.no_abstain:
+            reader.min_confidence = reader.null_threshold = None
         questions = load_squad(args.file)[: args.limit] if args.limit else load_squad(args.file)
         result = evaluate_gold_paragraphs(reader, questions, progress=True)
     else:
         with tempfile.TemporaryDirectory() as scratch:
             app = _app(replace(settings, data_dir=Path(scratch)), in_memory=True)
+            if args.no_abstain:
+                app.reader.min_confidence = app.reader.null_threshold = None
             result = evaluate_articles(app, args.file, limit=args.limit, progress=True)
     if args.predictions:
         result.write_predictions(args.predictions)
@@ -154,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--limit", type=int)
     evaluate.add_argument("--predictions", type=Path, help="write {id: answer} here")
+    evaluate.add_argument("--no-abstain", action="store_true", help="always answer (measures the reader alone)")
     evaluate.set_defaults(run=cmd_eval)
     return parser
 

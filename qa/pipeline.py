@@ -101,21 +101,25 @@ def _topic(question: str) -> str | None:
 
 
 def _is_name(text: str | None) -> bool:
-    return bool(text) and len(text.split()) <= 5 and all(w[:1].isupper() for w in text.split() if w.isalpha())
+    words = [w for w in (text or "").split() if any(ch.isalpha() for ch in w)]
+    # "Abu Mohammed al-Jolani": name particles (al-, bin, de, van) may be lower-case
+    return 0 < len(words) <= 5 and words[0][:1].isupper() and 2 * sum(w[:1].isupper() for w in words) >= len(words)
 
 
 def resolve_follow_up(question: str, history: list[Turn]) -> tuple[str, str, str | None]:
     """(question for the reader, query for retrieval, article to lean towards) in a conversation.
 
-    A question with a pronoun (or a very short one) is read in the light of the previous turn: "he/his"
-    become the previous answer when it is a name, "it/its/they" the previous question's topic, so
-    "When was it formed?" after "Who leads HTS?" asks "When was HTS formed?". Retrieval also gets the
-    previous question and answer, and the previous answer's article is preferred."""
-    previous = next((t for t in reversed(history) if t.question), None)
-    if previous is None or not (_FOLLOW_UP.search(question) or len(question.split()) <= 3):
+    A question with a pronoun (or a very short one) is read in the light of the conversation: "he/his"
+    become the latest answer that is a name, "it/its/they" the latest question's topic, so "When was it
+    formed?" after "Who leads HTS?" asks "When was HTS formed?". Retrieval also gets the previous
+    question and answer, and the previous answer's article is preferred."""
+    turns = [t for t in reversed(history) if t.question]
+    if not turns or not (_FOLLOW_UP.search(question) or len(question.split()) <= 3):
         return question, question, None
-    topic = _topic(previous.question) or (previous.answer if _is_name(previous.answer) else None)
-    person = previous.answer if _is_name(previous.answer) else topic
+    previous = turns[0]
+    topic = next((_topic(t.question) for t in turns if _topic(t.question)), None)
+    person = next((t.answer for t in turns if _is_name(t.answer)), None) or topic
+    topic = topic or person
     rewritten = question
     if person:
         rewritten = _PERSON_PRONOUN.sub(person, rewritten)

@@ -35,6 +35,9 @@ def test_follow_up_borrows_the_previous_turn():
     assert "Jolani" in query and article == "Syrian rebels"
     assert resolve_follow_up("What is the bounty on him?", history)[0] == "What is the bounty on Abu Mohammed al-Jolani?"
     assert resolve_follow_up("Where was his base?", history)[0] == "Where was Abu Mohammed al-Jolani's base?"
+    history.append(Turn("When was it formed?", "2017", "Syrian rebels"))
+    assert resolve_follow_up("What is the bounty on him?", history)[0] == "What is the bounty on Abu Mohammed al-Jolani?"
+    assert resolve_follow_up("Who founded it?", history)[0] == "Who founded HTS?"
     standalone = "When did the offensive on Aleppo begin?"
     assert resolve_follow_up(standalone, history) == (standalone, standalone, None)
     assert resolve_follow_up("When was it formed?", []) == ("When was it formed?", "When was it formed?", None)

@@ -35,11 +35,15 @@ def _timed_predictions(questions: list[SquadQuestion], predict: Callable[[SquadQ
 
 def evaluate_gold_paragraphs(reader: ExtractiveReader, questions: list[SquadQuestion],
                              progress: bool = False) -> EvalResult:
-    """Each question against its own paragraph; an abstention is predicted as "" (SQuAD v2.0 style)."""
+    """Each question against its own paragraph. In a v2.0 file (with unanswerable questions) an
+    abstention is predicted as ""; a v1.1 file is scored as v1.1 is: every question gets a span."""
+    may_abstain = any(not q.answerable for q in questions)
 
     def predict(q: SquadQuestion) -> str:
         spans = reader.read(q.question, [q.context], top_k=1)
-        return "" if reader.abstains(spans[0] if spans else None) else spans[0].text
+        if not spans or (may_abstain and reader.abstains(spans[0])):
+            return ""
+        return spans[0].text
 
     predictions, per_question = _timed_predictions(questions, predict, progress)
     return EvalResult(squad_scores(predictions, {q.id: q.answers for q in questions}), predictions, per_question)

@@ -67,9 +67,13 @@ def v2_f1(observations: list[Observation], confidences: list[float], threshold: 
     return 100.0 * total / len(observations)
 
 
-def best_threshold(observations: list[Observation], confidences: list[float]) -> float:
+def best_threshold(observations: list[Observation], confidences: list[float], tolerance: float = 0.0) -> float:
+    """The lowest threshold whose SQuAD 2.0 F1 is within `tolerance` points of the best (0: the best).
+    Tried: tolerance 1.0 gave threshold 0.416 and cross-validated F1 55.8 instead of 58.2."""
     candidates = sorted(set(round(c, 3) for c in confidences)) + [1.01]
-    return max(candidates, key=lambda t: v2_f1(observations, confidences, t))
+    scores = {t: v2_f1(observations, confidences, t) for t in candidates}
+    best = max(scores.values())
+    return min(t for t, f in scores.items() if f >= best - tolerance)
 
 
 def expected_calibration_error(confidences: list[float], right: list[bool], bins: int = 10) -> tuple[float, list]:

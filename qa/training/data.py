@@ -46,6 +46,11 @@ DEFAULT_MIX: dict[str, Source] = {
     "tatqa-test": Source("extra/tatqa-textspan-test.json.gz"),
 }
 
+# A second, shorter phase (started from a trained reader with --backbone) on the Wikipedia-style sets only.
+WIKI_MIX: dict[str, Source] = {name: DEFAULT_MIX[name] for name in (
+    "squad", "squad2-unanswerable", "squadshifts-wiki", "qed-train", "qed-dev")}
+MIXES = {"default": DEFAULT_MIX, "wiki": WIKI_MIX}
+
 WRONG_CONTEXT_NEGATIVES = 2000  # SQuAD train questions paired with another article's paragraph
 
 

@@ -24,7 +24,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linea
 from qa.evaluation.squad_data import load_squad
 from qa.evaluation.squad_metric import squad_scores
 from qa.reader import ExtractiveReader
-from qa.training.data import build_mix
+from qa.training.data import MIXES, build_mix
 from qa.training.features import training_features
 
 log = logging.getLogger("articleqa.train")
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--eval-questions", type=int, default=300)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--mix", choices=sorted(MIXES), default="default", help="training sets (qa/training/data.py)")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
 
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         plan = json.loads(plan_file.read_text())
         features = torch.load(features_file)
     else:
-        examples, counts = build_mix(args.data_dir, args.seed)
+        examples, counts = build_mix(args.data_dir, args.seed, MIXES[args.mix])
         features = training_features(examples, tokenizer, args.max_length, args.stride)
         torch.save(features, features_file)
         plan = {"args": {k: str(v) for k, v in vars(args).items()}, "mix": counts,

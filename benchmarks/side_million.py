@@ -15,14 +15,14 @@ def main(sentences: int, out: str) -> None:
     from qa.retriever import HybridRetriever
 
     rng = np.random.default_rng(0)
-    words = [f"w{n}" for n in range(50_000)]
+    words = np.array([f"w{n}" for n in range(50_000)])
     per_article = 100
     embedder = Embedder()
     store = SentenceStore(None, embedder.dimension, embedder.model_id)
     started = time.perf_counter()
     items = []
     for a in range(sentences // per_article):
-        texts = [" ".join(rng.choice(words, 12)) + "." for _ in range(per_article)]
+        texts = [" ".join(row) + "." for row in words[rng.integers(0, len(words), (per_article, 12))]]
         body, spans, position = "", [], 0
         for text in texts:
             spans.append((position, position + len(text)))
@@ -37,7 +37,7 @@ def main(sentences: int, out: str) -> None:
     del items
     build_s = time.perf_counter() - started
     retriever = HybridRetriever(store, embedder)
-    queries = [" ".join(rng.choice(words, 6)) for _ in range(60)]
+    queries = [" ".join(row) for row in words[rng.integers(0, len(words), (60, 6))]]
     for q in queries[:5]:
         retriever.retrieve(q, 4)
     latencies = []

@@ -125,15 +125,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-haystack", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="keep the corpora figures of --out; rerun the rest")
     args = parser.parse_args(argv)
 
     from articleqa.config import SHIPPED_READER
     from index.embedder import default_embedder_path
 
-    common = {"embedder": default_embedder_path(), "reader": str(SHIPPED_READER), "top_k": 4}
+    # Both sides always answer (Haystack: no_answer=False), so F1 compares the same task.
+    common = {"embedder": default_embedder_path(), "reader": str(SHIPPED_READER), "top_k": 4, "always_answer": True}
     results: dict = {"machine": "2 CPU cores, no GPU", "corpora": {}}
-    tasks = [seed_task()]
-    if args.articles:
+    tasks = [] if args.reuse else [seed_task()]
+    if args.reuse:
+        results["corpora"] = json.loads(args.out.read_text())["corpora"]
+    elif args.articles:
         tasks.append(squad_task(args.articles, args.questions))
     for task in tasks:
         task = {**with_passages(task), **common}

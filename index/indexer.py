@@ -33,14 +33,17 @@ def article_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 class Indexer:
-    def __init__(self, store: SentenceStore, embedder: Embedder, batch_articles: int = 64) -> None:
+    def __init__(self, store: SentenceStore, embedder: Embedder, commit_chars: int = 1_000_000) -> None:
         self.store = store
         self.embedder = embedder
-        self.batch_articles = batch_articles
+        # Each commit rebuilds the search indexes and writes a new snapshot: commit per ~1 MB of text
+        # (measured: committing every 64 articles halved build speed on 10,000 articles).
+        self.commit_chars = commit_chars
 
     def add_articles(self, articles: Iterable[Article], progress: bool = False) -> IndexReport:
         report = IndexReport()
         pending: list[Article] = []
+        pending_chars = 0
         seen: set[str] = set()
         articles = list(articles)
         bar = tqdm(total=len(articles), desc="indexing", unit="article", disable=not progress)
@@ -51,10 +54,11 @@ class Indexer:
                 continue
             seen.add(article.fingerprint)
             pending.append(article)
-            if len(pending) >= self.batch_articles:
+            pending_chars += len(article.text)
+            if pending_chars >= self.commit_chars:
                 report.added.extend(self._commit(pending))
                 bar.update(len(pending))
-                pending = []
+                pending, pending_chars = [], 0
         if pending:
             report.added.extend(self._commit(pending))
             bar.update(len(pending))

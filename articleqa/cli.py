@@ -106,14 +106,14 @@ def cmd_eval(args) -> int:
 
         reader = ExtractiveReader.from_pretrained(settings.reader, max_answer_tokens=settings.max_answer_tokens)
         if args.no_abstain:
-            reader.min_confidence = reader.null_threshold = None
+            reader.always_answer()
         questions = load_squad(args.file)[: args.limit] if args.limit else load_squad(args.file)
         result = evaluate_gold_paragraphs(reader, questions, progress=True)
     else:
         with tempfile.TemporaryDirectory() as scratch:
             app = _app(replace(settings, data_dir=Path(scratch)), in_memory=True)
             if args.no_abstain:
-                app.reader.min_confidence = app.reader.null_threshold = None
+                app.reader.always_answer()
             result = evaluate_articles(app, args.file, limit=args.limit, progress=True)
     if args.predictions:
         result.write_predictions(args.predictions)

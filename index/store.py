@@ -135,8 +135,8 @@ class SentenceStore:
     def article(self, article_id: int) -> StoredArticle | None:
         return self._snapshot.articles.get(article_id)
 
-    def find(self, title_or_id: str) -> list[StoredArticle]:
-        snapshot = self._snapshot
+    def find(self, title_or_id: str, snapshot: Snapshot | None = None) -> list[StoredArticle]:
+        snapshot = snapshot or self._snapshot
         if title_or_id.isdigit() and int(title_or_id) in snapshot.articles:
             return [snapshot.articles[int(title_or_id)]]
         wanted = " ".join(title_or_id.split()).casefold()

@@ -117,7 +117,7 @@ def resolve_follow_up(question: str, history: list[Turn]) -> tuple[str, str, str
     if not turns or not (_FOLLOW_UP.search(question) or len(question.split()) <= 3):
         return question, question, None
     previous = turns[0]
-    topic = next((_topic(t.question) for t in turns if _topic(t.question)), None)
+    topic = next(filter(None, (_topic(t.question) for t in turns)), None)
     person = next((t.answer for t in turns if _is_name(t.answer)), None) or topic
     topic = topic or person
     rewritten = question
@@ -181,9 +181,8 @@ class ArticleQA:
         snapshot = self.store.snapshot()  # one state for the whole question, whatever is added meanwhile
         prefer = None
         if prefer_title:
-            wanted = " ".join(prefer_title.split()).casefold()
-            prefer = next((a.id for a in snapshot.articles.values()
-                           if " ".join(a.title.split()).casefold() == wanted), None)
+            matches = self.store.find(prefer_title, snapshot)
+            prefer = matches[0].id if matches else None
         passages = self.retriever.retrieve(query, self.settings.passages, prefer_article=prefer, snapshot=snapshot)
         if not passages:
             return Answer(question, None, 0.0, None, None, None, None, None, None,

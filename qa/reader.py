@@ -171,6 +171,10 @@ class ExtractiveReader:
             )
         return result
 
+    def always_answer(self) -> None:
+        """Never abstain (to measure the reader alone, or to compare with readers that always answer)."""
+        self.min_confidence = self.null_threshold = None
+
     def confidence(self, span: Span) -> float:
         """P(the span is right): calibrated on validation data when the model has a calibration."""
         if not self.calibration:

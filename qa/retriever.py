@@ -48,7 +48,7 @@ class HybridRetriever:
         snapshot = snapshot or self.store.snapshot()
         if snapshot.size == 0:
             return []
-        vector = self.embedder.embed([query])[0]
+        vector = self.embedder.embed_query(query)
         rankings = [self.store.search_dense(vector, self.candidates, snapshot),
                     self.store.search_bm25(query, self.candidates, snapshot)]
         fused = reciprocal_rank_fusion(rankings, self.rrf_k)

@@ -44,3 +44,42 @@ def test_abstention_uses_the_stored_threshold(tiny_reader_dir):
     reader.null_threshold = best.margin - 1
     assert not reader.abstains(best)
     assert reader.abstains(None)
+
+
+def test_precision_setting_is_checked_and_bf16_keeps_the_embeddings(embedder):
+    import numpy as np
+    import pytest
+
+    from index.compute import resolve_precision
+
+    assert resolve_precision("fp32") == "fp32"
+    assert resolve_precision("auto") in ("bf16", "fp32")
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("int3")
+    texts = [f"Sentence {i} says that the rebels took the city of Hama in week {i}." for i in range(16)]
+    chosen = embedder.precision
+    try:
+        embedder.precision = "fp32"
+        exact = embedder.embed(texts)
+        embedder.precision = "bf16"
+        fast = embedder.embed(texts)
+    finally:
+        embedder.precision = chosen
+    assert np.min(np.sum(exact * fast, axis=1)) > 0.999  # cosine: same neighbours for retrieval
+
+
+def test_query_vectors_are_cached_and_equal_to_fresh_ones(embedder):
+    import numpy as np
+
+    query = "Who took Aleppo in the offensive?"
+    first = embedder.embed_query(query)
+    assert embedder.embed_query(query) is first
+    assert np.allclose(first, embedder.embed([query])[0], atol=1e-5)
+
+
+def test_reader_answers_the_same_in_bf16_and_fp32(tiny_reader_dir):
+    passages = ["The bridge over the river was opened in 1932 by the mayor."]
+    spans = {p: ExtractiveReader.from_pretrained(tiny_reader_dir, precision=p).read("When?", passages, top_k=3)
+             for p in ("fp32", "bf16")}
+    assert spans["fp32"] and spans["bf16"]
+    assert abs(spans["fp32"][0].probability - spans["bf16"][0].probability) < 0.05

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
                 "examples": len(examples), "features": len(features), "backbone": backbone}
         log.info("mix %s: %d examples, %d features", counts, len(examples), len(features))
 
-    model = AutoModelForQuestionAnswering.from_pretrained(backbone)
+    model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     val = load_squad(args.data_dir / "squad-v1.1-dev.val.json.gz")
     val_sample = random.Random(args.seed).sample(val, min(args.eval_questions, len(val)))
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
                 train_step(s)
             per_step = (time.perf_counter() - started) / probe
             total_steps = int(args.minutes * 60 / (per_step * 1.08))  # ~8 % for evaluation and checkpoints
-            model = AutoModelForQuestionAnswering.from_pretrained(backbone)  # discard the probe's updates
+            model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32)  # discard the probe's updates
             optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
             log.info("measured %.2f s/step: %d steps fit in %.0f min", per_step, total_steps, args.minutes)
         plan["total_steps"] = total_steps

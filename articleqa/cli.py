@@ -16,7 +16,7 @@ from articleqa.config import SEEDS_DIR, Settings
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=args.data_dir, embedder=args.embedder, reader=args.reader,
-                             precision=args.precision,
+                             precision=args.precision, store=args.store,
                              **{k: getattr(args, k) for k in ("host", "port", "auth") if getattr(args, k, None)})
 
 
@@ -65,8 +65,22 @@ def cmd_ask(args) -> int:
 
 
 def cmd_index(args) -> int:
-    app = _app(_settings(args))
-    return _print_report(app.add_files(args.paths, progress=True))
+    address, paths = args.ray, args.paths
+    if address and Path(address).exists():  # `--ray story.md ...`: a path, not a cluster address
+        address, paths = "", [address, *paths]
+    if not paths:
+        print("error: name the article files or folders to index", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    if address is None:
+        return _print_report(_app(settings).add_files(paths, progress=True))
+    from index.indexer import Indexer
+    from index.parallel import RayEmbedder
+
+    # Ray first: it starts its processes before Milvus Lite's in-process gRPC server exists.
+    with RayEmbedder(settings.embedder, address, options={"precision": settings.precision}) as embedder:
+        indexer = Indexer(_app(settings).store, embedder)
+        return _print_report(indexer.add_files(paths, settings.max_article_bytes, progress=True))
 
 
 def cmd_list(args) -> int:
@@ -129,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", type=Path, help="where the index lives (env ARTICLEQA_DATA_DIR)")
     common.add_argument("--embedder", help="sentence-transformers model id or path (env ARTICLEQA_EMBEDDER)")
     common.add_argument("--reader", help="extractive QA model directory or HF id (env ARTICLEQA_READER)")
+    common.add_argument("--store", help="vectors: faiss (default), milvus (Milvus Lite) or milvus://host:19530 "
+                        "(env ARTICLEQA_STORE)")
     common.add_argument("--precision", choices=("auto", "bf16", "fp32"),
                         help="inference precision; auto = bf16 where the CPU has it natively (env ARTICLEQA_PRECISION)")
     parser = argparse.ArgumentParser(prog="articleqa", description="Question answering over news articles.")
@@ -140,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.set_defaults(run=cmd_ask)
 
     index = commands.add_parser("index", parents=[common], help="add article files or folders")
-    index.add_argument("paths", nargs="+")
+    index.add_argument("paths", nargs="*")
+    index.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                       help="embed in parallel on Ray: a local instance, or a cluster (auto, ray://head:10001)")
     index.set_defaults(run=cmd_index)
 
     commands.add_parser("list", parents=[common], help="list indexed articles").set_defaults(run=cmd_list)
@@ -171,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     for noisy in ("transformers", "sentence_transformers", "httpx", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)  # Milvus Lite: an unimplemented-RPC probe
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

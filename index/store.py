@@ -1,12 +1,15 @@
-"""The searchable store: sentence vectors in FAISS, BM25 beside them, article metadata; crash-safe on disk.
+"""The searchable store: sentence vectors in a vector backend, BM25 beside them, article metadata; crash-safe.
 
 On disk (`index_dir`):
-    manifest.json   {"format", "version", "embedder", "dimension", "snapshot": "v7"}, replaced atomically
-    v7/articles.jsonl   one article per line (id, title, text, source, fingerprint, sentence spans)
-    v7/vectors.npy      one row per sentence, in the order of the articles' sentences
+    manifest.json   {"format", "version", "embedder", "dimension", "store", "next_row", "snapshot": "v7"},
+                    replaced atomically
+    v7/articles.jsonl   one article per line (id, title, text, source, fingerprint, sentence spans, first row id)
+    v7/dense.faiss      the FAISS index (FAISS backend; Milvus keeps the vectors in its own file or server)
 A write builds a new `vN/` directory, fsyncs it, then swaps the manifest with an atomic rename: a crash at
-any moment leaves the old or the new state. In memory the same swap happens on an immutable snapshot,
-so searches running during an add see one consistent state.
+any moment leaves the old or the new state. Vectors are added to the backend before the swap and removed
+after it, and the manifest is the truth: rows it doesn't name are ignored by searches and pruned on load
+(see index/vectors.py). In memory the same swap happens on an immutable snapshot, so searches running
+during an add see one consistent state.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bm25s
-import faiss
 import numpy as np
 
-FORMAT = 1
-FLAT_LIMIT = 200_000  # up to this many sentences: exact search; above: IVF (approximate, much faster)
-IVF_PROBES = 24
+from index.vectors import BATCH_ROWS, FLAT_LIMIT, IVF_PROBES, Rows, VectorIndex, backend_kind, open_vectors
+
+__all__ = ["FLAT_LIMIT", "IVF_PROBES", "Hit", "IndexMismatch", "SentenceStore", "Snapshot", "StoredArticle"]
+
+FORMAT = 2  # 1: vectors.npy beside articles.jsonl (still read, and converted on the next write)
 
 
 @dataclass(frozen=True)
@@ -50,55 +54,48 @@ class Hit:
 
 
 class IndexMismatch(RuntimeError):
-    """The index on disk was built with another embedder or format."""
+    """The index on disk was built with another embedder, format or vector store."""
 
 
 @dataclass
 class Snapshot:
-    """Immutable once published: everything one search needs."""
+    """Immutable once published: everything one search needs except the vectors (the backend holds those)."""
 
     articles: dict[int, StoredArticle] = field(default_factory=dict)
-    vectors: np.ndarray | None = None
+    first_rows: dict[int, int] = field(default_factory=dict)  # article id -> row id of its first sentence
+    row_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # ascending
     row_article: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     row_position: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    dense: faiss.Index | None = None
+    next_row: int = 0
     bm25: bm25s.BM25 | None = None
 
     @property
     def size(self) -> int:
         return len(self.row_article)
 
+    @property
+    def rows(self) -> Rows:
+        return Rows(self.row_ids, self.row_article, self.row_position)
+
 
 def _tokenize(texts: list[str]):
     return bm25s.tokenize(texts, stopwords="en", show_progress=False)
 
 
-def _build(articles: dict[int, StoredArticle], vectors: np.ndarray, dimension: int) -> Snapshot:
-    row_article = np.fromiter((a.id for a in articles.values() for _ in a.sentences), dtype=np.int64)
-    row_position = np.fromiter((p for a in articles.values() for p in range(len(a.sentences))), dtype=np.int64)
-    dense = _dense_index(vectors, dimension)
+def _build(articles: dict[int, StoredArticle], first_rows: dict[int, int], next_row: int) -> Snapshot:
+    counts = np.fromiter((len(a.sentences) for a in articles.values()), dtype=np.int64, count=len(articles))
+    ids = np.fromiter(articles, dtype=np.int64, count=len(articles))
+    firsts = np.fromiter((first_rows[i] for i in articles), dtype=np.int64, count=len(articles))
+    row_article = np.repeat(ids, counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    row_position = np.arange(len(row_article), dtype=np.int64) - starts
+    row_ids = np.repeat(firsts, counts) + row_position
     bm25 = None
     if len(row_article):
         bm25 = bm25s.BM25()
         bm25.index(_tokenize([a.sentence(p) for a in articles.values() for p in range(len(a.sentences))]),
                    show_progress=False)
-    return Snapshot(articles, vectors, row_article, row_position, dense, bm25)
-
-
-def _dense_index(vectors: np.ndarray, dimension: int) -> faiss.Index:
-    """Exact inner-product search for small corpora; an inverted-file index for large ones."""
-    count = len(vectors)
-    if count <= FLAT_LIMIT:
-        index = faiss.IndexFlatIP(dimension)
-    else:
-        lists = int(min(8192, 4 * np.sqrt(count)))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(0).choice(count, size=min(count, 40 * lists), replace=False)
-        index.train(vectors[np.sort(sample)])
-        index.nprobe = IVF_PROBES
-    if count:
-        index.add(vectors)
-    return index
+    return Snapshot(articles, first_rows, row_ids, row_article, row_position, next_row, bm25)
 
 
 def _fsync_file(path: Path) -> None:
@@ -115,17 +112,22 @@ def _fsync_dir(path: Path) -> None:
 
 
 class SentenceStore:
-    """Articles, their sentence vectors (FAISS, inner product) and a BM25 index, persisted atomically."""
+    """Articles, their sentence vectors (a VectorIndex, inner product) and a BM25 index, persisted atomically.
 
-    def __init__(self, directory: str | Path | None, dimension: int, embedder_id: str) -> None:
+    `store`: "faiss" (default, embedded), "milvus" (Milvus Lite file in `directory`) or "milvus://host:port".
+    """
+
+    def __init__(self, directory: str | Path | None, dimension: int, embedder_id: str, store: str = "faiss") -> None:
         self.directory = Path(directory) if directory else None
         self.dimension = dimension
         self.embedder_id = embedder_id
+        self.store = store or "faiss"
+        self.kind = backend_kind(self.store)
         self._write_lock = threading.Lock()
         self._version = 0
-        self._snapshot = _build({}, np.zeros((0, dimension), dtype=np.float32), dimension)
-        if self.directory is not None:
-            self._load()
+        self._snapshot = _build({}, {}, 0)
+        self.vectors: VectorIndex = self._load() if self.directory is not None else \
+            open_vectors(self.store, None, dimension)
 
     # ---- reading -------------------------------------------------------------------------------
     @property
@@ -152,9 +154,13 @@ class SentenceStore:
         snapshot = snapshot or self._snapshot
         if snapshot.size == 0:
             return []
-        scores, rows = snapshot.dense.search(vector.reshape(1, -1).astype(np.float32), min(k, snapshot.size))
-        return [Hit(int(snapshot.row_article[r]), int(snapshot.row_position[r]), float(s))
-                for s, r in zip(scores[0], rows[0]) if r >= 0]
+        # Rows the backend holds beyond this snapshot (a write under way) may crowd the top k: ask for more.
+        extra = max(0, self.vectors.count - snapshot.size)
+        ids, scores = self.vectors.search(vector, min(k, snapshot.size) + extra)
+        where = np.minimum(np.searchsorted(snapshot.row_ids, ids), snapshot.size - 1)
+        known = snapshot.row_ids[where] == ids  # hits on rows this snapshot doesn't name are ignored
+        return [Hit(int(snapshot.row_article[w]), int(snapshot.row_position[w]), float(s))
+                for w, s in zip(where[known], scores[known])][:k]
 
     def search_bm25(self, query: str, k: int, snapshot: Snapshot | None = None) -> list[Hit]:
         snapshot = snapshot or self._snapshot
@@ -173,23 +179,47 @@ class SentenceStore:
 
     # ---- writing -------------------------------------------------------------------------------
     def add(self, items: Iterable[tuple[str, str, str, str, list[tuple[int, int]], np.ndarray]]) -> list[StoredArticle]:
-        """Add (title, text, source, fingerprint, sentence spans, vectors) tuples; one atomic commit."""
+        """Add (title, text, source, fingerprint, sentence spans, vectors) tuples; one atomic commit.
+
+        Vectors go to the backend in batches as `items` is consumed, so a generator of items never has all
+        its vectors in memory at once."""
         with self._write_lock:
             current = self._snapshot
-            articles = dict(current.articles)
+            articles, first_rows = dict(current.articles), dict(current.first_rows)
             next_id = max(articles, default=0) + 1
-            added, blocks = [], [current.vectors]
-            for title, text, source, fingerprint, spans, vectors in items:
-                if len(spans) != len(vectors):
-                    raise ValueError("one vector per sentence is required")
-                article = StoredArticle(next_id, title, text, source, fingerprint, tuple(map(tuple, spans)))
-                articles[next_id] = article
-                blocks.append(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension))
-                added.append(article)
-                next_id += 1
-            if added:
-                self._publish(_build(articles, np.concatenate(blocks), self.dimension))
+            next_row = current.next_row
+            added: list[StoredArticle] = []
+            batch: list[tuple[StoredArticle, np.ndarray]] = []
+            try:
+                for title, text, source, fingerprint, spans, vectors in items:
+                    if len(spans) != len(vectors):
+                        raise ValueError("one vector per sentence is required")
+                    article = StoredArticle(next_id, title, text, source, fingerprint, tuple(map(tuple, spans)))
+                    articles[next_id], first_rows[next_id] = article, next_row
+                    batch.append((article, vectors))
+                    added.append(article)
+                    next_id += 1
+                    next_row += len(spans)
+                    if next_row - first_rows[batch[0][0].id] >= BATCH_ROWS:
+                        self._add_vectors(batch, first_rows)
+                        batch = []
+                self._add_vectors(batch, first_rows)  # before the manifest names them; invisible to `current`
+                if added:
+                    self._publish(_build(articles, first_rows, next_row))
+            except BaseException:
+                self.vectors.remove(np.arange(current.next_row, next_row, dtype=np.int64))
+                raise
             return added
+
+    def _add_vectors(self, batch: list[tuple[StoredArticle, np.ndarray]], first_rows: dict[int, int]) -> None:
+        if not batch:
+            return
+        counts = [len(a.sentences) for a, _ in batch]
+        start = first_rows[batch[0][0].id]
+        self.vectors.add(Rows(np.arange(start, start + sum(counts), dtype=np.int64),
+                              np.repeat([a.id for a, _ in batch], counts).astype(np.int64),
+                              np.concatenate([np.arange(n, dtype=np.int64) for n in counts])),
+                         [v for _, v in batch])
 
     def remove(self, article_ids: Iterable[int]) -> list[StoredArticle]:
         with self._write_lock:
@@ -197,10 +227,12 @@ class SentenceStore:
             doomed = {i for i in article_ids if i in current.articles}
             if not doomed:
                 return []
-            keep = ~np.isin(current.row_article, list(doomed))
             articles = {i: a for i, a in current.articles.items() if i not in doomed}
+            first_rows = {i: current.first_rows[i] for i in articles}
             removed = [current.articles[i] for i in sorted(doomed)]
-            self._publish(_build(articles, current.vectors[keep], self.dimension))
+            self._publish(_build(articles, first_rows, current.next_row))
+            # After the manifest stops naming them: a crash before this line leaves rows that load prunes.
+            self.vectors.remove(current.row_ids[np.isin(current.row_article, list(doomed))])
             return removed
 
     def _publish(self, snapshot: Snapshot) -> None:
@@ -220,16 +252,15 @@ class SentenceStore:
         with open(staging / "articles.jsonl", "w", encoding="utf-8") as handle:
             for a in snapshot.articles.values():
                 handle.write(json.dumps({"id": a.id, "title": a.title, "text": a.text, "source": a.source,
-                                         "fingerprint": a.fingerprint, "sentences": a.sentences},
-                                        ensure_ascii=False) + "\n")
-        np.save(staging / "vectors.npy", snapshot.vectors)
-        for name in ("articles.jsonl", "vectors.npy"):
+                                         "fingerprint": a.fingerprint, "sentences": a.sentences,
+                                         "first_row": snapshot.first_rows[a.id]}, ensure_ascii=False) + "\n")
+        for name in ["articles.jsonl", *self.vectors.persist(staging)]:
             _fsync_file(staging / name)
         _fsync_dir(staging)
         os.rename(staging, final)
         manifest = {"format": FORMAT, "version": version, "embedder": self.embedder_id,
-                    "dimension": self.dimension, "snapshot": final.name,
-                    "articles": len(snapshot.articles), "sentences": snapshot.size}
+                    "dimension": self.dimension, "store": self.kind, "next_row": snapshot.next_row,
+                    "snapshot": final.name, "articles": len(snapshot.articles), "sentences": snapshot.size}
         temporary = self.directory / "manifest.json.tmp"
         temporary.write_text(json.dumps(manifest, indent=2))
         _fsync_file(temporary)
@@ -243,26 +274,39 @@ class SentenceStore:
             if path.is_dir() and path.name != keep:
                 shutil.rmtree(path, ignore_errors=True)
 
-    def _load(self) -> None:
+    def _load(self) -> VectorIndex:
         manifest_file = self.directory / "manifest.json"
         if not manifest_file.exists():
-            return
+            vectors = open_vectors(self.store, self.directory, self.dimension)
+            if vectors.count:  # a crash before the very first manifest
+                vectors.prune(self._snapshot.rows)
+            return vectors
         manifest = json.loads(manifest_file.read_text())
-        if manifest.get("format") != FORMAT:
+        if manifest.get("format") not in (1, FORMAT):
             raise IndexMismatch(f"{self.directory}: index format {manifest.get('format')} is not {FORMAT}")
         if manifest["embedder"] != self.embedder_id or manifest["dimension"] != self.dimension:
             raise IndexMismatch(
                 f"The index in {self.directory} was built with the embedder {manifest['embedder']!r}, "
                 f"not {self.embedder_id!r}. Use that embedder, or another --data-dir for this one."
             )
+        if manifest.get("store", "faiss") != self.kind:
+            raise IndexMismatch(f"The index in {self.directory} keeps its vectors in {manifest.get('store', 'faiss')}, "
+                                f"not {self.kind}. Use --store {manifest.get('store', 'faiss')}, or another --data-dir.")
         folder = self.directory / manifest["snapshot"]
-        articles = {}
+        articles, first_rows, next_row = {}, {}, 0
         with open(folder / "articles.jsonl", encoding="utf-8") as handle:
             for line in handle:
                 record = json.loads(line)
                 record["sentences"] = tuple(tuple(s) for s in record["sentences"])
+                first_rows[record["id"]] = record.pop("first_row", next_row)  # format 1: rows in file order
                 articles[record["id"]] = StoredArticle(**record)
-        vectors = np.load(folder / "vectors.npy")
+                next_row = max(next_row, first_rows[record["id"]] + len(record["sentences"]))
         self._version = manifest["version"]
-        self._snapshot = _build(articles, vectors, self.dimension)
+        self._snapshot = _build(articles, first_rows, manifest.get("next_row", next_row))
+        vectors = open_vectors(self.store, self.directory, self.dimension, folder)
+        if manifest["format"] == 1:  # vectors.npy, one row per sentence in article order
+            vectors.add(self._snapshot.rows, [np.load(folder / "vectors.npy")])
+        if vectors.count != self._snapshot.size:
+            vectors.prune(self._snapshot.rows)
         self._remove_stale(keep=folder.name)
+        return vectors

@@ -152,7 +152,8 @@ class ArticleQA:
     def from_settings(cls, settings: Settings | None = None, in_memory: bool = False) -> ArticleQA:
         settings = settings or Settings.from_env()
         embedder = Embedder(settings.embedder, precision=settings.precision)
-        store = SentenceStore(None if in_memory else settings.index_dir, embedder.dimension, embedder.model_id)
+        store = SentenceStore(None if in_memory else settings.index_dir, embedder.dimension, embedder.model_id,
+                              store="faiss" if in_memory else settings.store)
         return cls(settings, embedder, store, load_reader(settings))
 
     # ---- articles ------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from index.store import SentenceStore
 
 if __name__ == "__main__":
     directory, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    store = sys.argv[4] if len(sys.argv) > 4 else "faiss"
     embedder = Embedder()
-    indexer = Indexer(SentenceStore(directory, embedder.dimension, embedder.model_id), embedder)
+    indexer = Indexer(SentenceStore(directory, embedder.dimension, embedder.model_id, store=store), embedder)
     print("ready", flush=True)
     for n in range(first, first + count):
         body = " ".join(f"Sentence {k} of report {n} mentions keyword{n}x." for k in range(6))

@@ -1,0 +1,330 @@
+"""Vector backends of the store: one small interface, FAISS (embedded, default) and Milvus (Lite file or server).
+
+A backend keeps sentence vectors under stable int64 row ids and answers nearest-neighbour queries by inner
+product. It is mutated in place: the store's manifest, not the backend, says which rows exist. The store
+adds vectors *before* publishing a snapshot that names them and removes them *after* publishing one that no
+longer does, ignores hits on rows its snapshot doesn't know, and calls `prune` on load to drop rows left
+behind by a crash. So a backend needs no transactions of its own, and a search on an older snapshot stays
+correct while a write is under way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import faiss
+import numpy as np
+
+FLAT_LIMIT = 200_000  # up to this many rows: exact search; above: IVF (approximate, much faster)
+IVF_PROBES = 24
+BATCH_ROWS = 16_384  # rows per backend call: bounds temporary copies, lets searches interleave with a big add
+MILVUS_MAX_K = 16_384  # Milvus refuses larger `limit`s
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Row ids and the metadata kept with each vector: the article and the sentence's position in it."""
+
+    ids: np.ndarray  # int64, ascending
+    articles: np.ndarray  # int64
+    positions: np.ndarray  # int64
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def slice(self, start: int, stop: int) -> Rows:
+        return Rows(self.ids[start:stop], self.articles[start:stop], self.positions[start:stop])
+
+
+class VectorIndex(Protocol):
+    """What the store needs from a vector backend."""
+
+    description: str  # e.g. "faiss IndexIVFFlat", "milvus FLAT (milvus.db)"
+
+    def add(self, rows: Rows, blocks: Sequence[np.ndarray]) -> None:
+        """Store one vector per row; `blocks` are consecutive slices of the vectors, never joined into one copy."""
+
+    def remove(self, row_ids: np.ndarray) -> None: ...
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, scores) of the `k` best rows by inner product, best first."""
+
+    @property
+    def count(self) -> int: ...
+
+    def persist(self, folder: Path) -> list[str]:
+        """Make everything added so far durable; returns the files written into `folder` (to be fsynced)."""
+
+    def prune(self, keep: Rows) -> None:
+        """Drop every row that is not in `keep` (rows of a write that crashed before its manifest swap)."""
+
+
+def _batches(blocks: Sequence[np.ndarray], dimension: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, vectors) in batches of about BATCH_ROWS, joining small blocks (one article each)."""
+    pending: list[np.ndarray] = []
+    size = start = 0
+    for block in blocks:
+        pending.append(np.asarray(block, dtype=np.float32).reshape(-1, dimension))
+        size += len(pending[-1])
+        if size >= BATCH_ROWS:
+            yield start, np.ascontiguousarray(np.concatenate(pending))
+            start, pending, size = start + size, [], 0
+    if pending:
+        yield start, np.ascontiguousarray(np.concatenate(pending))
+
+
+def _gather(blocks: Sequence[np.ndarray], wanted: np.ndarray, dimension: int) -> np.ndarray:
+    """Rows `wanted` (sorted positions across all blocks) copied out of the blocks."""
+    out, offset = [], 0
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float32).reshape(-1, dimension)
+        inside = wanted[(wanted >= offset) & (wanted < offset + len(block))] - offset
+        if len(inside):
+            out.append(block[inside])
+        offset += len(block)
+    return np.concatenate(out) if out else np.zeros((0, dimension), dtype=np.float32)
+
+
+@dataclass
+class FaissVectors:
+    """FAISS, in process: exact (flat) up to FLAT_LIMIT rows, then an inverted-file index (IVFFlat).
+
+    Holds the only in-memory copy of the vectors; persisted with faiss.write_index (a reload needs no
+    retraining). Calls are serialised by a lock: FAISS indexes are not safe to search while they grow.
+    """
+
+    dimension: int
+    index: faiss.Index | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    FILE = "dense.faiss"
+
+    def __post_init__(self) -> None:
+        if self.index is None:
+            self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+
+    @classmethod
+    def load(cls, folder: Path, dimension: int) -> FaissVectors:
+        index = faiss.read_index(str(folder / cls.FILE))
+        if index.d != dimension:
+            raise ValueError(f"{folder / cls.FILE} holds {index.d}-dimensional vectors, not {dimension}")
+        if isinstance(index, faiss.IndexIVF):
+            index.nprobe = IVF_PROBES
+        return cls(dimension, index)
+
+    @property
+    def description(self) -> str:
+        return f"faiss {type(self.index).__name__}"
+
+    @property
+    def count(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def is_flat(self) -> bool:
+        return isinstance(self.index, faiss.IndexIDMap2)
+
+    def add(self, rows: Rows, blocks: Sequence[np.ndarray]) -> None:
+        if not len(rows):
+            return
+        with self._lock:
+            if self.is_flat and self.count + len(rows) > FLAT_LIMIT:
+                self._to_ivf(rows, blocks)
+            else:
+                for start, batch in _batches(blocks, self.dimension):
+                    self.index.add_with_ids(batch, rows.ids[start : start + len(batch)])
+
+    def _to_ivf(self, rows: Rows, blocks: Sequence[np.ndarray]) -> None:
+        """Past FLAT_LIMIT: train an IVF on a sample of old and new rows, move the old rows over, add the new."""
+        old = self.count
+        total = old + len(rows)
+        lists = int(min(8192, 4 * np.sqrt(total)))
+        sample = np.sort(np.random.default_rng(0).choice(total, size=min(total, 40 * lists), replace=False))
+        flat = faiss.downcast_index(self.index.index)
+        old_ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        training = np.concatenate([flat.reconstruct_batch(sample[sample < old]) if old else
+                                   np.zeros((0, self.dimension), dtype=np.float32),
+                                   _gather(blocks, sample[sample >= old] - old, self.dimension)])
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dimension), self.dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        ivf.train(training)
+        del training
+        ivf.nprobe = IVF_PROBES
+        for start in range(0, old, BATCH_ROWS):
+            stop = min(old, start + BATCH_ROWS)
+            ivf.add_with_ids(flat.reconstruct_n(start, stop - start), old_ids[start:stop])
+        self.index = ivf  # the flat index (at most FLAT_LIMIT rows) is freed here
+        for start, batch in _batches(blocks, self.dimension):
+            self.index.add_with_ids(batch, rows.ids[start : start + len(batch)])
+
+    def remove(self, row_ids: np.ndarray) -> None:
+        if len(row_ids):
+            with self._lock:
+                self.index.remove_ids(np.ascontiguousarray(row_ids, dtype=np.int64))
+
+    def prune(self, keep: Rows) -> None:
+        ids = np.ascontiguousarray(keep.ids, dtype=np.int64)
+        kept = faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids))
+        with self._lock:
+            self.index.remove_ids(faiss.IDSelectorNot(kept))
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+        with self._lock:
+            k = min(k, self.count)
+            if k <= 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            scores, ids = self.index.search(query, k)
+        found = ids[0] >= 0
+        return ids[0][found], scores[0][found]
+
+    def persist(self, folder: Path) -> list[str]:
+        with self._lock:
+            faiss.write_index(self.index, str(folder / self.FILE))
+        return [self.FILE]
+
+
+def _in_list(values: Sequence[int]) -> str:
+    return "[" + ",".join(str(int(v)) for v in values) + "]"
+
+
+@dataclass
+class MilvusVectors:
+    """Milvus: Milvus Lite (a local file, embedded) or a Milvus server/cluster, through pymilvus's MilvusClient.
+
+    One collection; each entity is (row id, article id, sentence position, vector). FLAT + inner product
+    is exact search, so results equal FaissVectors' flat index on small corpora.
+    """
+
+    uri: str  # a Lite file path, or http://host:19530
+    dimension: int
+    collection: str = "articleqa_sentences"
+    index_type: str = "FLAT"
+    client: Any = field(default=None, repr=False)
+    _count: int = 0
+
+    def __post_init__(self) -> None:
+        from pymilvus import DataType, MilvusClient
+
+        self.client = MilvusClient(self.uri)
+        if not self.client.has_collection(self.collection):
+            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("row", DataType.INT64, is_primary=True)
+            schema.add_field("article", DataType.INT64)
+            schema.add_field("position", DataType.INT32)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
+            params = self.client.prepare_index_params()
+            params.add_index(field_name="vector", index_type=self.index_type, metric_type="IP")
+            self.client.create_collection(self.collection, schema=schema, index_params=params,
+                                          consistency_level="Strong")
+        else:
+            self.client.load_collection(self.collection)
+            described = self.client.describe_index(self.collection, "vector") or {}
+            self.index_type = described.get("index_type", self.index_type)
+        self._count = self._count_rows()
+
+    @property
+    def description(self) -> str:
+        return f"milvus {self.index_type} ({self.uri})"
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def _count_rows(self) -> int:
+        result = self.client.query(self.collection, filter="", output_fields=["count(*)"])
+        return int(result[0]["count(*)"])
+
+    def add(self, rows: Rows, blocks: Sequence[np.ndarray]) -> None:
+        for start, batch in _batches(blocks, self.dimension):
+            part = rows.slice(start, start + len(batch))
+            self.client.insert(self.collection, [
+                {"row": int(r), "article": int(a), "position": int(p), "vector": v}
+                for r, a, p, v in zip(part.ids, part.articles, part.positions, batch)
+            ])
+            self._count += len(batch)
+        if self.index_type == "FLAT" and self._count > FLAT_LIMIT:
+            self._to_ivf()
+
+    def _to_ivf(self) -> None:
+        """Past FLAT_LIMIT, as FaissVectors: swap the exact index for IVF_FLAT (searched with IVF_PROBES)."""
+        lists = int(min(8192, 4 * np.sqrt(self._count)))
+        self.client.flush(self.collection)
+        self.client.release_collection(self.collection)
+        self.client.drop_index(self.collection, "vector")
+        params = self.client.prepare_index_params()
+        params.add_index(field_name="vector", index_type="IVF_FLAT", metric_type="IP", params={"nlist": lists})
+        self.client.create_index(self.collection, params)
+        self.client.load_collection(self.collection)
+        self.index_type = "IVF_FLAT"
+
+    def remove(self, row_ids: np.ndarray) -> None:
+        for start in range(0, len(row_ids), BATCH_ROWS):
+            self.client.delete(self.collection, filter=f"row in {_in_list(row_ids[start : start + BATCH_ROWS])}")
+        self._count = self._count_rows()
+
+    def prune(self, keep: Rows) -> None:
+        articles = np.unique(keep.articles)
+        if not len(articles):
+            self.client.delete(self.collection, filter="row >= 0")
+        else:
+            limit = int(keep.ids.max()) + 1
+            self.client.delete(self.collection, filter=f"row >= {limit} or article not in {_in_list(articles)}")
+        self._count = self._count_rows()
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, self._count, MILVUS_MAX_K)
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        params: dict[str, Any] = {"metric_type": "IP"}
+        if self.index_type.startswith("IVF"):
+            params["params"] = {"nprobe": IVF_PROBES}
+        hits = self.client.search(self.collection, data=[np.asarray(vector, dtype=np.float32).tolist()], limit=k,
+                                  anns_field="vector", output_fields=[], search_params=params)[0]
+        return (np.array([h["row"] for h in hits], dtype=np.int64),
+                np.array([h["distance"] for h in hits], dtype=np.float32))
+
+    def persist(self, folder: Path) -> list[str]:
+        self.client.flush(self.collection)
+        return []
+
+    def close(self) -> None:
+        """Disconnect; a Milvus Lite file is also unlocked, so another process may open it."""
+        self.client.close()
+        if not self.uri.startswith(("http://", "https://", "tcp://")):
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self.uri)
+
+
+def open_vectors(store: str, index_dir: Path | None, dimension: int,
+                 snapshot_dir: Path | None = None) -> FaissVectors | MilvusVectors:
+    """The backend named by `store`: "faiss" (default), "milvus" (Milvus Lite file in the index directory)
+    or "milvus://host:port[/collection]" (a Milvus server or cluster)."""
+    kind = backend_kind(store)
+    if kind == "faiss":
+        if snapshot_dir is not None and (snapshot_dir / FaissVectors.FILE).exists():
+            return FaissVectors.load(snapshot_dir, dimension)
+        return FaissVectors(dimension)
+    if store == "milvus":
+        if index_dir is None:
+            raise ValueError("Milvus Lite keeps its data in a file: it needs a data directory")
+        index_dir.mkdir(parents=True, exist_ok=True)
+        return MilvusVectors(str(index_dir / "milvus.db"), dimension)
+    address, _, collection = store.removeprefix("milvus://").partition("/")
+    if not collection:  # one collection per index directory, so two data dirs never prune each other's rows
+        where = str(index_dir.resolve()) if index_dir else "memory"
+        collection = "articleqa_" + hashlib.sha1(where.encode()).hexdigest()[:12]
+    return MilvusVectors(f"http://{address}", dimension, collection)
+
+
+def backend_kind(store: str) -> str:
+    if store in ("", "faiss"):
+        return "faiss"
+    if store == "milvus" or store.startswith("milvus://"):
+        return "milvus"
+    raise ValueError(f"unknown store {store!r}: use faiss, milvus (Milvus Lite) or milvus://host:port")

@@ -107,6 +107,7 @@ def cmd_serve(args) -> int:
     app = _app(settings)
     if not app.store.articles:
         _print_report(app.add_files([SEEDS_DIR]))
+    app.warm_up()
     serve(app, settings)
     return 0
 
@@ -129,7 +130,8 @@ def cmd_eval(args) -> int:
             app = _app(replace(settings, data_dir=Path(scratch)), in_memory=True)
             if args.no_abstain:
                 app.reader.always_answer()
-            result = evaluate_articles(app, args.file, limit=args.limit, progress=True)
+            result = evaluate_articles(app, args.file, limit=args.limit, progress=True,
+                                       reliability_png=args.reliability)
     if args.predictions:
         result.write_predictions(args.predictions)
     print(json.dumps({**{k: round(v, 2) for k, v in result.scores.items()},
@@ -180,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int)
     evaluate.add_argument("--predictions", type=Path, help="write {id: answer} here")
     evaluate.add_argument("--no-abstain", action="store_true", help="always answer (measures the reader alone)")
+    evaluate.add_argument("--reliability", type=Path,
+                          help="articles: draw the reliability diagram (confidence against share right) here, PNG")
     evaluate.set_defaults(run=cmd_eval)
     return parser
 

@@ -1,6 +1,6 @@
 """Side-by-side speed benchmark: articleqa vs a Haystack pipeline with the same embedder and reader.
 
-    python -m benchmarks.speed [--articles 10000] [--questions 200] [--no-haystack] [--million 1000000]
+    python -m benchmarks.speed [--articles 10000] [--questions 200] [--no-haystack] [--million 1000000] [--levers]
 
 Corpora: the seed article (with hand-written questions and gold answers) and a corpus of SQuAD-style
 contexts from ../shared/data/qa (one article per context), asked SQuAD v1.1 `val` questions. Each side
@@ -108,6 +108,15 @@ def table(results: dict) -> str:
             a, b = ours.get(key), theirs.get(key)
             ratio = f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "–"
             lines.append(f"| {corpus} | {label} | {_figure(a)} | {_figure(b)} | {ratio} |")
+    levers = results.get("levers", {})
+    if levers:
+        lines += ["", "| corpus | lever: bf16 inference (vs fp32) | bf16 | fp32 | bf16 / fp32 |", "|---|---|---|---|---|"]
+        for corpus, sides in levers.items():
+            fast, slow = results["corpora"][corpus]["articleqa"], sides
+            for key, label, _ in ROWS:
+                a, b = fast.get(key), slow.get(key)
+                ratio = f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "–"
+                lines.append(f"| {corpus} | {label} | {_figure(a)} | {_figure(b)} | {ratio} |")
     million = results.get("million")
     if million and "failed" not in million:
         lines.append(f"| synthetic {million['sentences']:,} sentences | retrieval p50 / p95 (ms) | "
@@ -123,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--million", type=int, default=1_000_000, help="synthetic sentences (0: skip)")
     parser.add_argument("--no-haystack", action="store_true")
+    parser.add_argument("--levers", action="store_true", help="also run articleqa in fp32 to show the bf16 lever")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="keep the corpora figures of --out; rerun the rest")
@@ -136,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     results: dict = {"machine": "2 CPU cores, no GPU", "corpora": {}}
     tasks = [] if args.reuse else [seed_task()]
     if args.reuse:
-        results["corpora"] = json.loads(args.out.read_text())["corpora"]
+        previous = json.loads(args.out.read_text())
+        results["corpora"], results["levers"] = previous["corpora"], previous.get("levers", {})
     elif args.articles:
         tasks.append(squad_task(args.articles, args.questions))
     for task in tasks:
@@ -148,6 +159,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"[{name}] Haystack ...", flush=True)
             sides["haystack"] = run(HAYSTACK_PYTHON, ["benchmarks/side_haystack.py"], task)
         results["corpora"][name] = sides
+        if args.levers:  # the same side with the bf16 lever off: what the lever gave
+            print(f"[{name}] articleqa fp32 ...", flush=True)
+            results.setdefault("levers", {})[name] = run(sys.executable, ["-m", "benchmarks.side_ours"],
+                                                         {**task, "ours": {"precision": "fp32"}})
         print(json.dumps(sides, indent=1)[:3000], flush=True)
     if args.million:
         print(f"[synthetic {args.million:,}] retrieval ...", flush=True)

@@ -169,7 +169,7 @@ class SentenceStore:
         tokens = _tokenize([query])
         if not tokens.vocab:
             return []  # only stop words
-        rows, scores = snapshot.bm25.retrieve(tokens, k=min(k, snapshot.size), show_progress=False, n_threads=1)
+        rows, scores = snapshot.bm25.retrieve(tokens, k=min(k, snapshot.size), show_progress=False, n_threads=0)
         return [Hit(int(snapshot.row_article[r]), int(snapshot.row_position[r]), float(s))
                 for r, s in zip(rows[0], scores[0]) if s > 0]
 

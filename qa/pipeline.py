@@ -111,8 +111,9 @@ def resolve_follow_up(question: str, history: list[Turn]) -> tuple[str, str, str
 
     A question with a pronoun (or a very short one) is read in the light of the conversation: "he/his"
     become the latest answer that is a name, "it/its/they" the latest question's topic, so "When was it
-    formed?" after "Who leads HTS?" asks "When was HTS formed?". Retrieval also gets the previous
-    question and answer, and the previous answer's article is preferred."""
+    formed?" after "Who leads HTS?" asks "When was HTS formed?". When no pronoun could be resolved
+    ("And in 2015?"), retrieval also gets the previous question and answer. The previous answer's article
+    is preferred either way."""
     turns = [t for t in reversed(history) if t.question]
     if not turns or not (_FOLLOW_UP.search(question) or len(question.split()) <= 3):
         return question, question, None
@@ -127,6 +128,8 @@ def resolve_follow_up(question: str, history: list[Turn]) -> tuple[str, str, str
     if topic:
         rewritten = _THING_PRONOUN.sub(topic, rewritten)
         rewritten = _POSSESSIVE_THING.sub(f"{topic}'s", rewritten)
+    if rewritten != question:  # the pronoun now names what it meant: more words would only blur retrieval
+        return rewritten, rewritten, previous.article
     query = " ".join(part for part in (rewritten, previous.question, previous.answer) if part)
     return rewritten, query, previous.article
 
@@ -134,6 +137,21 @@ def resolve_follow_up(question: str, history: list[Turn]) -> tuple[str, str, str
 def load_reader(settings: Settings) -> ExtractiveReader:
     return ExtractiveReader.from_pretrained(settings.reader, max_answer_tokens=settings.max_answer_tokens,
                                             precision=settings.precision)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What retrieval and the reader found for one question, before answering or abstaining."""
+
+    question: str
+    query: str  # the retrieval query (a follow-up's is rewritten from the conversation)
+    passages: list[Passage]
+    spans: list[Span]  # best first
+    articles: dict[int, StoredArticle]  # the store snapshot the passages came from
+
+    @property
+    def best(self) -> Span | None:
+        return self.spans[0] if self.spans else None
 
 
 class ArticleQA:
@@ -167,6 +185,11 @@ class ArticleQA:
             return report
         return self.indexer.add_articles([article])
 
+    def warm_up(self) -> None:
+        """One query embedding and one reader pass, so the first user doesn't wait for kernel set-up."""
+        self.embedder.embed_query("warm-up question")
+        self.reader.read("What is this?", ["A warm-up passage of a few words."], top_k=1)
+
     def add_files(self, paths: list[str | Path], progress: bool = False) -> IndexReport:
         return self.indexer.add_files(paths, self.settings.max_article_bytes, progress=progress)
 
@@ -179,8 +202,9 @@ class ArticleQA:
         return [a.title for a in self.store.remove(a.id for a in found)]
 
     # ---- questions -----------------------------------------------------------------------------
-    def ask(self, question: object, history: list[Turn] | None = None) -> Answer:
-        """Answer one question; raises InvalidQuestion for input that is not a question."""
+    def read(self, question: object, history: list[Turn] | None = None) -> Reading:
+        """Retrieve and read, without deciding yet: what `ask` decides on, and what calibration learns
+        from. Raises InvalidQuestion for input that is not a question."""
         question = clean_question(question, self.settings.max_question_chars)
         reader_question, query, prefer_title = resolve_follow_up(question, history or [])
         snapshot = self.store.snapshot()  # one state for the whole question, whatever is added meanwhile
@@ -189,33 +213,42 @@ class ArticleQA:
             matches = self.store.find(prefer_title, snapshot)
             prefer = matches[0].id if matches else None
         passages = self.retriever.retrieve(query, self.settings.passages, prefer_article=prefer, snapshot=snapshot)
+        spans = self.reader.read(reader_question, [p.text for p in passages],
+                                 top_k=1 + 3 * self.settings.alternatives) if passages else []
+        return Reading(question, query, passages, spans, snapshot.articles)
+
+    def ask(self, question: object, history: list[Turn] | None = None) -> Answer:
+        """Answer one question; raises InvalidQuestion for input that is not a question."""
+        return self.decide(self.read(question, history))
+
+    def decide(self, reading: Reading) -> Answer:
+        """Answer from a reading, or say the articles don't hold the answer."""
+        question, query, passages, spans, articles = (reading.question, reading.query, reading.passages,
+                                                      reading.spans, reading.articles)
         if not passages:
             return Answer(question, None, 0.0, None, None, None, None, None, None,
                           message="No articles are indexed yet: add one first.", retrieval_query=query)
-        spans = self.reader.read(reader_question, [p.text for p in passages],
-                                 top_k=1 + 3 * self.settings.alternatives)
-        best = spans[0] if spans else None
-        articles = snapshot.articles
-        if self.reader.abstains(best):
-            return self._abstention(question, query, passages, articles, best)
-        answer = self._answer_from(question, query, best, passages, articles)
-        return replace(answer, alternatives=self._alternatives(best, spans[1:], passages, articles))
+        best = reading.best
+        if self.reader.abstains(best, spans):
+            return self._abstention(question, query, passages, articles, best, spans)
+        answer = self._answer_from(question, query, best, passages, articles, spans)
+        return replace(answer, alternatives=self._alternatives(best, spans, passages, articles))
 
-    def _alternatives(self, best: Span, others: list[Span], passages: list[Passage],
+    def _alternatives(self, best: Span, spans: list[Span], passages: list[Passage],
                       articles: dict[int, StoredArticle]) -> list[Alternative]:
         """Other answers close in score (at least a third of the best), one per distinct answer text."""
         seen = [normalize_answer(best.text)]
         result = []
-        for span in others:
+        for span in spans:
             key = normalize_answer(span.text)
             # "in 2017" is not an alternative to "2017": skip answers that contain one another
-            if any(key in other or other in key for other in seen) or not key:
+            if span is best or any(key in other or other in key for other in seen) or not key:
                 continue
-            if span.probability < best.probability / 3 or self.reader.abstains(span):
+            if span.probability < best.probability / 3 or self.reader.abstains(span, spans):
                 continue
             seen.append(key)
             passage, article, _, start, end = self._locate(span, passages, articles)
-            result.append(Alternative(span.text, round(self.reader.confidence(span), 4), article.title,
+            result.append(Alternative(span.text, round(self.reader.confidence(span, spans), 4), article.title,
                                       article.text[start:end]))
             if len(result) == self.settings.alternatives:
                 break
@@ -240,7 +273,7 @@ class ArticleQA:
         return article.text[article.sentences[first][0] : article.sentences[last][1]]
 
     def _answer_from(self, question: str, query: str, best: Span, passages: list[Passage],
-                     articles: dict[int, StoredArticle]) -> Answer:
+                     articles: dict[int, StoredArticle], spans: list[Span]) -> Answer:
         passage, article, position, sentence_start, sentence_end = self._locate(best, passages, articles)
         absolute_start = passage.start + best.start
         absolute_end = passage.start + best.end
@@ -248,7 +281,7 @@ class ArticleQA:
         return Answer(
             question=question,
             answer=best.text,
-            score=round(self.reader.confidence(best), 4),
+            score=round(self.reader.confidence(best, spans), 4),
             article=article.title,
             sentence=sentence,
             start=absolute_start - sentence_start,
@@ -260,10 +293,10 @@ class ArticleQA:
         )
 
     def _abstention(self, question: str, query: str, passages: list[Passage], articles: dict[int, StoredArticle],
-                    best: Span | None) -> Answer:
+                    best: Span | None, spans: list[Span]) -> Answer:
         closest = passages[best.passage_index if best else 0]
         article = articles[closest.article_id]
-        score = round(self.reader.confidence(best), 4) if best else 0.0
+        score = round(self.reader.confidence(best, spans), 4) if best else 0.0
         return Answer(question, None, score, closest.title, closest.text, None, None, closest.text,
                       self._context(article, closest.first_sentence),
                       article_id=closest.article_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from index.compute import inference_precision, resolve_precision
+from qa.evaluation.squad_metric import normalize_answer
 
 READER_CONFIG = "articleqa_reader.json"  # null threshold etc., stored beside the weights
 
@@ -179,26 +181,56 @@ class ExtractiveReader:
         """Never abstain (to measure the reader alone, or to compare with readers that always answer)."""
         self.min_confidence = self.null_threshold = None
 
-    def confidence(self, span: Span) -> float:
-        """P(the span is right): calibrated on validation data when the model has a calibration."""
+    def confidence(self, span: Span, spans: Sequence[Span] = ()) -> float:
+        """P(the span is right): calibrated on validation data when the model has a calibration.
+        `spans` are all candidates of the same reading (they tell how much the evidence agrees)."""
         if not self.calibration:
             return span.probability
-        return calibrated_confidence(self.calibration, span.margin, span.probability)
+        return calibrated_confidence(self.calibration, answer_features(span, spans))
 
-    def abstains(self, best: Span | None) -> bool:
+    def abstains(self, best: Span | None, spans: Sequence[Span] = ()) -> bool:
         """True when the articles (as far as the reader sees) don't hold the answer."""
         if best is None:
             return True
         if self.calibration and self.min_confidence is not None:
-            return self.confidence(best) < self.min_confidence
+            return self.confidence(best, spans) < self.min_confidence
         return self.null_threshold is not None and best.margin < self.null_threshold
 
 
-def span_features(margin: float, probability: float) -> list[float]:
-    return [margin, math.log(max(probability, 1e-9))]
+def _overlaps(a: Span, b: Span) -> bool:
+    return a.passage_index == b.passage_index and a.start < b.end and b.start < a.end
 
 
-def calibrated_confidence(calibration: dict, margin: float, probability: float) -> float:
-    """Logistic regression over the span's features (weights fitted by qa.training.calibrate)."""
-    z = calibration["bias"] + sum(w * x for w, x in zip(calibration["weights"], span_features(margin, probability)))
+def answer_features(best: Span, spans: Sequence[Span] = ()) -> dict[str, float]:
+    """What the calibration sees of an answer. Besides the span's own scores: `log_support`, the mass of
+    all candidates that overlap it or say the same ("$10 million" and "10 million" split the model's
+    probability between them); `log_lead`, how far it is ahead of the best different answer; and the
+    rank of its passage in retrieval."""
+    key = normalize_answer(best.text)
+    support = best.probability
+    rival = 0.0
+    for span in spans:
+        if span is best or (span.passage_index, span.start, span.end) == (best.passage_index, best.start, best.end):
+            continue
+        if _overlaps(span, best) or normalize_answer(span.text) == key:
+            support += span.probability
+        else:
+            rival = max(rival, span.probability)
+    log_p = math.log(max(best.probability, 1e-9))
+    return {
+        "margin": best.margin,
+        "log_probability": log_p,
+        "log_support": math.log(max(min(support, 1.0), 1e-9)),
+        "log_lead": min(10.0, log_p - math.log(max(rival, 1e-9))),
+        "passage_rank": float(best.passage_index),
+    }
+
+
+LEGACY_FEATURES = ("margin", "log_probability")  # calibrations stored before features were named
+
+
+def calibrated_confidence(calibration: dict, features: dict[str, float]) -> float:
+    """Logistic regression over the answer's features (weights fitted by qa.training.calibrate)."""
+    names = calibration.get("features", LEGACY_FEATURES)
+    z = calibration["bias"] + sum(w * features[name] for w, name in zip(calibration["weights"], names))
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))

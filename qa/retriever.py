@@ -57,13 +57,16 @@ class HybridRetriever:
                 if key[0] == prefer_article:
                     fused[key] += 1.0 / (self.rrf_k + 1)
         # Merge the windows of hits that touch within one article; a passage scores as its best sentence.
-        windows: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
+        # RRF ties often (rank 1 + rank 2 either way round): the dense rank breaks them, because the
+        # embedding matches paraphrases ("bounty" / "reward") where BM25 only counts shared words.
+        dense_rank = {(hit.article_id, hit.position): rank for rank, hit in enumerate(rankings[0])}
+        windows: dict[int, list[tuple[int, int, tuple[float, int]]]] = defaultdict(list)
         for (article_id, position), score in fused.items():
             article = snapshot.articles[article_id]
             first = max(0, position - self.window)
             last = min(len(article.sentences) - 1, position + self.window)
-            windows[article_id].append((first, last, score))
-        merged: list[tuple[float, int, int, int]] = []
+            windows[article_id].append((first, last, (score, -dense_rank.get((article_id, position), len(dense_rank)))))
+        merged: list[tuple[tuple[float, int], int, int, int]] = []
         for article_id, spans in windows.items():
             spans.sort()
             first, last, best = spans[0]
@@ -74,9 +77,9 @@ class HybridRetriever:
                     merged.append((best, article_id, first, last))
                     first, last, best = span_first, span_last, score
             merged.append((best, article_id, first, last))
-        merged.sort(key=lambda m: -m[0])
+        merged.sort(key=lambda m: m[0], reverse=True)
         passages = []
-        for rank, (score, article_id, first, last) in enumerate(merged[:top_k]):
+        for rank, ((score, _), article_id, first, last) in enumerate(merged[:top_k]):
             article = snapshot.articles[article_id]
             start, end = article.sentences[first][0], article.sentences[last][1]
             passages.append(Passage(article_id, article.title, article.text[start:end], start, first, last,

@@ -49,3 +49,19 @@ def test_eval_squad_writes_official_predictions(tmp_path, tiny_reader_dir):
     scores = json.loads(done.stdout)
     assert {"exact", "f1", "HasAns_f1", "NoAns_f1", "ms_per_question"} <= set(scores)
     assert set(json.loads(predictions.read_text())) == {"q1", "q2"}
+
+
+def test_eval_articles_draws_a_reliability_diagram(tmp_path, tiny_reader_dir):
+    data = {"version": "v1.1", "data": [{"title": "Seine", "paragraphs": [{
+        "context": "Paris is the capital of France. It lies on the Seine. The river is 777 km long.",
+        "qas": [{"id": "q1", "question": "How long is the Seine?", "answers": [{"text": "777 km", "answer_start": 67}]},
+                {"id": "q2", "question": "What is the capital of France?",
+                 "answers": [{"text": "Paris", "answer_start": 0}]}]}]}]}
+    path = tmp_path / "mini.json"
+    path.write_text(json.dumps(data))
+    png = tmp_path / "reliability.png"
+    done = run_cli("eval", "articles", str(path), "--reader", str(tiny_reader_dir), "--reliability", str(png))
+    assert done.returncode == 0, done.stderr
+    scores = json.loads(done.stdout)
+    assert 0 <= scores["ece"] <= 100 and {"f1", "declined", "recall@2"} <= set(scores)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

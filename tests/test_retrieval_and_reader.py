@@ -83,3 +83,23 @@ def test_reader_answers_the_same_in_bf16_and_fp32(tiny_reader_dir):
              for p in ("fp32", "bf16")}
     assert spans["fp32"] and spans["bf16"]
     assert abs(spans["fp32"][0].probability - spans["bf16"][0].probability) < 0.05
+
+
+def test_answer_features_pool_overlapping_candidates_and_measure_the_rival():
+    import math
+
+    from qa.reader import Span, answer_features, calibrated_confidence
+
+    best = Span("$10 million", 0, 40, 51, 0.30, 2.0)
+    inner = Span("10 million", 0, 41, 51, 0.15, 1.5)  # overlaps: the same answer, split probability
+    echo = Span("$10 million", 1, 5, 16, 0.05, 0.5)  # the same words in another passage
+    rival = Span("Jolani", 1, 30, 36, 0.10, 0.2)
+    features = answer_features(best, [best, inner, echo, rival])
+    assert math.isclose(features["log_support"], math.log(0.30 + 0.15 + 0.05))
+    assert math.isclose(features["log_lead"], math.log(0.30) - math.log(0.10))
+    assert features["passage_rank"] == 0 and features["margin"] == 2.0
+    alone = answer_features(best)
+    assert alone["log_support"] == alone["log_probability"] and alone["log_lead"] == 10.0
+    # A calibration stored before features were named reads (margin, log probability).
+    legacy = {"weights": [1.0, 0.0], "bias": -2.0}
+    assert math.isclose(calibrated_confidence(legacy, features), 0.5)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from qa.evaluation.reliability import draw_reliability, expected_calibration_error
 from qa.evaluation.squad_data import SquadQuestion, load_squad, read_squad_json
-from qa.evaluation.squad_metric import normalize_answer, squad_scores
+from qa.evaluation.squad_metric import normalize_answer, score_one, squad_scores
 from qa.reader import ExtractiveReader
 
 
@@ -59,7 +60,7 @@ def articles_of(path: str | Path) -> list[tuple[str, str]]:
 
 
 def evaluate_articles(app, path: str | Path, limit: int | None = None, recall_k: int | None = None,
-                      progress: bool = False) -> EvalResult:
+                      progress: bool = False, reliability_png: str | Path | None = None) -> EvalResult:
     """Index every article of the file into `app` (a fresh ArticleQA), then ask every question."""
     from index.documents import Article
 
@@ -68,6 +69,8 @@ def evaluate_articles(app, path: str | Path, limit: int | None = None, recall_k:
     build_seconds = time.perf_counter() - started
     questions = load_squad(path)[:limit] if limit else load_squad(path)
     recall_hits, k = 0, recall_k or app.settings.passages
+    confidences: list[float] = []
+    right: list[bool] = []  # would the best span be right (F1 >= 0.5) if it were shown
 
     def predict(q: SquadQuestion) -> str:
         nonlocal recall_hits
@@ -75,12 +78,21 @@ def evaluate_articles(app, path: str | Path, limit: int | None = None, recall_k:
         golds = [normalize_answer(a) for a in q.answers]
         if golds and any(g and g in normalize_answer(p.text) for p in passages for g in golds):
             recall_hits += 1
-        answer = app.ask(q.question)
+        reading = app.read(q.question)
+        answer = app.decide(reading)
+        if reading.best is not None:
+            confidences.append(answer.score)
+            right.append(bool(q.answers) and score_one(reading.best.text, q.answers)[1] >= 0.5)
         return answer.answer or ""
 
     predictions, per_question = _timed_predictions(questions, predict, progress)
     scores = squad_scores(predictions, {q.id: q.answers for q in questions})
     answerable = sum(1 for q in questions if q.answers) or 1
+    ece, table = expected_calibration_error(confidences, right)
+    if reliability_png:
+        draw_reliability({"articleqa confidence": table}, Path(reliability_png),
+                         f"Reliability on {Path(path).name} (ECE {ece:.1f})")
     return EvalResult(scores, predictions, per_question,
                       {f"recall@{k}": 100.0 * recall_hits / answerable, "index_seconds": build_seconds,
-                       "sentences": len(app.store)})
+                       "sentences": len(app.store), "ece": ece,
+                       "declined": float(sum(1 for p in predictions.values() if not p))})

@@ -1,0 +1,49 @@
+import math
+
+from qa.evaluation.reliability import draw_reliability, expected_calibration_error
+from qa.reader import calibrated_confidence
+from qa.training.calibrate import MIX, Observation, fit, mix_weights, outcome, threshold_for_precision
+
+
+def _observation(kind: str, margin: float, right: bool, title: str = "A") -> Observation:
+    features = {"margin": margin, "log_probability": math.log(0.5), "log_support": math.log(0.6),
+                "log_lead": 1.0, "passage_rank": 0.0}
+    return Observation(title, kind, "x", 1.0 if right else 0.0, features)
+
+
+def test_ece_is_zero_when_confidence_matches_the_share_right_and_weights_count():
+    confidences = [0.8] * 10
+    right = [True] * 8 + [False] * 2
+    ece, table = expected_calibration_error(confidences, right)
+    assert math.isclose(ece, 0.0, abs_tol=1e-9) and table[0][2] == 10
+    # Weighting the two wrong answers up makes 0.8 overconfident.
+    ece, _ = expected_calibration_error(confidences, right, weights=[1] * 8 + [4, 4])
+    assert math.isclose(ece, 100 * abs(0.8 - 8 / 16))
+
+
+def test_mix_weights_make_each_kind_count_as_stated():
+    sample = ([_observation("answerable", 1, True)] * 6 + [_observation("unanswerable", 0, False)] * 3
+              + [_observation("out-of-corpus", -1, False)] * 1)
+    weights = mix_weights(sample)
+    for kind, share in MIX.items():
+        total = sum(w for w, o in zip(weights, sample) if o.kind == kind)
+        assert math.isclose(total / sum(weights), share)
+
+
+def test_threshold_reaches_the_stated_precision_and_fit_orders_by_evidence(tmp_path):
+    sample = []
+    for i in range(200):  # higher margin, more often right
+        margin = i / 20
+        sample.append(_observation("answerable", margin, right=(i % 10) < i / 20, title=f"T{i % 4}"))
+        sample.append(_observation("out-of-corpus", margin - 6, right=False, title=f"T{i % 4}"))
+        sample.append(_observation("unanswerable", margin - 3, right=False, title=f"T{i % 4}"))
+    calibration = fit(sample)
+    confidences = [calibrated_confidence(calibration, o.features) for o in sample]
+    assert confidences[3 * 150] > confidences[3 * 20]  # more margin, more confidence
+    threshold = threshold_for_precision(confidences, [o.right for o in sample], mix_weights(sample), 0.8)
+    seen = outcome(sample, confidences, [threshold] * len(sample))
+    assert seen["precision_of_answers_shown"] >= 80.0
+    assert seen["out_of_corpus_declined_pct"] > 90.0
+    png = tmp_path / "r.png"
+    draw_reliability({"calibrated": expected_calibration_error(confidences, [o.right for o in sample])[1]}, png, "t")
+    assert png.stat().st_size > 1000

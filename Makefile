@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP) bench-haystack
-	$(PY) -m benchmarks.speed
+	$(PY) -m benchmarks.speed --levers
 
 # Haystack, for the side-by-side benchmark only, in a venv of its own (the same CPU torch).
 bench-haystack:

@@ -2,7 +2,8 @@
 
     python -m benchmarks.load [--callers 32] [--questions 25] [--url http://127.0.0.1:7860/]
 
-Without --url it serves the default app (shipped reader, seed article) on a free loopback port itself.
+Without --url it starts `articleqa serve` (shipped reader, seed article) on a free loopback port in a
+child process, so the callers' threads don't compete with the server for one interpreter lock.
 Prints errors (must be 0), single-caller p95 and concurrent p95, and their ratio; writes JSON with --json.
 """
 
@@ -11,6 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -101,6 +105,28 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
     }
 
 
+def start_server(timeout_s: float = 300.0) -> tuple[subprocess.Popen, str]:
+    """`articleqa serve` (shipped reader, seed article) on a free loopback port, in a child process."""
+    import urllib.request
+
+    port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="articleqa-load-")
+    server = subprocess.Popen([sys.executable, "-m", "articleqa.cli", "serve", "--port", str(port), "--data-dir", data_dir],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return server, url
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError("the server exited before it answered") from None
+            time.sleep(0.5)
+    server.kill()
+    raise RuntimeError(f"the server did not answer within {timeout_s:.0f} s")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--callers", type=int, default=32)
@@ -108,20 +134,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
-    demo = None
+    server = None
     url = args.url
-    if not url:
-        import tempfile
-        from dataclasses import replace
-
-        from articleqa.config import SEEDS_DIR, Settings
-        from qa.pipeline import ArticleQA
-        from ui.app import serve
-
-        settings = replace(Settings.from_env(data_dir=tempfile.mkdtemp()), port=free_port())
-        app = ArticleQA.from_settings(settings, in_memory=True)
-        app.add_files([SEEDS_DIR])
-        demo, url = serve(app, settings, block=False)
+    if not url:  # the server in its own process: clients and server must not share one GIL
+        server, url = start_server()
     single = run_load(url, 1, max(10, args.questions), add_articles=False)
     loaded = run_load(url, args.callers, args.questions)
     result = {"single": single, "concurrent": loaded,
@@ -134,8 +150,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(result, handle, indent=2)
-    if demo is not None:
-        demo.close()
+    if server is not None:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ during an add see one consistent state.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import threading
@@ -26,6 +27,8 @@ import bm25s
 import numpy as np
 
 from index.vectors import BATCH_ROWS, FLAT_LIMIT, IVF_PROBES, Rows, VectorIndex, backend_kind, open_vectors
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG when imported
 
 __all__ = ["FLAT_LIMIT", "IVF_PROBES", "Hit", "IndexMismatch", "SentenceStore", "Snapshot", "StoredArticle"]
 

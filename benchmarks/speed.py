@@ -100,29 +100,31 @@ def _figure(value) -> str:
     return f"{value:,.1f}" if isinstance(value, (int, float)) else "–"
 
 
+def _comparison(corpus: str, a: dict, b: dict) -> list[str]:
+    """One row per figure: a's value, b's value and a / b."""
+    lines = []
+    for key, label, _ in ROWS:
+        x, y = a.get(key), b.get(key)
+        ratio = f"{x / y:.2f}" if isinstance(x, (int, float)) and isinstance(y, (int, float)) and y else "–"
+        lines.append(f"| {corpus} | {label} | {_figure(x)} | {_figure(y)} | {ratio} |")
+    return lines
+
+
 def table(results: dict) -> str:
     lines = ["| corpus | figure | articleqa | Haystack | ours / theirs |", "|---|---|---|---|---|"]
     for corpus, sides in results["corpora"].items():
-        ours, theirs = sides["articleqa"], sides.get("haystack", {})
-        for key, label, _ in ROWS:
-            a, b = ours.get(key), theirs.get(key)
-            ratio = f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "–"
-            lines.append(f"| {corpus} | {label} | {_figure(a)} | {_figure(b)} | {ratio} |")
-    levers = results.get("levers", {})
-    if levers:
-        lines += ["", "| corpus | lever: bf16 inference (vs fp32) | bf16 | fp32 | bf16 / fp32 |", "|---|---|---|---|---|"]
-        for corpus, sides in levers.items():
-            fast, slow = results["corpora"][corpus]["articleqa"], sides
-            for key, label, _ in ROWS:
-                a, b = fast.get(key), slow.get(key)
-                ratio = f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "–"
-                lines.append(f"| {corpus} | {label} | {_figure(a)} | {_figure(b)} | {ratio} |")
+        lines += _comparison(corpus, sides["articleqa"], sides.get("haystack", {}))
     million = results.get("million")
     if million and "failed" not in million:
         lines.append(f"| synthetic {million['sentences']:,} sentences | retrieval p50 / p95 (ms) | "
                      f"{million['retrieval_p50_ms']:.0f} / {million['retrieval_p95_ms']:.0f} | – | – |")
         lines.append(f"| synthetic {million['sentences']:,} sentences | peak RSS (MB), build (s) | "
                      f"{million['peak_rss_mb']:,.0f}, {million['build_s']:.0f} ({million['dense_index']}) | – | – |")
+    levers = results.get("levers", {})
+    if levers:  # the same articleqa side with bf16 off
+        lines += ["", "| corpus | lever: bf16 inference (vs fp32) | bf16 | fp32 | bf16 / fp32 |", "|---|---|---|---|---|"]
+        for corpus, fp32 in levers.items():
+            lines += _comparison(corpus, results["corpora"][corpus]["articleqa"], fp32)
     return "\n".join(lines)
 
 

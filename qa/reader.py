@@ -210,7 +210,7 @@ def answer_features(best: Span, spans: Sequence[Span] = ()) -> dict[str, float]:
     support = best.probability
     rival = 0.0
     for span in spans:
-        if span is best or (span.passage_index, span.start, span.end) == (best.passage_index, best.start, best.end):
+        if (span.passage_index, span.start, span.end) == (best.passage_index, best.start, best.end):
             continue
         if _overlaps(span, best) or normalize_answer(span.text) == key:
             support += span.probability

@@ -74,11 +74,12 @@ def evaluate_articles(app, path: str | Path, limit: int | None = None, recall_k:
 
     def predict(q: SquadQuestion) -> str:
         nonlocal recall_hits
-        passages = app.retriever.retrieve(q.question, k)
+        reading = app.read(q.question)
+        # recall is measured on the passages the reader got, unless another depth was asked for
+        passages = reading.passages if k == app.settings.passages else app.retriever.retrieve(q.question, k)
         golds = [normalize_answer(a) for a in q.answers]
         if golds and any(g and g in normalize_answer(p.text) for p in passages for g in golds):
             recall_hits += 1
-        reading = app.read(q.question)
         answer = app.decide(reading)
         if reading.best is not None:
             confidences.append(answer.score)

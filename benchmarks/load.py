@@ -19,16 +19,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-QUESTIONS = [
-    "Who leads HTS?",
-    "When was HTS formed?",
-    "What is the bounty on Jolani?",
-    "Which city did the rebels capture on Thursday?",
-    "When did the offensive begin?",
-    "What does the Syrian Salvation Government run?",
-    "How far is Homs from Hama?",
-    "Who helped Assad in 2015?",
-]
+
+def seed_question_texts() -> list[str]:
+    from articleqa.seed import seed_questions
+
+    return [q.question for q in seed_questions()]
 
 
 def free_port() -> int:
@@ -50,6 +45,7 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
     errors: list[str] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + deadline_s
+    texts = seed_question_texts()
 
     def caller(index: int) -> None:
         try:
@@ -63,7 +59,7 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
                 with lock:
                     errors.append("deadline passed")
                 return
-            question = QUESTIONS[(index + n) % len(QUESTIONS)]
+            question = texts[(index + n) % len(texts)]
             started = time.perf_counter()
             try:
                 result = client.predict(question, None, api_name="/ask")

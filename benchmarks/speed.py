@@ -23,25 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "qa"
 HAYSTACK_PYTHON = ROOT / ".venv-haystack" / "bin" / "python"
 
-SEED_QUESTIONS = [
-    ("Who leads HTS?", ["Abu Mohammed al-Jolani", "Jolani"]),
-    ("When was HTS formed?", ["2017", "in 2017"]),
-    ("How much has the United States offered for information on Jolani?", ["up to $10 million", "$10 million"]),
-    ("Which city did the rebels capture on Thursday?", ["Hama"]),
-    ("When did the offensive begin?", ["27 November", "on 27 November"]),
-    ("What administration ran Idlib province?", ["the Syrian Salvation Government", "Syrian Salvation Government"]),
-    ("How far is Homs from Hama?", ["about 40 kilometres", "40 kilometres"]),
-    ("When did the civil war begin?", ["2011", "in 2011"]),
-    ("How many people have been displaced since the fighting started?", ["more than 280,000", "280,000"]),
-    ("Which group was HTS formerly known as?", ["Jabhat Fateh al-Sham", "the Nusra Front", "Nusra Front"]),
-]
-
-
 def seed_task() -> dict:
+    from articleqa.seed import SEED_ARTICLE, seed_questions
     from index.documents import load_article
 
-    article = load_article(ROOT / "seeds" / "hts-syria-offensive.md")
-    questions = [{"id": str(i), "question": q, "answers": a} for i, (q, a) in enumerate(SEED_QUESTIONS)]
+    article = load_article(SEED_ARTICLE)
+    questions = [{"id": str(i), "question": q.question, "answers": list(q.answers)}
+                 for i, q in enumerate(seed_questions()) if q.answers]
     return {"name": "seed", "articles": [[article.title, article.text]], "questions": questions * 3}
 
 

@@ -29,16 +29,16 @@ def test_questions_are_cleaned_not_rejected():
 
 
 def test_follow_up_borrows_the_previous_turn():
-    history = [Turn("Who leads HTS?", "Abu Mohammed al-Jolani", "Syrian rebels")]
+    history = [Turn("Who leads HTS?", "Jolani", "Syrian Rebels Capture Hama")]
     question, query, article = resolve_follow_up("When was it formed?", history)
     assert question == "When was HTS formed?"
-    assert query == question and article == "Syrian rebels"  # resolved: the rewritten question is the query
+    assert query == question and article == "Syrian Rebels Capture Hama"  # resolved: the rewritten question is the query
     short, short_query, _ = resolve_follow_up("And in 2015?", history)  # nothing to resolve: borrow the turn
     assert short == "And in 2015?" and "Who leads HTS?" in short_query and "Jolani" in short_query
-    assert resolve_follow_up("What is the bounty on him?", history)[0] == "What is the bounty on Abu Mohammed al-Jolani?"
-    assert resolve_follow_up("Where was his base?", history)[0] == "Where was Abu Mohammed al-Jolani's base?"
-    history.append(Turn("When was it formed?", "2017", "Syrian rebels"))
-    assert resolve_follow_up("What is the bounty on him?", history)[0] == "What is the bounty on Abu Mohammed al-Jolani?"
+    assert resolve_follow_up("What is the bounty on him?", history)[0] == "What is the bounty on Jolani?"
+    assert resolve_follow_up("Where was his base?", history)[0] == "Where was Jolani's base?"
+    history.append(Turn("When was it formed?", "2016", "Syrian Rebels Capture Hama"))
+    assert resolve_follow_up("What is the bounty on him?", history)[0] == "What is the bounty on Jolani?"
     assert resolve_follow_up("Who founded it?", history)[0] == "Who founded HTS?"
     standalone = "When did the offensive on Aleppo begin?"
     assert resolve_follow_up(standalone, history) == (standalone, standalone, None)
@@ -49,7 +49,7 @@ def test_answer_fields_are_consistent(tiny_app):
     tiny_app.add_files([SEED])
     tiny_app.reader.null_threshold = None  # the tiny reader is random: never abstain, check the plumbing
     answer = tiny_app.ask("Who leads HTS?")
-    assert answer.answer and answer.article.startswith("Syrian rebels")
+    assert answer.answer and answer.article.startswith("Syrian Rebels Capture Hama")
     assert answer.sentence[answer.start : answer.end] == answer.answer
     assert answer.sentence in answer.context and answer.passage
     assert 0 <= answer.score <= 1

@@ -16,7 +16,7 @@ def test_reciprocal_rank_fusion_rewards_agreement():
 def test_hybrid_retrieval_finds_the_leader_sentence(tiny_app):
     tiny_app.add_files([SEED])
     passages = tiny_app.retriever.retrieve("Who leads HTS?", top_k=3)
-    assert "led by Abu Mohammed al-Jolani" in passages[0].text
+    assert "formed by Jolani" in passages[0].text
     for p in passages:  # passages are exact slices of their article, windows of whole sentences
         article = tiny_app.store.article(p.article_id)
         assert article.text[p.start : p.start + len(p.text)] == p.text

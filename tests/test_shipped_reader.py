@@ -13,28 +13,23 @@ from qa.evaluation.squad_data import load_squad
 from qa.pipeline import Turn
 from ui.app import serve
 
-from .conftest import ROOT, SHARED, free_port
+from .conftest import ROOT, SEED_TITLE, SHARED, free_port
 
 
 def test_who_leads_hts(shipped_app):
     answer = shipped_app.ask("Who leads HTS?")
-    assert "Jolani" in answer.answer
+    assert answer.answer == "Jolani"
     assert answer.sentence[answer.start : answer.end] == answer.answer
-    assert "HTS is led by" in answer.sentence
-    assert answer.article == "Syrian rebels led by HTS seize Hama as Assad's grip weakens"
+    assert "formed by Jolani" in answer.sentence
+    assert answer.article == SEED_TITLE
     assert 0.5 <= answer.score <= 1.0
 
 
-def test_follow_up_questions_about_hts_and_jolani(shipped_app):
+def test_pronoun_follow_up_is_resolved_to_the_earlier_answer(shipped_app):
     first = shipped_app.ask("Who leads HTS?")
-    history = [Turn(first.question, first.answer, first.article)]
-    formed = shipped_app.ask("When was it formed?", history)
-    assert formed.answer is not None and "2017" in formed.answer
-    history.append(Turn(formed.question, formed.answer, formed.article))
-    bounty = shipped_app.ask("What is the bounty on him?", history)
-    assert "Jolani" in bounty.retrieval_query  # "him" was resolved to the leader, not to "2017"
-    assert bounty.answer is not None and "10 million" in bounty.answer
-    assert "Jolani" in bounty.sentence and bounty.score >= shipped_app.reader.min_confidence
+    bounty = shipped_app.ask("How big is the bounty on him?", [Turn(first.question, first.answer, first.article)])
+    assert "Jolani" in bounty.retrieval_query  # "him" is the leader named in the previous answer
+    assert bounty.answer == "$10 million" and "Jolani" in bounty.sentence
 
 
 def test_questions_the_article_does_not_cover_are_declined(shipped_app):
@@ -50,17 +45,17 @@ def test_gradio_api_returns_the_answer_as_json(shipped_app):
         answer = Client(url, verbose=False).predict("Who leads HTS?", None, api_name="/ask")
     finally:
         demo.close()
-    assert "Jolani" in answer["answer"] and answer["article"].startswith("Syrian rebels")
+    assert answer["answer"] == "Jolani" and answer["article"] == SEED_TITLE
     assert json.loads(json.dumps(answer)) == answer
 
 
 def test_cli_ask_json_uses_the_shipped_reader(tmp_path):
     done = subprocess.run([sys.executable, "-m", "articleqa.cli", "ask", "--json", "--data-dir", str(tmp_path),
-                           "Who leads HTS?", "When was HTS formed?"], cwd=ROOT, capture_output=True, text=True,
+                           "Who leads HTS?", "When did the United States designate HTS a Foreign Terrorist Organization?"], cwd=ROOT, capture_output=True, text=True,
                           timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr
     first, second = (json.loads(line) for line in done.stdout.splitlines())
-    assert "Jolani" in first["answer"] and "2017" in second["answer"]
+    assert first["answer"] == "Jolani" and "2018" in second["answer"]
 
 
 @pytest.mark.skipif(not (SHARED / "squad-v1.1-dev.val.json.gz").exists(), reason="needs ../shared/data/qa")

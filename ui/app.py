@@ -98,7 +98,7 @@ def build_app(app: ArticleQA) -> gr.Blocks:
             chatbot = gr.Chatbot(height=480, label="Answers", elem_id="chat")
             turns = gr.State([])
             with gr.Row():
-                box = gr.Textbox(placeholder="Ask a question, e.g. Who leads HTS?", show_label=False,
+                box = gr.Textbox(placeholder="Ask a question, e.g. Which city are the rebels heading for next?", show_label=False,
                                  scale=8, elem_id="question", max_length=app.settings.max_question_chars * 2)
                 send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
             clear = gr.Button("New conversation", size="sm")

@@ -1,0 +1,32 @@
+"""The default corpus: the user's article in seeds/, and the questions about it with gold answers from its text."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from articleqa.config import SEEDS_DIR
+
+SEED_ARTICLE = SEEDS_DIR / "syrian-rebels-capture-hama.txt"
+SEED_QUESTIONS = SEEDS_DIR / "syrian-rebels-capture-hama.questions.json"
+
+
+@dataclass(frozen=True)
+class SeedQuestion:
+    question: str
+    answers: tuple[str, ...]  # empty: the article does not say
+
+
+def _load(key: str) -> list[SeedQuestion]:
+    data = json.loads(SEED_QUESTIONS.read_text(encoding="utf-8"))
+    return [SeedQuestion(item["question"], tuple(item["answers"])) for item in data[key]]
+
+
+def seed_questions() -> list[SeedQuestion]:
+    """Single questions about the seed article (the last ones may be unanswerable)."""
+    return _load("questions")
+
+
+def seed_conversation() -> list[SeedQuestion]:
+    """A conversation about the seed article, with pronoun follow-ups, in order."""
+    return _load("conversation")

@@ -1,0 +1,76 @@
+"""Seed acceptance: the shipped product (real embedder, shipped reader) on the user's article.
+
+Gold answers are copied from the article's text (checked below) and compared with the official SQuAD
+normalisation. Questions the product still gets wrong are strict expected failures, so that a fix
+turns them into passes and a regression shows."""
+
+import pytest
+
+from articleqa.seed import SEED_ARTICLE, seed_conversation, seed_questions
+from qa.evaluation.squad_metric import normalize_answer
+from qa.pipeline import Turn
+
+QUESTIONS = seed_questions()
+CONVERSATION = seed_conversation()
+# What the product still gets wrong (question text -> why); each is a strict xfail.
+KNOWN_MISSES: dict[str, str] = {
+    "What is the capital of Syria?": "declined: span scores don't compare across the two windows read",
+    "Which city are the rebels heading for next?": "a long span around Homs instead of the city",
+    "Who is in charge of HTS?": "paraphrase: retrieval hands over windows without the Jolani sentence",
+    "Which city did the rebels capture last week?": "wrong span from a window without the answer",
+    "What group did Jolani dismantle?": "wrong span",
+    "turn: When was it formed?": "declined",
+    "turn: And which city are they heading for next?": "a long span around Homs",
+    "turn: How far is it from Hama?": "'it' is resolved to HTS, not to Homs",
+}
+
+
+def _right(answer: str | None, golds: tuple[str, ...]) -> bool:
+    if not golds:
+        return answer is None
+    return answer is not None and normalize_answer(answer) in {normalize_answer(g) for g in golds}
+
+
+def _case(item, prefix=""):
+    reason = KNOWN_MISSES.get(prefix + item.question)
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(item, marks=marks, id=item.question)
+
+
+def test_gold_answers_come_from_the_article():
+    text = SEED_ARTICLE.read_text(encoding="utf-8")
+    assert len(QUESTIONS) >= 15 and any(not q.answers for q in QUESTIONS) and len(CONVERSATION) >= 6
+    for item in QUESTIONS + CONVERSATION:
+        for gold in item.answers:
+            assert gold in text, gold
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("item", [_case(q) for q in QUESTIONS])
+def test_seed_question(shipped_app, item):
+    answer = shipped_app.ask(item.question)
+    assert _right(answer.answer, item.answers), (answer.answer, answer.score, answer.sentence)
+    if answer.answer is not None:
+        assert answer.sentence[answer.start : answer.end] == answer.answer
+
+
+@pytest.fixture(scope="module")
+def conversation_answers(shipped_app):
+    """Each turn asked with the product's own earlier answers as the history, as the chat does."""
+    history, answers = [], []
+    for item in CONVERSATION:
+        answer = shipped_app.ask(item.question, history)
+        answers.append(answer)
+        history.append(Turn(answer.question, answer.answer, answer.article))
+    return answers
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("turn", "item"), [(i, _case(q, "turn: ").values[0]) for i, q in enumerate(CONVERSATION)],
+                         ids=[f"{i + 1}: {q.question}" for i, q in enumerate(CONVERSATION)])
+def test_seed_conversation_turn(conversation_answers, turn, item, request):
+    reason = KNOWN_MISSES.get("turn: " + item.question)
+    if reason:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+    answer = conversation_answers[turn]
+    assert _right(answer.answer, item.answers), (answer.retrieval_query, answer.answer, answer.score)

@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0   # the CPU build lying on disk; a bare "torch" pulls CUDA (GBs)
-	$(PIP) install -q -e '.[dev,scale]'
+	$(PIP) install -q -e '.[dev,scale,train]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -21,7 +21,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _app(settings: Settings, in_memory: bool = False):
-    from qa.pipeline import ArticleQA
+    from articleqa.qa.pipeline import ArticleQA
 
     return ArticleQA.from_settings(settings, in_memory=in_memory)
 
@@ -37,7 +37,7 @@ def _print_report(report) -> int:
 
 
 def cmd_ask(args) -> int:
-    from qa.pipeline import InvalidQuestion
+    from articleqa.qa.pipeline import InvalidQuestion
 
     app = _app(_settings(args))
     if not app.store.articles:
@@ -74,8 +74,8 @@ def cmd_index(args) -> int:
     settings = _settings(args)
     if address is None:
         return _print_report(_app(settings).add_files(paths, progress=True))
-    from index.indexer import Indexer
-    from index.parallel import RayEmbedder
+    from articleqa.index.indexer import Indexer
+    from articleqa.index.parallel import RayEmbedder
 
     # Ray first: it starts its processes before Milvus Lite's in-process gRPC server exists.
     with RayEmbedder(settings.embedder, address, options={"precision": settings.precision}) as embedder:
@@ -101,7 +101,7 @@ def cmd_remove(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from ui.app import serve
+    from articleqa.ui.app import serve
 
     settings = _settings(args)
     app = _app(settings)
@@ -113,12 +113,12 @@ def cmd_serve(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from qa.evaluation.run import evaluate_articles, evaluate_gold_paragraphs
-    from qa.evaluation.squad_data import load_squad
+    from articleqa.qa.evaluation.run import evaluate_articles, evaluate_gold_paragraphs
+    from articleqa.qa.evaluation.squad_data import load_squad
 
     settings = _settings(args)
     if args.kind == "squad":
-        from qa.pipeline import load_reader
+        from articleqa.qa.pipeline import load_reader
 
         reader = load_reader(settings)
         if args.no_abstain:

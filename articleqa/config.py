@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
+from importlib.resources import files
 from pathlib import Path
 
 from platformdirs import user_data_dir
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_READER = PACKAGE_ROOT / "qa" / "model"
-SEEDS_DIR = PACKAGE_ROOT / "seeds"
+# Package data, found wherever the package is installed (the wheel maps qa/ to articleqa.qa, seeds/ to
+# articleqa.seeds); a wheel installs them as plain files, so the paths are real directories.
+SHIPPED_READER = Path(str(files("articleqa.qa") / "model"))
+SEEDS_DIR = Path(str(files("articleqa.seeds")))
 
 
 def _env(name: str, default):

@@ -23,9 +23,9 @@ def _disk_mb(path: Path | None) -> float | None:
 
 
 def main(sentences: int, out: str, store_kind: str = "faiss", data_dir: str | None = None) -> None:
-    from index.embedder import Embedder
-    from index.store import SentenceStore
-    from qa.retriever import HybridRetriever
+    from articleqa.index.embedder import Embedder
+    from articleqa.index.store import SentenceStore
+    from articleqa.qa.retriever import HybridRetriever
 
     rng = np.random.default_rng(0)
     words = np.array([f"w{n}" for n in range(50_000)])

@@ -11,9 +11,10 @@ def build(task):
     import tempfile
     from dataclasses import replace
 
+    from articleqa.index.documents import Article
+    from articleqa.qa.pipeline import ArticleQA
+
     from articleqa.config import Settings
-    from index.documents import Article
-    from qa.pipeline import ArticleQA
 
     settings = replace(Settings.from_env(data_dir=tempfile.mkdtemp()), **task.get("ours", {}))
     app = ArticleQA.from_settings(settings, in_memory=True)

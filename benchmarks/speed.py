@@ -24,8 +24,9 @@ SHARED = ROOT.parent / "shared" / "data" / "qa"
 HAYSTACK_PYTHON = ROOT / ".venv-haystack" / "bin" / "python"
 
 def seed_task() -> dict:
+    from articleqa.index.documents import load_article
+
     from articleqa.seed import SEED_ARTICLE, seed_questions
-    from index.documents import load_article
 
     article = load_article(SEED_ARTICLE)
     questions = [{"id": str(i), "question": q.question, "answers": list(q.answers)}
@@ -34,7 +35,7 @@ def seed_task() -> dict:
 
 
 def squad_task(articles: int, questions: int) -> dict:
-    from qa.evaluation.squad_data import load_squad, read_squad_json
+    from articleqa.qa.evaluation.squad_data import load_squad, read_squad_json
 
     files = ["squad-v1.1-dev.val.json.gz", "squad-v1.1-dev.train.json.gz", "extra/squadshifts-new_wiki.json.gz",
              "extra/qed-nq-train.json.gz", "extra/squadshifts-reddit.json.gz", "extra/squadshifts-amazon.json.gz"]
@@ -53,7 +54,7 @@ def squad_task(articles: int, questions: int) -> dict:
 
 def with_passages(task: dict, size: int = 3) -> dict:
     """Haystack gets the same articles as documents of `size` sentences (our splitter)."""
-    from index.sentences import split_sentences
+    from articleqa.index.sentences import split_sentences
 
     passages, count = [], 0
     for title, body in task["articles"]:
@@ -128,8 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the corpora figures of --out; rerun the rest")
     args = parser.parse_args(argv)
 
+    from articleqa.index.embedder import default_embedder_path
+
     from articleqa.config import SHIPPED_READER
-    from index.embedder import default_embedder_path
 
     # Both sides always answer (Haystack: no_answer=False), so F1 compares the same task.
     common = {"embedder": default_embedder_path(), "reader": str(SHIPPED_READER), "top_k": 4, "always_answer": True}

@@ -6,12 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from articleqa.index.documents import SUPPORTED_SUFFIXES, Article, InvalidArticle, load_article
+from articleqa.index.embedder import Embedder
+from articleqa.index.sentences import split_sentences
+from articleqa.index.store import SentenceStore, StoredArticle
 from tqdm import tqdm
-
-from index.documents import SUPPORTED_SUFFIXES, Article, InvalidArticle, load_article
-from index.embedder import Embedder
-from index.sentences import split_sentences
-from index.store import SentenceStore, StoredArticle
 
 
 @dataclass
@@ -81,7 +80,7 @@ class Indexer:
         texts = [s.text for article_spans in spans for s in article_spans]
         vectors = self.embedder.embed(texts)
         items, row = [], 0
-        for article, article_spans in zip(articles, spans):
+        for article, article_spans in zip(articles, spans, strict=True):
             n = len(article_spans)
             items.append((article.title, article.text, article.source, article.fingerprint,
                           [(s.start, s.end) for s in article_spans], vectors[row : row + n]))

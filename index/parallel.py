@@ -25,7 +25,7 @@ def _worker_class():
             import torch
 
             torch.set_num_threads(1)  # one core per actor: the actors are the parallelism
-            from index.embedder import Embedder
+            from articleqa.index.embedder import Embedder
 
             self.embedder = Embedder(name, **options)
 

@@ -25,8 +25,7 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
-
-from index.vectors import BATCH_ROWS, FLAT_LIMIT, IVF_PROBES, Rows, VectorIndex, backend_kind, open_vectors
+from articleqa.index.vectors import BATCH_ROWS, FLAT_LIMIT, IVF_PROBES, Rows, VectorIndex, backend_kind, open_vectors
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG when imported
 
@@ -163,7 +162,7 @@ class SentenceStore:
         where = np.minimum(np.searchsorted(snapshot.row_ids, ids), snapshot.size - 1)
         known = snapshot.row_ids[where] == ids  # hits on rows this snapshot doesn't name are ignored
         return [Hit(int(snapshot.row_article[w]), int(snapshot.row_position[w]), float(s))
-                for w, s in zip(where[known], scores[known])][:k]
+                for w, s in zip(where[known], scores[known], strict=True)][:k]
 
     def search_bm25(self, query: str, k: int, snapshot: Snapshot | None = None) -> list[Hit]:
         snapshot = snapshot or self._snapshot
@@ -174,7 +173,7 @@ class SentenceStore:
             return []  # only stop words
         rows, scores = snapshot.bm25.retrieve(tokens, k=min(k, snapshot.size), show_progress=False, n_threads=0)
         return [Hit(int(snapshot.row_article[r]), int(snapshot.row_position[r]), float(s))
-                for r, s in zip(rows[0], scores[0]) if s > 0]
+                for r, s in zip(rows[0], scores[0], strict=True) if s > 0]
 
     def snapshot(self) -> Snapshot:
         """The current state, unchanged by later writes: use it for every lookup of one question."""

@@ -244,7 +244,7 @@ class MilvusVectors:
             part = rows.slice(start, start + len(batch))
             self.client.insert(self.collection, [
                 {"row": int(r), "article": int(a), "position": int(p), "vector": v}
-                for r, a, p, v in zip(part.ids, part.articles, part.positions, batch)
+                for r, a, p, v in zip(part.ids, part.articles, part.positions, batch, strict=True)
             ])
             self._count += len(batch)
         if self.index_type == "FLAT" and self._count > FLAT_LIMIT:

@@ -8,14 +8,15 @@ import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from articleqa.index.documents import InvalidArticle, parse_article
+from articleqa.index.embedder import Embedder
+from articleqa.index.indexer import Indexer, IndexReport
+from articleqa.index.store import SentenceStore, StoredArticle
+from articleqa.qa.evaluation.squad_metric import normalize_answer
+from articleqa.qa.reader import ExtractiveReader, Span
+from articleqa.qa.retriever import HybridRetriever, Passage
+
 from articleqa.config import Settings
-from index.documents import InvalidArticle, parse_article
-from index.embedder import Embedder
-from index.indexer import Indexer, IndexReport
-from index.store import SentenceStore, StoredArticle
-from qa.evaluation.squad_metric import normalize_answer
-from qa.reader import ExtractiveReader, Span
-from qa.retriever import HybridRetriever, Passage
 
 log = logging.getLogger("articleqa")
 

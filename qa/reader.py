@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from articleqa.index.compute import inference_precision, resolve_precision
+from articleqa.qa.evaluation.squad_metric import normalize_answer
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-
-from index.compute import inference_precision, resolve_precision
-from qa.evaluation.squad_metric import normalize_answer
 
 READER_CONFIG = "articleqa_reader.json"  # null threshold etc., stored beside the weights
 
@@ -162,7 +161,7 @@ class ExtractiveReader:
         values, indices = flat.topk(k)
         passage = passages[passage_index]
         result = []
-        for log_p, index in zip(values.tolist(), indices.tolist()):
+        for log_p, index in zip(values.tolist(), indices.tolist(), strict=True):
             i, j = divmod(index, length)
             start_char, end_char = offsets[i][0], offsets[j][1]
             result.append(
@@ -232,5 +231,5 @@ LEGACY_FEATURES = ("margin", "log_probability")  # calibrations stored before fe
 def calibrated_confidence(calibration: dict, features: dict[str, float]) -> float:
     """Logistic regression over the answer's features (weights fitted by qa.training.calibrate)."""
     names = calibration.get("features", LEGACY_FEATURES)
-    z = calibration["bias"] + sum(w * features[name] for w, name in zip(calibration["weights"], names))
+    z = calibration["bias"] + sum(w * features[name] for w, name in zip(calibration["weights"], names, strict=True))
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from index.embedder import Embedder
-from index.store import Hit, SentenceStore, Snapshot
+from articleqa.index.embedder import Embedder
+from articleqa.index.store import Hit, SentenceStore, Snapshot
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,8 @@ def free_port() -> int:
 def tiny_reader_dir(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer QA model with the real tokenizer: exercises the code, not quality."""
     import torch
+    from articleqa.index.embedder import default_embedder_path
     from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
-
-    from index.embedder import default_embedder_path
 
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("tiny-reader")
@@ -41,7 +40,7 @@ def tiny_reader_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from index.embedder import Embedder
+    from articleqa.index.embedder import Embedder
 
     return Embedder()
 
@@ -56,9 +55,9 @@ def settings(tmp_path, tiny_reader_dir):
 @pytest.fixture()
 def tiny_app(settings, embedder):
     """The real pipeline (FAISS, BM25, the real embedder) with the tiny reader, on a fresh data dir."""
-    from index.store import SentenceStore
-    from qa.pipeline import ArticleQA
-    from qa.reader import ExtractiveReader
+    from articleqa.index.store import SentenceStore
+    from articleqa.qa.pipeline import ArticleQA
+    from articleqa.qa.reader import ExtractiveReader
 
     store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id)
     return ArticleQA(settings, embedder, store, ExtractiveReader.from_pretrained(settings.reader))
@@ -67,10 +66,11 @@ def tiny_app(settings, embedder):
 @pytest.fixture(scope="session")
 def shipped_app(tmp_path_factory, embedder):
     """The product as shipped: default reader, seed article indexed."""
+    from articleqa.index.store import SentenceStore
+    from articleqa.qa.pipeline import ArticleQA
+    from articleqa.qa.reader import ExtractiveReader
+
     from articleqa.config import SEEDS_DIR, Settings
-    from index.store import SentenceStore
-    from qa.pipeline import ArticleQA
-    from qa.reader import ExtractiveReader
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("shipped"))
     store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id)

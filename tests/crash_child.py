@@ -2,10 +2,10 @@
 
 import sys
 
-from index.documents import Article
-from index.embedder import Embedder
-from index.indexer import Indexer
-from index.store import SentenceStore
+from articleqa.index.documents import Article
+from articleqa.index.embedder import Embedder
+from articleqa.index.indexer import Indexer
+from articleqa.index.store import SentenceStore
 
 if __name__ == "__main__":
     directory, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

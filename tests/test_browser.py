@@ -4,8 +4,7 @@ import shutil
 from dataclasses import replace
 
 import pytest
-
-from ui.app import serve
+from articleqa.ui.app import serve
 
 from .conftest import free_port
 

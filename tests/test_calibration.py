@@ -1,8 +1,8 @@
 import math
 
-from qa.evaluation.reliability import draw_reliability, expected_calibration_error
-from qa.reader import calibrated_confidence
-from qa.training.calibrate import MIX, Observation, fit, mix_weights, outcome, threshold_for_precision
+from articleqa.qa.evaluation.reliability import draw_reliability, expected_calibration_error
+from articleqa.qa.reader import calibrated_confidence
+from articleqa.qa.training.calibrate import MIX, Observation, fit, mix_weights, outcome, threshold_for_precision
 
 
 def _observation(kind: str, margin: float, right: bool, title: str = "A") -> Observation:
@@ -26,7 +26,7 @@ def test_mix_weights_make_each_kind_count_as_stated():
               + [_observation("out-of-corpus", -1, False)] * 1)
     weights = mix_weights(sample)
     for kind, share in MIX.items():
-        total = sum(w for w, o in zip(weights, sample) if o.kind == kind)
+        total = sum(w for w, o in zip(weights, sample, strict=True) if o.kind == kind)
         assert math.isclose(total / sum(weights), share)
 
 

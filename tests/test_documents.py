@@ -1,7 +1,6 @@
 import pytest
-
-from index.documents import InvalidArticle, load_article, parse_article
-from index.sentences import split_sentences
+from articleqa.index.documents import InvalidArticle, load_article, parse_article
+from articleqa.index.sentences import split_sentences
 
 
 def test_plain_text_title_is_first_line():

@@ -1,4 +1,4 @@
-from qa.evaluation.squad_metric import normalize_answer, score_one, squad_scores
+from articleqa.qa.evaluation.squad_metric import normalize_answer, score_one, squad_scores
 
 
 def test_normalisation_is_the_official_one():

@@ -1,6 +1,5 @@
 import pytest
-
-from qa.pipeline import InvalidQuestion, Turn, clean_question, resolve_follow_up
+from articleqa.qa.pipeline import InvalidQuestion, Turn, clean_question, resolve_follow_up
 
 from .conftest import SEED
 

@@ -1,6 +1,6 @@
-from index.store import Hit
-from qa.reader import ExtractiveReader
-from qa.retriever import reciprocal_rank_fusion
+from articleqa.index.store import Hit
+from articleqa.qa.reader import ExtractiveReader
+from articleqa.qa.retriever import reciprocal_rank_fusion
 
 from .conftest import SEED
 
@@ -49,8 +49,7 @@ def test_abstention_uses_the_stored_threshold(tiny_reader_dir):
 def test_precision_setting_is_checked_and_bf16_keeps_the_embeddings(embedder):
     import numpy as np
     import pytest
-
-    from index.compute import resolve_precision
+    from articleqa.index.compute import resolve_precision
 
     assert resolve_precision("fp32") == "fp32"
     assert resolve_precision("auto") in ("bf16", "fp32")
@@ -88,7 +87,7 @@ def test_reader_answers_the_same_in_bf16_and_fp32(tiny_reader_dir):
 def test_answer_features_pool_overlapping_candidates_and_measure_the_rival():
     import math
 
-    from qa.reader import Span, answer_features, calibrated_confidence
+    from articleqa.qa.reader import Span, answer_features, calibrated_confidence
 
     best = Span("$10 million", 0, 40, 51, 0.30, 2.0)
     inner = Span("10 million", 0, 41, 51, 0.15, 1.5)  # overlaps: the same answer, split probability

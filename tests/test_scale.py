@@ -6,15 +6,14 @@ import subprocess
 import sys
 import time
 
+import articleqa.index.vectors as vectors_module
 import numpy as np
 import pytest
-
-import index.vectors as vectors_module
-from index.documents import Article
-from index.indexer import Indexer
-from index.store import SentenceStore
-from index.vectors import FaissVectors, Rows
-from qa.retriever import HybridRetriever
+from articleqa.index.documents import Article
+from articleqa.index.indexer import Indexer
+from articleqa.index.store import SentenceStore
+from articleqa.index.vectors import FaissVectors, Rows
+from articleqa.qa.retriever import HybridRetriever
 
 from .conftest import ROOT, SEED
 
@@ -40,7 +39,7 @@ QUESTIONS = ["Who leads HTS?", "When did the bridge reopen?", "Who owns the bake
 
 
 def _with_seed():
-    from index.documents import load_article
+    from articleqa.index.documents import load_article
 
     return [load_article(SEED, 5_000_000), *NEWS]
 
@@ -54,7 +53,7 @@ def test_ray_ingest_equals_plain_ingest(tmp_path, embedder):
     # First in this module: Ray forks its head processes, which can hang while another thread of this
     # process is inside gRPC (a Milvus Lite server). The CLI likewise starts Ray before opening the store.
     ray = pytest.importorskip("ray")
-    from index.parallel import RayEmbedder
+    from articleqa.index.parallel import RayEmbedder
 
     plain = SentenceStore(tmp_path / "plain", embedder.dimension, embedder.model_id)
     Indexer(plain, embedder).add_articles(_with_seed())
@@ -148,7 +147,7 @@ def test_kill_9_while_adding_to_milvus_lite_never_breaks_the_index(tmp_path, emb
         assert set(reported) <= titles
         assert store.vectors.count == len(store) == 6 * len(titles)
         probes = embedder.embed([a.sentence(2) for a in store.articles])
-        for article, probe in zip(store.articles, probes):  # every committed article's vectors are there
+        for article, probe in zip(store.articles, probes, strict=True):  # every committed article's vectors are there
             assert store.article(store.search_dense(probe, 1)[0].article_id).title == article.title
         store.vectors.close()
     assert reported

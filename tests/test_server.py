@@ -3,9 +3,8 @@
 from dataclasses import replace
 
 import pytest
+from articleqa.ui.app import serve
 from gradio_client import Client
-
-from ui.app import serve
 
 from .conftest import SEED, SEED_TITLE, free_port
 

@@ -1,5 +1,6 @@
 """End to end with the shipped reader (qa/model) on the seed article and on SQuAD articles."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -7,11 +8,10 @@ import sys
 from dataclasses import replace
 
 import pytest
+from articleqa.qa.evaluation.squad_data import load_squad
+from articleqa.qa.pipeline import Turn
+from articleqa.ui.app import serve
 from gradio_client import Client
-
-from qa.evaluation.squad_data import load_squad
-from qa.pipeline import Turn
-from ui.app import serve
 
 from .conftest import ROOT, SEED_TITLE, SHARED, free_port
 
@@ -61,8 +61,8 @@ def test_cli_ask_json_uses_the_shipped_reader(tmp_path):
 @pytest.mark.skipif(not (SHARED / "squad-v1.1-dev.val.json.gz").exists(), reason="needs ../shared/data/qa")
 def test_conversation_over_squad_articles(shipped_app, tmp_path):
     """Consecutive questions about one paragraph: with the conversation, follow-ups stay on the article."""
-    from index.documents import Article
-    from qa.evaluation.run import articles_of
+    from articleqa.index.documents import Article
+    from articleqa.qa.evaluation.run import articles_of
 
     path = SHARED / "squad-v1.1-dev.val.json.gz"
     app = type(shipped_app)(replace(shipped_app.settings, data_dir=tmp_path), shipped_app.embedder,
@@ -70,7 +70,7 @@ def test_conversation_over_squad_articles(shipped_app, tmp_path):
                             shipped_app.reader)
     app.indexer.add_articles([Article(t, b) for t, b in articles_of(path)])
     questions = load_squad(path)
-    pairs = [(a, b) for a, b in zip(questions, questions[1:])
+    pairs = [(a, b) for a, b in itertools.pairwise(questions)
              if a.context == b.context and any(f" {w} " in f" {b.question.lower()} " for w in ("it", "its", "he", "his", "they", "their"))]
     assert len(pairs) >= 20
     on_article = {"with": 0, "without": 0}

@@ -1,10 +1,9 @@
 import json
 
 import pytest
-
-from index.documents import Article
-from index.indexer import Indexer
-from index.store import IndexMismatch, SentenceStore
+from articleqa.index.documents import Article
+from articleqa.index.indexer import Indexer
+from articleqa.index.store import IndexMismatch, SentenceStore
 
 ARTICLES = [
     Article("Harbour bridge reopens", "The harbour bridge reopened on Monday after repairs. Engineers replaced the cables."),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from qa.pipeline import Answer
+from articleqa.qa.pipeline import Answer
 
 
 def _escape(text: str) -> str:

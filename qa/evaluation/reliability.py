@@ -50,7 +50,7 @@ def draw_reliability(tables: dict[str, list[Bin]], path: Path, title: str) -> No
     draw.line([point(0, 0), point(1, 1)], fill="gray")
     palette = [(200, 60, 60), (40, 90, 200), (40, 150, 60)]
     legend = []
-    for colour, (name, table) in zip(palette, tables.items()):
+    for colour, (name, table) in zip(palette, tables.items(), strict=False):
         points = [point(mean, accuracy) for _, _, _, mean, accuracy in table]
         if len(points) > 1:
             draw.line(points, fill=colour, width=2)

@@ -8,12 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from articleqa.qa.evaluation.reliability import draw_reliability, expected_calibration_error
+from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad, read_squad_json
+from articleqa.qa.evaluation.squad_metric import normalize_answer, score_one, squad_scores
+from articleqa.qa.reader import ExtractiveReader
 from tqdm import tqdm
-
-from qa.evaluation.reliability import draw_reliability, expected_calibration_error
-from qa.evaluation.squad_data import SquadQuestion, load_squad, read_squad_json
-from qa.evaluation.squad_metric import normalize_answer, score_one, squad_scores
-from qa.reader import ExtractiveReader
 
 
 @dataclass
@@ -62,7 +61,7 @@ def articles_of(path: str | Path) -> list[tuple[str, str]]:
 def evaluate_articles(app, path: str | Path, limit: int | None = None, recall_k: int | None = None,
                       progress: bool = False, reliability_png: str | Path | None = None) -> EvalResult:
     """Index every article of the file into `app` (a fresh ArticleQA), then ask every question."""
-    from index.documents import Article
+    from articleqa.index.documents import Article
 
     started = time.perf_counter()
     app.indexer.add_articles([Article(title, body) for title, body in articles_of(path)], progress=progress)

@@ -1,6 +1,6 @@
 """Calibrate a reader's confidence where the product uses it, and store the result beside its weights.
 
-    python -m qa.training.calibrate MODEL_DIR [--data-dir ../shared/data/qa] [--report OUT_DIR] [--precision 0.7]
+    python -m articleqa.qa.training.calibrate MODEL_DIR [--data-dir ../shared/data/qa] [--report OUT_DIR] [--precision 0.7]
 
 Observations come from the whole pipeline (hybrid retrieval over articles, then the reader), not from
 gold paragraphs: a reader that is sure of a span in its gold paragraph is often less sure across two
@@ -28,19 +28,20 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from articleqa.index.documents import Article
+from articleqa.index.embedder import Embedder
+from articleqa.index.store import SentenceStore
+from articleqa.qa.evaluation.reliability import draw_reliability, expected_calibration_error
+from articleqa.qa.evaluation.run import articles_of
+from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad
+from articleqa.qa.evaluation.squad_metric import score_one
+from articleqa.qa.pipeline import ArticleQA
+from articleqa.qa.reader import READER_CONFIG, ExtractiveReader, answer_features, calibrated_confidence
+from articleqa.qa.training import DEFAULT_DATA_DIR
 from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
 from articleqa.config import Settings
-from index.documents import Article
-from index.embedder import Embedder
-from index.store import SentenceStore
-from qa.evaluation.reliability import draw_reliability, expected_calibration_error
-from qa.evaluation.run import articles_of
-from qa.evaluation.squad_data import SquadQuestion, load_squad
-from qa.evaluation.squad_metric import score_one
-from qa.pipeline import ArticleQA
-from qa.reader import READER_CONFIG, ExtractiveReader, answer_features, calibrated_confidence
 
 FEATURES = ("margin", "log_probability", "log_support", "log_lead", "passage_rank")
 
@@ -139,8 +140,8 @@ def outcome(observations: list[Observation], confidences: list[float], threshold
     """What the user sees with these confidences and thresholds (one per observation: cross-validation
     uses each fold's own); precision is over the weighted MIX, the rest per kind of question."""
     weights = mix_weights(observations)
-    shown = [c >= t for c, t in zip(confidences, thresholds)]
-    shown_weight = sum(w for w, s in zip(weights, shown) if s)
+    shown = [c >= t for c, t in zip(confidences, thresholds, strict=True)]
+    shown_weight = sum(w for w, s in zip(weights, shown, strict=True) if s)
 
     def share(kind: str, test) -> float:
         members = [i for i, o in enumerate(observations) if o.kind == kind]
@@ -148,7 +149,7 @@ def outcome(observations: list[Observation], confidences: list[float], threshold
 
     return {
         "precision_of_answers_shown": round(100 * sum(
-            w for w, s, o in zip(weights, shown, observations) if s and o.right) / max(shown_weight, 1e-9), 1),
+            w for w, s, o in zip(weights, shown, observations, strict=True) if s and o.right) / max(shown_weight, 1e-9), 1),
         "answerable_answered_pct": share("answerable", lambda i: shown[i]),
         "answerable_answered_right_pct": share("answerable", lambda i: shown[i] and observations[i].right),
         "unanswerable_declined_pct": share("unanswerable", lambda i: not shown[i]),
@@ -159,7 +160,7 @@ def outcome(observations: list[Observation], confidences: list[float], threshold
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path)
-    parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[3] / "shared/data/qa")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--report", type=Path, default=None)
     parser.add_argument("--precision", type=float, default=0.7, help="share of answers shown that must be right")
     parser.add_argument("--out-of-corpus", type=int, default=100, help="questions per held-out article")
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         "cross_validated_outcome": outcome(observations, held, held_threshold),
         "reliability_calibrated_cross_validated": table_held,
         "reliability_answerable_only_cross_validated": expected_calibration_error(
-            [c for c, o in zip(held, observations) if o.kind == "answerable"],
+            [c for c, o in zip(held, observations, strict=True) if o.kind == "answerable"],
             [o.right for o in observations if o.kind == "answerable"])[1],
     })
     config.update({"calibration": calibration, "min_confidence": round(threshold, 4),

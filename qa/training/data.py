@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.evaluation.squad_data import SquadQuestion, load_squad
+from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Export a trained reader for shipping: fp16 safetensors + tokenizer + reader settings.
 
-    python -m qa.training.export runs/reader/final qa/model [--max-length 384 --stride 128]
+    python -m articleqa.qa.training.export runs/reader/final qa/model [--max-length 384 --stride 128]
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import shutil
 from pathlib import Path
 
 import torch
+from articleqa.qa.reader import READER_CONFIG
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-
-from qa.reader import READER_CONFIG
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.evaluation.squad_data import SquadQuestion
+from articleqa.qa.evaluation.squad_data import SquadQuestion
 
 
 def training_features(

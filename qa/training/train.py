@@ -1,6 +1,6 @@
 """Train the extractive reader on CPU: resumable, logged, evaluated on SQuAD val as it goes.
 
-    python -m qa.training.train --out runs/reader [--resume] [--minutes 90]
+    python -m articleqa.qa.training.train --out runs/reader [--resume] [--minutes 90]
 
 The learning-rate schedule is fixed at start from --steps (or from --minutes and a measured speed),
 so a resumed run continues exactly where it stopped.
@@ -18,14 +18,14 @@ import time
 from pathlib import Path
 
 import torch
+from articleqa.qa.evaluation.run import evaluate_gold_paragraphs
+from articleqa.qa.evaluation.squad_data import load_squad
+from articleqa.qa.reader import ExtractiveReader
+from articleqa.qa.training import DEFAULT_DATA_DIR
+from articleqa.qa.training.data import MIXES, build_mix
+from articleqa.qa.training.features import training_features
 from tqdm import tqdm
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
-
-from qa.evaluation.run import evaluate_gold_paragraphs
-from qa.evaluation.squad_data import load_squad
-from qa.reader import ExtractiveReader
-from qa.training.data import MIXES, build_mix
-from qa.training.features import training_features
 
 log = logging.getLogger("articleqa.train")
 
@@ -77,7 +77,7 @@ def save_atomically(obj, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[3] / "shared/data/qa")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--out", type=Path, default=Path("runs/reader"))
     parser.add_argument("--backbone", default=None, help="HF id or path (default: MiniLM-L6 from its package)")
     parser.add_argument("--max-length", type=int, default=256)

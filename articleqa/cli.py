@@ -16,7 +16,7 @@ from articleqa.config import SEEDS_DIR, Settings
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=args.data_dir, embedder=args.embedder, reader=args.reader,
-                             precision=args.precision, store=args.store,
+                             precision=args.precision, store=args.store, budget=args.budget,
                              **{k: getattr(args, k) for k in ("host", "port", "auth") if getattr(args, k, None)})
 
 
@@ -117,19 +117,14 @@ def cmd_eval(args) -> int:
     from articleqa.qa.evaluation.squad_data import load_squad
 
     settings = _settings(args)
-    if args.kind == "squad":
-        from articleqa.qa.pipeline import load_reader
-
-        reader = load_reader(settings)
+    with tempfile.TemporaryDirectory() as scratch:
+        app = _app(replace(settings, data_dir=Path(scratch)), in_memory=True)
         if args.no_abstain:
-            reader.always_answer()
-        questions = load_squad(args.file)[: args.limit] if args.limit else load_squad(args.file)
-        result = evaluate_gold_paragraphs(reader, questions, progress=True)
-    else:
-        with tempfile.TemporaryDirectory() as scratch:
-            app = _app(replace(settings, data_dir=Path(scratch)), in_memory=True)
-            if args.no_abstain:
-                app.reader.always_answer()
+            app.policy = app.policy.always_answering()
+        if args.kind == "squad":
+            questions = load_squad(args.file)[: args.limit] if args.limit else load_squad(args.file)
+            result = evaluate_gold_paragraphs(app.reader, app.policy, questions, progress=True)
+        else:
             result = evaluate_articles(app, args.file, limit=args.limit, progress=True,
                                        reliability_png=args.reliability)
     if args.predictions:
@@ -149,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(env ARTICLEQA_STORE)")
     common.add_argument("--precision", choices=("auto", "bf16", "fp32"),
                         help="inference precision; auto = bf16 where the CPU has it natively (env ARTICLEQA_PRECISION)")
+    common.add_argument("--budget", type=int,
+                        help="reader tokens of article text read per question (env ARTICLEQA_BUDGET)")
     parser = argparse.ArgumentParser(prog="articleqa", description="Question answering over news articles.")
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -39,8 +39,9 @@ class Settings:
     store: str = "faiss"  # vectors: faiss (embedded), milvus (Milvus Lite file in the data dir), milvus://host:port
     # retrieval
     candidates: int = 30  # hits taken from each of BM25 and the dense index before fusion
-    passages: int = 2  # passages handed to the reader (1: F1 63.8, 2: 62.5, 4: 55.7 on val articles)
-    window: int = 1  # neighbour sentences on each side of a hit
+    stories: int = 3  # articles whose text the reader may see per question (ranked as whole stories)
+    budget: int = 1024  # reader tokens of passage text per question (short stories are read whole)
+    window: int = 1  # neighbour sentences on each side of a hit in a long story
     rrf_k: int = 60  # reciprocal rank fusion constant
     # reader
     max_answer_tokens: int = 30

@@ -11,15 +11,14 @@ def build(task):
     import tempfile
     from dataclasses import replace
 
+    from articleqa.config import Settings
     from articleqa.index.documents import Article
     from articleqa.qa.pipeline import ArticleQA
-
-    from articleqa.config import Settings
 
     settings = replace(Settings.from_env(data_dir=tempfile.mkdtemp()), **task.get("ours", {}))
     app = ArticleQA.from_settings(settings, in_memory=True)
     if task.get("always_answer"):  # Haystack's reader runs with no_answer=False: compare like with like
-        app.reader.always_answer()
+        app.policy = app.policy.always_answering()
     app.indexer.add_articles([Article(t, b) for t, b in task["articles"]], progress=False)
     return app, len(app.store)
 

@@ -25,7 +25,6 @@ HAYSTACK_PYTHON = ROOT / ".venv-haystack" / "bin" / "python"
 
 def seed_task() -> dict:
     from articleqa.index.documents import load_article
-
     from articleqa.seed import SEED_ARTICLE, seed_questions
 
     article = load_article(SEED_ARTICLE)
@@ -129,9 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the corpora figures of --out; rerun the rest")
     args = parser.parse_args(argv)
 
-    from articleqa.index.embedder import default_embedder_path
-
     from articleqa.config import SHIPPED_READER
+    from articleqa.index.embedder import default_embedder_path
 
     # Both sides always answer (Haystack: no_answer=False), so F1 compares the same task.
     common = {"embedder": default_embedder_path(), "reader": str(SHIPPED_READER), "top_k": 4, "always_answer": True}

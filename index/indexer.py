@@ -6,11 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from articleqa.index.documents import SUPPORTED_SUFFIXES, Article, InvalidArticle, load_article
 from articleqa.index.embedder import Embedder
 from articleqa.index.sentences import split_sentences
 from articleqa.index.store import SentenceStore, StoredArticle
-from tqdm import tqdm
 
 
 @dataclass

@@ -1,20 +1,26 @@
-"""Extractive reader: finds the answer span in a set of passages with a QA model."""
+"""Extractive reader: scores answer spans of passages for a question, and the chance that none holds it.
+
+Every window of every passage shares one softmax, with one no-answer score (the log-mean-exp of the
+windows' [CLS] logits): the reader was trained that way (shared normalisation, Clark & Gardner 2018;
+qa/training/train_shared.py), so a span's probability compares across windows and passages, and a
+window without the answer scores low in absolute terms. The reader only reads: deciding to answer or
+abstain, and how sure to sound, is the AnswerPolicy's job (qa/policy.py).
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from articleqa.index.compute import inference_precision, resolve_precision
-from articleqa.qa.evaluation.squad_metric import normalize_answer
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-READER_CONFIG = "articleqa_reader.json"  # null threshold etc., stored beside the weights
+from articleqa.index.compute import inference_precision, resolve_precision
+
+READER_CONFIG = "articleqa_reader.json"  # window settings and the calibration, stored beside the weights
 
 
 @dataclass(frozen=True)
@@ -25,12 +31,21 @@ class Span:
     passage_index: int
     start: int  # character offsets within the passage
     end: int
-    probability: float  # p(start) * p(end) within its window, [CLS] included
-    margin: float  # span logit minus the window's no-answer logit; higher = more sure
+    probability: float  # p(start) * p(end) under one softmax over every window of the reading
+    margin: float  # log probability minus the reading's no-answer log probability; higher = more sure
+
+
+@dataclass(frozen=True)
+class ReaderOutput:
+    """What the reader saw in a set of passages: the best spans, best first, and P(no answer)."""
+
+    spans: tuple[Span, ...]
+    no_answer_log_probability: float
+    windows: int  # how many model windows were read
 
 
 class ExtractiveReader:
-    """Scores spans of passages for a question, all windows in batched forward passes."""
+    """Reads passages for a question: all windows in batched forward passes, scored under one softmax."""
 
     def __init__(
         self,
@@ -42,9 +57,6 @@ class ExtractiveReader:
         max_answer_tokens: int = 30,
         max_question_tokens: int = 64,
         batch_size: int = 32,
-        null_threshold: float | None = 0.0,
-        calibration: dict | None = None,
-        min_confidence: float | None = None,
         precision: str = "auto",
     ) -> None:
         self.model = model.eval()
@@ -54,29 +66,24 @@ class ExtractiveReader:
         self.max_answer_tokens = max_answer_tokens
         self.max_question_tokens = max_question_tokens
         self.batch_size = batch_size
-        # Without calibration: abstain when "no answer" out-scores the best span by the margin
-        # `null_threshold` (0.0 is the usual SQuAD 2.0 rule; None never abstains). With calibration
-        # (fitted on validation data, stored beside the weights): abstain below `min_confidence`.
-        self.null_threshold = null_threshold
-        self.calibration = calibration
-        self.min_confidence = min_confidence
         self.precision = resolve_precision(precision)
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, **kwargs) -> ExtractiveReader:
         name_or_path = str(name_or_path)
-        settings = {}
-        config_file = Path(name_or_path) / READER_CONFIG
-        if config_file.is_file():
-            settings = json.loads(config_file.read_text())
+        settings = reader_settings(name_or_path)
         model = AutoModelForQuestionAnswering.from_pretrained(name_or_path)
         model = model.float()  # weights may be stored in fp16 to stay small
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        for key in ("null_threshold", "calibration", "min_confidence", "max_length", "stride", "max_answer_tokens"):
+        for key in ("max_length", "stride", "max_answer_tokens"):
             if key in settings and key not in kwargs:
                 kwargs[key] = settings[key]
         return cls(model, tokenizer, **kwargs)
+
+    def count_tokens(self, text: str) -> int:
+        """Model tokens of a text (what a reading budget is counted in)."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _truncate_question(self, question: str) -> str:
         encoded = self.tokenizer(
@@ -91,10 +98,10 @@ class ExtractiveReader:
         return question[: offsets[-1][1]] if offsets else question
 
     @torch.inference_mode()
-    def read(self, question: str, passages: list[str], top_k: int = 5) -> list[Span]:
-        """Best spans over all passages, best first (at most one per window position)."""
+    def read(self, question: str, passages: list[str], top_k: int = 5) -> ReaderOutput:
+        """The best `top_k` spans over all passages (at most one per position) and P(no answer)."""
         if not passages:
-            return []
+            return ReaderOutput((), 0.0, 0)
         question = self._truncate_question(question)
         encoded = self.tokenizer(
             [question] * len(passages),
@@ -107,8 +114,34 @@ class ExtractiveReader:
             padding=False,
         )
         n_windows = len(encoded["input_ids"])
-        order = sorted(range(n_windows), key=lambda i: len(encoded["input_ids"][i]))
+        logits = self._logits(encoded, n_windows)
+        contexts = [torch.tensor([s == 1 for s in encoded.sequence_ids(w)]) for w in range(n_windows)]
+        log_n = math.log(n_windows)
+        null_start = torch.logsumexp(torch.stack([s[0] for s, _ in logits]), 0) - log_n
+        null_end = torch.logsumexp(torch.stack([e[0] for _, e in logits]), 0) - log_n
+        all_start = torch.cat([s[c] for (s, _), c in zip(logits, contexts, strict=True)] + [null_start[None]])
+        all_end = torch.cat([e[c] for (_, e), c in zip(logits, contexts, strict=True)] + [null_end[None]])
+        z_start, z_end = torch.logsumexp(all_start, 0), torch.logsumexp(all_end, 0)
+        null_log_p = float(null_start - z_start + null_end - z_end)
         spans: list[Span] = []
+        for w in range(n_windows):
+            spans.extend(self._spans_of_window(
+                logits[w][0] - z_start, logits[w][1] - z_end, contexts[w], encoded["offset_mapping"][w],
+                passages, encoded["overflow_to_sample_mapping"][w], top_k, null_log_p))
+        spans.sort(key=lambda s: s.probability, reverse=True)
+        unique: list[Span] = []
+        seen: set[tuple[int, int, int]] = set()
+        for span in spans:
+            key = (span.passage_index, span.start, span.end)
+            if key not in seen:
+                seen.add(key)
+                unique.append(span)
+        return ReaderOutput(tuple(unique[:top_k]), null_log_p, n_windows)
+
+    def _logits(self, encoded, n_windows: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(start, end) logits of every window, computed in length-sorted batches (little padding)."""
+        order = sorted(range(n_windows), key=lambda i: len(encoded["input_ids"][i]))
+        logits: list[tuple[torch.Tensor, torch.Tensor]] = [None] * n_windows  # type: ignore[list-item]
         for begin in range(0, n_windows, self.batch_size):
             batch_ids = order[begin : begin + self.batch_size]
             features = [
@@ -119,117 +152,32 @@ class ExtractiveReader:
             with self._lock, inference_precision(self.precision):
                 output = self.model(**batch)
             for row, window in enumerate(batch_ids):
-                spans.extend(
-                    self._spans_of_window(
-                        output.start_logits[row].float(),
-                        output.end_logits[row].float(),
-                        encoded.sequence_ids(window),
-                        encoded["offset_mapping"][window],
-                        passages,
-                        encoded["overflow_to_sample_mapping"][window],
-                        top_k,
-                    )
-                )
-        spans.sort(key=lambda s: s.probability, reverse=True)
-        unique: list[Span] = []
-        seen: set[tuple[int, int, int]] = set()
-        for span in spans:
-            key = (span.passage_index, span.start, span.end)
-            if key not in seen:
-                seen.add(key)
-                unique.append(span)
-        return unique[:top_k]
+                length = len(encoded["input_ids"][window])
+                logits[window] = (output.start_logits[row, :length].float(), output.end_logits[row, :length].float())
+        return logits
 
-    def _spans_of_window(self, start_logits, end_logits, sequence_ids, offsets, passages, passage_index, top_k):
-        length = len(sequence_ids)
-        start_logits, end_logits = start_logits[:length], end_logits[:length]
-        context = torch.tensor([s == 1 for s in sequence_ids])
-        allowed = context.clone()
-        allowed[0] = True  # [CLS] stays in the softmax so "no answer" takes probability mass
-        minus_inf = torch.finfo(start_logits.dtype).min
-        start_log_p = torch.log_softmax(start_logits.masked_fill(~allowed, minus_inf), -1)
-        end_log_p = torch.log_softmax(end_logits.masked_fill(~allowed, minus_inf), -1)
+    def _spans_of_window(self, start_log_p, end_log_p, context, offsets, passages, passage_index, top_k, null_log_p):
+        length = len(context)
+        minus_inf = torch.finfo(start_log_p.dtype).min
         pair = start_log_p[:, None] + end_log_p[None, :]
         band = torch.ones(length, length, dtype=torch.bool).triu().tril(self.max_answer_tokens - 1)
         valid = band & context[:, None] & context[None, :]
         pair = pair.masked_fill(~valid, minus_inf)
-        null_logit = float(start_logits[0] + end_logits[0])
-        flat = pair.flatten()
         k = min(top_k, int(valid.sum()))
         if k == 0:
             return []
-        values, indices = flat.topk(k)
+        values, indices = pair.flatten().topk(k)
         passage = passages[passage_index]
         result = []
         for log_p, index in zip(values.tolist(), indices.tolist(), strict=True):
             i, j = divmod(index, length)
             start_char, end_char = offsets[i][0], offsets[j][1]
-            result.append(
-                Span(
-                    text=passage[start_char:end_char],
-                    passage_index=passage_index,
-                    start=start_char,
-                    end=end_char,
-                    probability=float(torch.tensor(log_p).exp()),
-                    margin=float(start_logits[i] + end_logits[j]) - null_logit,
-                )
-            )
+            result.append(Span(text=passage[start_char:end_char], passage_index=passage_index, start=start_char,
+                               end=end_char, probability=math.exp(log_p), margin=log_p - null_log_p))
         return result
 
-    def always_answer(self) -> None:
-        """Never abstain (to measure the reader alone, or to compare with readers that always answer)."""
-        self.min_confidence = self.null_threshold = None
 
-    def confidence(self, span: Span, spans: Sequence[Span] = ()) -> float:
-        """P(the span is right): calibrated on validation data when the model has a calibration.
-        `spans` are all candidates of the same reading (they tell how much the evidence agrees)."""
-        if not self.calibration:
-            return span.probability
-        return calibrated_confidence(self.calibration, answer_features(span, spans))
-
-    def abstains(self, best: Span | None, spans: Sequence[Span] = ()) -> bool:
-        """True when the articles (as far as the reader sees) don't hold the answer."""
-        if best is None:
-            return True
-        if self.calibration and self.min_confidence is not None:
-            return self.confidence(best, spans) < self.min_confidence
-        return self.null_threshold is not None and best.margin < self.null_threshold
-
-
-def _overlaps(a: Span, b: Span) -> bool:
-    return a.passage_index == b.passage_index and a.start < b.end and b.start < a.end
-
-
-def answer_features(best: Span, spans: Sequence[Span] = ()) -> dict[str, float]:
-    """What the calibration sees of an answer. Besides the span's own scores: `log_support`, the mass of
-    all candidates that overlap it or say the same ("$10 million" and "10 million" split the model's
-    probability between them); `log_lead`, how far it is ahead of the best different answer; and the
-    rank of its passage in retrieval."""
-    key = normalize_answer(best.text)
-    support = best.probability
-    rival = 0.0
-    for span in spans:
-        if (span.passage_index, span.start, span.end) == (best.passage_index, best.start, best.end):
-            continue
-        if _overlaps(span, best) or normalize_answer(span.text) == key:
-            support += span.probability
-        else:
-            rival = max(rival, span.probability)
-    log_p = math.log(max(best.probability, 1e-9))
-    return {
-        "margin": best.margin,
-        "log_probability": log_p,
-        "log_support": math.log(max(min(support, 1.0), 1e-9)),
-        "log_lead": min(10.0, log_p - math.log(max(rival, 1e-9))),
-        "passage_rank": float(best.passage_index),
-    }
-
-
-LEGACY_FEATURES = ("margin", "log_probability")  # calibrations stored before features were named
-
-
-def calibrated_confidence(calibration: dict, features: dict[str, float]) -> float:
-    """Logistic regression over the answer's features (weights fitted by qa.training.calibrate)."""
-    names = calibration.get("features", LEGACY_FEATURES)
-    z = calibration["bias"] + sum(w * features[name] for w, name in zip(calibration["weights"], names, strict=True))
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+def reader_settings(name_or_path: str | Path) -> dict:
+    """The settings stored beside a reader's weights (empty for an HF id or a bare checkpoint)."""
+    config_file = Path(name_or_path) / READER_CONFIG
+    return json.loads(config_file.read_text()) if config_file.is_file() else {}

@@ -1,17 +1,26 @@
-"""Hybrid retrieval: BM25 and dense rankings fused by reciprocal rank, hits widened to sentence windows."""
+"""Hybrid retrieval: find the stories first, then spend a token budget on their best passages.
+
+1. Sentences: BM25 and dense rankings fused by reciprocal rank (RRF).
+2. Stories: BM25 over whole articles, the article of the best dense sentence and the article of the best
+   fused sentence, fused by RRF. On long news stories this puts the right story first far more often than
+   two sentence windows do (the answer's sentence rarely repeats the question's words).
+3. Reading budget: the top stories' text, counted in reader tokens. A short story is read whole; a long one
+   as windows around its best sentences, best first, until the budget is spent.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from articleqa.index.embedder import Embedder
-from articleqa.index.store import Hit, SentenceStore, Snapshot
+from articleqa.index.store import Hit, SentenceStore, Snapshot, StoredArticle
 
 
 @dataclass(frozen=True)
 class Passage:
-    """A window of consecutive sentences of one article."""
+    """Consecutive sentences of one article (possibly all of them)."""
 
     article_id: int
     title: str
@@ -19,8 +28,8 @@ class Passage:
     start: int  # character offset of `text` in the article body
     first_sentence: int
     last_sentence: int  # inclusive
-    score: float  # fused retrieval score (higher is better)
-    rank: int  # 0 = best passage
+    score: float  # the story's fused retrieval score (higher is better)
+    rank: int  # 0 = first passage handed to the reader
 
 
 def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = 60) -> dict[tuple[int, int], float]:
@@ -32,56 +41,112 @@ def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = 60) -> dict[tuple
     return fused
 
 
+def _rank_fusion(rankings: list[list[int]], k: int) -> dict[int, float]:
+    fused: dict[int, float] = defaultdict(float)
+    for ranking in rankings:
+        for rank, key in enumerate(ranking):
+            fused[key] += 1.0 / (k + rank + 1)
+    return fused
+
+
+def _first_seen(ids) -> list[int]:
+    return list(dict.fromkeys(ids))
+
+
 class HybridRetriever:
-    def __init__(self, store: SentenceStore, embedder: Embedder, candidates: int = 30, window: int = 1,
-                 rrf_k: int = 60) -> None:
+    def __init__(self, store: SentenceStore, embedder: Embedder, *, candidates: int = 30, window: int = 1,
+                 rrf_k: int = 60, stories: int = 3, budget: int = 1024,
+                 count_tokens: Callable[[str], int] | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
-        self.window = window
+        self.window = window  # sentences on each side of a hit in a long story's passage
         self.rrf_k = rrf_k
+        self.stories = stories
+        self.budget = budget  # reader tokens of passage text per question
+        # ~4 characters per token for English news when no tokenizer is given
+        self.count_tokens = count_tokens or (lambda text: max(1, len(text) // 4))
 
-    def retrieve(self, query: str, top_k: int = 4, prefer_article: int | None = None,
+    def retrieve(self, query: str, budget: int | None = None, prefer_article: int | None = None,
                  snapshot: Snapshot | None = None) -> list[Passage]:
-        """The best `top_k` passages; `prefer_article` (a follow-up's article) counts as one more ranking.
-        Pass the store's `snapshot` to look the passages' articles up in the same state afterwards."""
+        """Passages of the best stories within `budget` reader tokens (the retriever's own by default);
+        `prefer_article` (a follow-up's article) counts as one more ranking. Pass the store's `snapshot`
+        to look the passages' articles up in the same state afterwards."""
         snapshot = snapshot or self.store.snapshot()
         if snapshot.size == 0:
             return []
+        budget = self.budget if budget is None else budget
         vector = self.embedder.embed_query(query)
-        rankings = [self.store.search_dense(vector, self.candidates, snapshot),
-                    self.store.search_bm25(query, self.candidates, snapshot)]
-        fused = reciprocal_rank_fusion(rankings, self.rrf_k)
-        if prefer_article is not None:
-            for key in fused:
-                if key[0] == prefer_article:
-                    fused[key] += 1.0 / (self.rrf_k + 1)
-        # Merge the windows of hits that touch within one article; a passage scores as its best sentence.
+        dense = self.store.search_dense(vector, self.candidates, snapshot)
+        sparse = self.store.search_bm25(query, self.candidates, snapshot)
+        fused = reciprocal_rank_fusion([dense, sparse], self.rrf_k)
         # RRF ties often (rank 1 + rank 2 either way round): the dense rank breaks them, because the
         # embedding matches paraphrases ("bounty" / "reward") where BM25 only counts shared words.
-        dense_rank = {(hit.article_id, hit.position): rank for rank, hit in enumerate(rankings[0])}
-        windows: dict[int, list[tuple[int, int, tuple[float, int]]]] = defaultdict(list)
-        for (article_id, position), score in fused.items():
-            article = snapshot.articles[article_id]
+        dense_rank = {(h.article_id, h.position): r for r, h in enumerate(dense)}
+        sentences = sorted(fused, key=lambda key: (fused[key], -dense_rank.get(key, len(dense))), reverse=True)
+        story_scores = _rank_fusion([
+            [article_id for article_id, _ in self.store.search_stories(query, self.candidates, snapshot)],
+            _first_seen(h.article_id for h in dense),
+            _first_seen(article_id for article_id, _ in sentences),
+        ], self.rrf_k)
+        if prefer_article in snapshot.articles:
+            story_scores[prefer_article] += 1.0 / (self.rrf_k + 1)
+        stories = sorted(story_scores, key=story_scores.get, reverse=True)[: self.stories]
+        chosen = self._spend(stories, sentences, snapshot.articles, budget)
+        passages = []
+        for story in stories:
+            article = snapshot.articles[story]
+            for first, last in sorted(chosen.get(story, [])):
+                start, end = article.sentences[first][0], article.sentences[last][1]
+                passages.append(Passage(story, article.title, article.text[start:end], start, first, last,
+                                        story_scores[story], len(passages)))
+        return passages
+
+    def _spend(self, stories: list[int], sentences: list[tuple[int, int]], articles: dict[int, StoredArticle],
+               budget: int) -> dict[int, list[tuple[int, int]]]:
+        """Sentence ranges to read per story: short stories whole (in story order), then windows around the
+        best sentences of the others, best first, while the budget lasts. The first story always gets one."""
+        chosen: dict[int, list[tuple[int, int]]] = {}
+        whole: set[int] = set()
+        used = 0
+        for story in stories:
+            article = articles[story]
+            tokens = self.count_tokens(article.text)
+            if tokens <= budget // 2 and used + tokens <= budget:
+                chosen[story] = [(0, len(article.sentences) - 1)]
+                whole.add(story)
+                used += tokens
+        for story, position in sentences:
+            if story not in stories or story in whole:
+                continue
+            article = articles[story]
             first = max(0, position - self.window)
             last = min(len(article.sentences) - 1, position + self.window)
-            windows[article_id].append((first, last, (score, -dense_rank.get((article_id, position), len(dense_rank)))))
-        merged: list[tuple[tuple[float, int], int, int, int]] = []
-        for article_id, spans in windows.items():
-            spans.sort()
-            first, last, best = spans[0]
-            for span_first, span_last, score in spans[1:]:
-                if span_first <= last + 1 and span_last - first < 4 * self.window + 3:
-                    last, best = max(last, span_last), max(best, score)
-                else:
-                    merged.append((best, article_id, first, last))
-                    first, last, best = span_first, span_last, score
-            merged.append((best, article_id, first, last))
-        merged.sort(key=lambda m: m[0], reverse=True)
-        passages = []
-        for rank, ((score, _), article_id, first, last) in enumerate(merged[:top_k]):
-            article = snapshot.articles[article_id]
-            start, end = article.sentences[first][0], article.sentences[last][1]
-            passages.append(Passage(article_id, article.title, article.text[start:end], start, first, last,
-                                    score, rank))
-        return passages
+            ranges = chosen.setdefault(story, [])
+            if any(a <= first and last <= b for a, b in ranges):
+                continue
+            tokens = self.count_tokens(article.text[article.sentences[first][0] : article.sentences[last][1]])
+            if used + tokens > budget and used > 0:
+                if not ranges:
+                    del chosen[story]
+                continue
+            used += tokens
+            ranges.append((first, last))
+            chosen[story] = _merge(ranges)
+        if not chosen and stories:  # nothing fitted: the first story's best sentence window all the same
+            story = stories[0]
+            position = next((p for s, p in sentences if s == story), 0)
+            last = len(articles[story].sentences) - 1
+            chosen[story] = [(max(0, position - self.window), min(last, position + self.window))]
+        return {story: ranges for story, ranges in chosen.items() if ranges}
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentence ranges that touch or overlap, joined."""
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged

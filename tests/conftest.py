@@ -25,8 +25,9 @@ def free_port() -> int:
 def tiny_reader_dir(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer QA model with the real tokenizer: exercises the code, not quality."""
     import torch
-    from articleqa.index.embedder import default_embedder_path
     from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    from articleqa.index.embedder import default_embedder_path
 
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("tiny-reader")
@@ -66,14 +67,15 @@ def tiny_app(settings, embedder):
 @pytest.fixture(scope="session")
 def shipped_app(tmp_path_factory, embedder):
     """The product as shipped: default reader, seed article indexed."""
+    from articleqa.config import SEEDS_DIR, Settings
     from articleqa.index.store import SentenceStore
     from articleqa.qa.pipeline import ArticleQA
+    from articleqa.qa.policy import AnswerPolicy
     from articleqa.qa.reader import ExtractiveReader
-
-    from articleqa.config import SEEDS_DIR, Settings
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("shipped"))
     store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id)
-    app = ArticleQA(settings, embedder, store, ExtractiveReader.from_pretrained(settings.reader))
+    app = ArticleQA(settings, embedder, store, ExtractiveReader.from_pretrained(settings.reader),
+                    AnswerPolicy.for_reader(settings.reader))
     app.add_files([SEEDS_DIR])
     return app

@@ -4,6 +4,7 @@ import shutil
 from dataclasses import replace
 
 import pytest
+
 from articleqa.ui.app import serve
 
 from .conftest import free_port

@@ -1,7 +1,7 @@
 import math
 
 from articleqa.qa.evaluation.reliability import draw_reliability, expected_calibration_error
-from articleqa.qa.reader import calibrated_confidence
+from articleqa.qa.policy import calibrated_confidence
 from articleqa.qa.training.calibrate import MIX, Observation, fit, mix_weights, outcome, threshold_for_precision
 
 

@@ -1,4 +1,5 @@
 import pytest
+
 from articleqa.index.documents import InvalidArticle, load_article, parse_article
 from articleqa.index.sentences import split_sentences
 

@@ -8,13 +8,13 @@ import time
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from articleqa.index.embedder import Embedder
 from articleqa.index.store import SentenceStore
 from articleqa.qa.pipeline import Answer, InvalidQuestion
 from articleqa.ui.app import serve
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from benchmarks.load import run_load
 
 from .conftest import ROOT, SEED, free_port
@@ -82,10 +82,9 @@ def test_fuzz_add_article_indexes_or_explains(seeded_tiny_app, raw, name):
 
 @pytest.fixture(scope="module")
 def seeded_tiny_app(tmp_path_factory, tiny_reader_dir, embedder):
+    from articleqa.config import Settings
     from articleqa.qa.pipeline import ArticleQA
     from articleqa.qa.reader import ExtractiveReader
-
-    from articleqa.config import Settings
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("fuzz"), reader=str(tiny_reader_dir))
     store = SentenceStore(None, embedder.dimension, embedder.model_id)

@@ -1,3 +1,5 @@
+import math
+
 from articleqa.index.store import Hit
 from articleqa.qa.reader import ExtractiveReader
 from articleqa.qa.retriever import reciprocal_rank_fusion
@@ -15,7 +17,7 @@ def test_reciprocal_rank_fusion_rewards_agreement():
 
 def test_hybrid_retrieval_finds_the_leader_sentence(tiny_app):
     tiny_app.add_files([SEED])
-    passages = tiny_app.retriever.retrieve("Who leads HTS?", top_k=3)
+    passages = tiny_app.retriever.retrieve("Who leads HTS?")
     assert "formed by Jolani" in passages[0].text
     for p in passages:  # passages are exact slices of their article, windows of whole sentences
         article = tiny_app.store.article(p.article_id)
@@ -26,29 +28,49 @@ def test_hybrid_retrieval_finds_the_leader_sentence(tiny_app):
 def test_reader_spans_are_slices_of_their_passage(tiny_reader_dir):
     reader = ExtractiveReader.from_pretrained(tiny_reader_dir, max_length=64, stride=16)
     passages = ["Short passage about a bridge.", " ".join(f"Sentence number {i} is here." for i in range(60))]
-    spans = reader.read("Which sentence is here?", passages, top_k=5)
+    spans = reader.read("Which sentence is here?", passages, top_k=5).spans
     assert 1 <= len(spans) <= 5
-    assert spans == sorted(spans, key=lambda s: -s.probability)
+    assert list(spans) == sorted(spans, key=lambda s: -s.probability)
     for span in spans:
         assert passages[span.passage_index][span.start : span.end] == span.text
         assert 0.0 <= span.probability <= 1.0
     # A huge question is cut to max_question_tokens instead of failing.
-    assert reader.read("why " * 20_000, passages[:1], top_k=1)
+    assert reader.read("why " * 20_000, passages[:1], top_k=1).spans
 
 
-def test_abstention_uses_the_stored_threshold(tiny_reader_dir):
-    reader = ExtractiveReader.from_pretrained(tiny_reader_dir)
-    best = reader.read("What?", ["Something happened."], top_k=1)[0]
-    reader.null_threshold = best.margin + 1
-    assert reader.abstains(best)
-    reader.null_threshold = best.margin - 1
-    assert not reader.abstains(best)
-    assert reader.abstains(None)
+def test_scores_share_one_softmax_across_windows_and_passages(tiny_reader_dir):
+    import math
+
+    reader = ExtractiveReader.from_pretrained(tiny_reader_dir, max_length=64, stride=16)
+    passages = ["The bridge was opened in 1932.", " ".join(f"Sentence number {i} is here." for i in range(40))]
+    output = reader.read("When was the bridge opened?", passages, top_k=10_000)
+    assert output.windows > 2  # the long passage took several windows
+    # every start/end pair plus "no answer" under one normalisation: the masses sum to at most 1
+    total = sum(s.probability for s in output.spans) + math.exp(output.no_answer_log_probability)
+    assert total <= 1.0 + 1e-4
+    for span in output.spans:
+        assert math.isclose(span.margin, math.log(span.probability) - output.no_answer_log_probability, abs_tol=1e-4)
+
+
+def test_policy_abstains_on_the_no_answer_score_or_below_the_calibrated_bar():
+    from articleqa.qa.policy import AnswerPolicy
+    from articleqa.qa.reader import ReaderOutput, Span
+
+    sure = ReaderOutput((Span("1932", 0, 0, 4, 0.6, 2.0),), -2.5, 1)
+    unsure = ReaderOutput((Span("1932", 0, 0, 4, 0.1, -1.0),), -1.3, 1)
+    plain = AnswerPolicy()  # uncalibrated: the SQuAD 2.0 rule, abstain when "no answer" out-scores the span
+    assert not plain.judge(sure).abstain and plain.judge(unsure).abstain
+    assert plain.judge(ReaderOutput((), 0.0, 0)).abstain
+    assert not plain.always_answering().judge(unsure).abstain
+    calibrated = AnswerPolicy(calibration={"features": ["margin"], "weights": [1.0], "bias": 0.0}, min_confidence=0.9)
+    judged = calibrated.judge(sure)
+    assert judged.abstain and abs(judged.confidence - 1 / (1 + math.exp(-2.0))) < 1e-9
 
 
 def test_precision_setting_is_checked_and_bf16_keeps_the_embeddings(embedder):
     import numpy as np
     import pytest
+
     from articleqa.index.compute import resolve_precision
 
     assert resolve_precision("fp32") == "fp32"
@@ -78,7 +100,7 @@ def test_query_vectors_are_cached_and_equal_to_fresh_ones(embedder):
 
 def test_reader_answers_the_same_in_bf16_and_fp32(tiny_reader_dir):
     passages = ["The bridge over the river was opened in 1932 by the mayor."]
-    spans = {p: ExtractiveReader.from_pretrained(tiny_reader_dir, precision=p).read("When?", passages, top_k=3)
+    spans = {p: ExtractiveReader.from_pretrained(tiny_reader_dir, precision=p).read("When?", passages, top_k=3).spans
              for p in ("fp32", "bf16")}
     assert spans["fp32"] and spans["bf16"]
     assert abs(spans["fp32"][0].probability - spans["bf16"][0].probability) < 0.05
@@ -87,7 +109,8 @@ def test_reader_answers_the_same_in_bf16_and_fp32(tiny_reader_dir):
 def test_answer_features_pool_overlapping_candidates_and_measure_the_rival():
     import math
 
-    from articleqa.qa.reader import Span, answer_features, calibrated_confidence
+    from articleqa.qa.policy import answer_features
+    from articleqa.qa.reader import Span
 
     best = Span("$10 million", 0, 40, 51, 0.30, 2.0)
     inner = Span("10 million", 0, 41, 51, 0.15, 1.5)  # overlaps: the same answer, split probability
@@ -99,6 +122,3 @@ def test_answer_features_pool_overlapping_candidates_and_measure_the_rival():
     assert features["passage_rank"] == 0 and features["margin"] == 2.0
     alone = answer_features(best)
     assert alone["log_support"] == alone["log_probability"] and alone["log_lead"] == 10.0
-    # A calibration stored before features were named reads (margin, log probability).
-    legacy = {"weights": [1.0, 0.0], "bias": -2.0}
-    assert math.isclose(calibrated_confidence(legacy, features), 0.5)

@@ -6,9 +6,10 @@ import subprocess
 import sys
 import time
 
-import articleqa.index.vectors as vectors_module
 import numpy as np
 import pytest
+
+import articleqa.index.vectors as vectors_module
 from articleqa.index.documents import Article
 from articleqa.index.indexer import Indexer
 from articleqa.index.store import SentenceStore

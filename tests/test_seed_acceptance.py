@@ -5,9 +5,9 @@ normalisation. Questions the product still gets wrong are strict expected failur
 turns them into passes and a regression shows."""
 
 import pytest
+
 from articleqa.qa.evaluation.squad_metric import normalize_answer
 from articleqa.qa.pipeline import Turn
-
 from articleqa.seed import SEED_ARTICLE, seed_conversation, seed_questions
 
 QUESTIONS = seed_questions()

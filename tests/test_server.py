@@ -3,8 +3,9 @@
 from dataclasses import replace
 
 import pytest
-from articleqa.ui.app import serve
 from gradio_client import Client
+
+from articleqa.ui.app import serve
 
 from .conftest import SEED, SEED_TITLE, free_port
 
@@ -12,7 +13,7 @@ from .conftest import SEED, SEED_TITLE, free_port
 @pytest.fixture()
 def served(tiny_app):
     tiny_app.add_files([SEED])
-    tiny_app.reader.null_threshold = None
+    tiny_app.policy = tiny_app.policy.always_answering()
     settings = replace(tiny_app.settings, port=free_port())
     demo, url = serve(tiny_app, settings, block=False)
     try:

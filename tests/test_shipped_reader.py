@@ -8,10 +8,11 @@ import sys
 from dataclasses import replace
 
 import pytest
+from gradio_client import Client
+
 from articleqa.qa.evaluation.squad_data import load_squad
 from articleqa.qa.pipeline import Turn
 from articleqa.ui.app import serve
-from gradio_client import Client
 
 from .conftest import ROOT, SEED_TITLE, SHARED, free_port
 

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from articleqa.index.documents import Article
 from articleqa.index.indexer import Indexer
 from articleqa.index.store import IndexMismatch, SentenceStore

@@ -7,10 +7,10 @@ import logging
 from pathlib import Path
 
 import gradio as gr
-from articleqa.qa.pipeline import ArticleQA, InvalidQuestion, Turn
-from articleqa.ui.render import answer_markdown
 
 from articleqa.config import Settings
+from articleqa.qa.pipeline import ArticleQA, InvalidQuestion, Turn
+from articleqa.ui.render import answer_markdown
 
 log = logging.getLogger("articleqa.ui")
 FAILURE = "Sorry, something went wrong while answering. The error was logged; please try again."

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from articleqa.qa.evaluation.reliability import draw_reliability, expected_calibration_error
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad, read_squad_json
 from articleqa.qa.evaluation.squad_metric import normalize_answer, score_one, squad_scores
+from articleqa.qa.policy import AnswerPolicy
 from articleqa.qa.reader import ExtractiveReader
-from tqdm import tqdm
 
 
 @dataclass
@@ -33,17 +35,16 @@ def _timed_predictions(questions: list[SquadQuestion], predict: Callable[[SquadQ
     return predictions, (time.perf_counter() - started) / max(1, len(questions))
 
 
-def evaluate_gold_paragraphs(reader: ExtractiveReader, questions: list[SquadQuestion],
+def evaluate_gold_paragraphs(reader: ExtractiveReader, policy: AnswerPolicy, questions: list[SquadQuestion],
                              progress: bool = False) -> EvalResult:
     """Each question against its own paragraph. In a v2.0 file (with unanswerable questions) an
     abstention is predicted as ""; a v1.1 file is scored as v1.1 is: every question gets a span."""
-    may_abstain = any(not q.answerable for q in questions)
+    if not any(not q.answerable for q in questions):
+        policy = policy.always_answering()
 
     def predict(q: SquadQuestion) -> str:
-        spans = reader.read(q.question, [q.context], top_k=1)
-        if not spans or (may_abstain and reader.abstains(spans[0])):
-            return ""
-        return spans[0].text
+        judgement = policy.judge(reader.read(q.question, [q.context], top_k=4))
+        return "" if judgement.abstain or judgement.best is None else judgement.best.text
 
     predictions, per_question = _timed_predictions(questions, predict, progress)
     return EvalResult(squad_scores(predictions, {q.id: q.answers for q in questions}), predictions, per_question)
@@ -58,8 +59,8 @@ def articles_of(path: str | Path) -> list[tuple[str, str]]:
     return result
 
 
-def evaluate_articles(app, path: str | Path, limit: int | None = None, recall_k: int | None = None,
-                      progress: bool = False, reliability_png: str | Path | None = None) -> EvalResult:
+def evaluate_articles(app, path: str | Path, limit: int | None = None, progress: bool = False,
+                      reliability_png: str | Path | None = None) -> EvalResult:
     """Index every article of the file into `app` (a fresh ArticleQA), then ask every question."""
     from articleqa.index.documents import Article
 
@@ -67,17 +68,17 @@ def evaluate_articles(app, path: str | Path, limit: int | None = None, recall_k:
     app.indexer.add_articles([Article(title, body) for title, body in articles_of(path)], progress=progress)
     build_seconds = time.perf_counter() - started
     questions = load_squad(path)[:limit] if limit else load_squad(path)
-    recall_hits, k = 0, recall_k or app.settings.passages
+    recall_hits, windows = 0, 0
     confidences: list[float] = []
     right: list[bool] = []  # would the best span be right (F1 >= 0.5) if it were shown
 
     def predict(q: SquadQuestion) -> str:
-        nonlocal recall_hits
+        nonlocal recall_hits, windows
         reading = app.read(q.question)
-        # recall is measured on the passages the reader got, unless another depth was asked for
-        passages = reading.passages if k == app.settings.passages else app.retriever.retrieve(q.question, k)
+        windows += reading.output.windows
+        # recall: the gold answer is in the text the reader got
         golds = [normalize_answer(a) for a in q.answers]
-        if golds and any(g and g in normalize_answer(p.text) for p in passages for g in golds):
+        if golds and any(g and g in normalize_answer(p.text) for p in reading.passages for g in golds):
             recall_hits += 1
         answer = app.decide(reading)
         if reading.best is not None:
@@ -93,6 +94,6 @@ def evaluate_articles(app, path: str | Path, limit: int | None = None, recall_k:
         draw_reliability({"articleqa confidence": table}, Path(reliability_png),
                          f"Reliability on {Path(path).name} (ECE {ece:.1f})")
     return EvalResult(scores, predictions, per_question,
-                      {f"recall@{k}": 100.0 * recall_hits / answerable, "index_seconds": build_seconds,
+                      {"recall": 100.0 * recall_hits / answerable, "windows_per_question": windows / max(1, len(questions)), "index_seconds": build_seconds,
                        "sentences": len(app.store), "ece": ece,
                        "declined": float(sum(1 for p in predictions.values() if not p))})

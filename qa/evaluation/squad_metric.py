@@ -8,20 +8,11 @@ token-level F1 are copied in behaviour from the official scripts; for v2.0 an em
 from __future__ import annotations
 
 import collections
-import re
-import string
 from collections.abc import Iterable, Mapping
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCTUATION = set(string.punctuation)
+from articleqa.qa.text import normalize_answer
 
-
-def normalize_answer(text: str) -> str:
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
-
+__all__ = ["exact_match", "f1", "normalize_answer", "score_one", "squad_scores"]
 
 def _tokens(text: str) -> list[str]:
     return normalize_answer(text).split() if text else []

@@ -11,9 +11,11 @@ retrieved passages, and a threshold fitted on gold paragraphs declined half of t
   reply is "the articles don't say", like "What is the population of Hama?" on the seed).
 Confidence: a logistic regression over `answer_features` (span margin and probability, the mass of
 agreeing candidates, the lead over the best rival, the passage's retrieval rank) predicting whether the
-shown answer is right (token F1 >= 0.5), for the stated MIX of questions. Abstention: the lowest
-confidence at which the answers shown are right at least --precision of the time. Every figure is cross-validated by article (fit on the other
-articles, measured on the held-out one); the stored calibration is then fitted on all of `val`.
+shown answer is right (token F1 >= 0.5), for the stated MIX of questions. Abstention: the confidence
+threshold that maximises F1 over the MIX (a decline scores 1 on a question without an answer, 0 on one
+with), or with --precision the lowest confidence at which that share of the answers shown is right. Every
+figure is cross-validated by article (fit on the other articles, measured on the held-out one); the stored
+calibration is then fitted on all of `val`.
 Writes `articleqa_reader.json` into MODEL_DIR, and `calibration.json`, `reliability.png` and the raw
 observations into --report.
 """
@@ -28,6 +30,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
+from tqdm import tqdm
+
+from articleqa.config import Settings
 from articleqa.index.documents import Article
 from articleqa.index.embedder import Embedder
 from articleqa.index.store import SentenceStore
@@ -36,14 +42,9 @@ from articleqa.qa.evaluation.run import articles_of
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad
 from articleqa.qa.evaluation.squad_metric import score_one
 from articleqa.qa.pipeline import ArticleQA
-from articleqa.qa.reader import READER_CONFIG, ExtractiveReader, answer_features, calibrated_confidence
+from articleqa.qa.policy import FEATURES, answer_features, calibrated_confidence
+from articleqa.qa.reader import READER_CONFIG, ExtractiveReader
 from articleqa.qa.training import DEFAULT_DATA_DIR
-from sklearn.linear_model import LogisticRegression
-from tqdm import tqdm
-
-from articleqa.config import Settings
-
-FEATURES = ("margin", "log_probability", "log_support", "log_lead", "passage_rank")
 
 # The mix of questions the confidence is calibrated for. Observations are weighted to it, because a
 # confidence means "right this often" only for a given mix: SQuAD 2.0's unanswerable questions are
@@ -136,6 +137,29 @@ def threshold_for_precision(confidences: list[float], right: list[bool], weights
     return float(best)
 
 
+def threshold_for_f1(confidences: list[float], observations: list[Observation], weights: list[float]) -> float:
+    """The confidence threshold that maximises F1 over the weighted MIX: an answer shown scores its token
+    F1 (0 for a question the articles don't answer), a decline scores 1 where there is no answer, else 0."""
+    order = np.argsort(confidences)[::-1]
+    # start from declining everything, then show answers from the most confident down
+    total = sum(w for w, o in zip(weights, observations, strict=True) if o.kind != "answerable")
+    best_total, best = total, 1.01
+    for i in order:
+        o = observations[i]
+        total += weights[i] * (o.f1 if o.kind == "answerable" else -1.0)
+        if total > best_total:
+            best_total, best = total, confidences[i]
+    return float(best)
+
+
+def expected_f1(observations: list[Observation], shown: list[bool], weights: list[float] | None = None) -> float:
+    """F1 (in %) of showing the answers marked `shown` and declining the rest, over the weighted MIX."""
+    weights = weights or [1.0] * len(observations)
+    score = sum(w * ((o.f1 if o.kind == "answerable" else 0.0) if s else float(o.kind != "answerable"))
+                for w, s, o in zip(weights, shown, observations, strict=True))
+    return round(100 * score / sum(weights), 1)
+
+
 def outcome(observations: list[Observation], confidences: list[float], thresholds: list[float]) -> dict[str, float]:
     """What the user sees with these confidences and thresholds (one per observation: cross-validation
     uses each fold's own); precision is over the weighted MIX, the rest per kind of question."""
@@ -147,7 +171,12 @@ def outcome(observations: list[Observation], confidences: list[float], threshold
         members = [i for i, o in enumerate(observations) if o.kind == kind]
         return round(100 * sum(1 for i in members if test(i)) / max(1, len(members)), 1)
 
+    answerable = [o for o in observations if o.kind == "answerable"]
     return {
+        "f1_stated_mix": expected_f1(observations, shown, weights),
+        "f1_answerable_only": expected_f1(answerable, [s for s, o in zip(shown, observations, strict=True)
+                                                       if o.kind == "answerable"]),
+        "f1_answerable_only_always_answering": expected_f1(answerable, [True] * len(answerable)),
         "precision_of_answers_shown": round(100 * sum(
             w for w, s, o in zip(weights, shown, observations, strict=True) if s and o.right) / max(shown_weight, 1e-9), 1),
         "answerable_answered_pct": share("answerable", lambda i: shown[i]),
@@ -157,12 +186,20 @@ def outcome(observations: list[Observation], confidences: list[float], threshold
     }
 
 
+def choose_threshold(confidences: list[float], observations: list[Observation], precision: float | None) -> float:
+    weights = mix_weights(observations)
+    if precision:
+        return threshold_for_precision(confidences, [o.right for o in observations], weights, precision)
+    return threshold_for_f1(confidences, observations, weights)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--report", type=Path, default=None)
-    parser.add_argument("--precision", type=float, default=0.7, help="share of answers shown that must be right")
+    parser.add_argument("--precision", type=float, default=None,
+                        help="abstain for this share of answers shown right (default: maximise F1 on the mix)")
     parser.add_argument("--out-of-corpus", type=int, default=100, help="questions per held-out article")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--reuse", action="store_true", help="refit from the report's stored observations")
@@ -174,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.reuse and stored.exists():
         observations = [Observation(**json.loads(line)) for line in stored.read_text().splitlines()]
     else:
-        reader = ExtractiveReader.from_pretrained(args.model, null_threshold=None, calibration=None)
+        reader = ExtractiveReader.from_pretrained(args.model)
         observations = collect(reader, Embedder(), args.data_dir, args.out_of_corpus, args.seed)
         stored.write_text("".join(json.dumps(asdict(o)) + "\n" for o in observations))
 
@@ -186,8 +223,8 @@ def main(argv: list[str] | None = None) -> None:
     for title in titles:  # leave one article out: fit on the others, measure on it
         train = [o for o in observations if o.title != title]
         calibration = fit(train)
-        threshold = threshold_for_precision([calibrated_confidence(calibration, o.features) for o in train],
-                                            [o.right for o in train], mix_weights(train), args.precision)
+        threshold = choose_threshold([calibrated_confidence(calibration, o.features) for o in train], train,
+                                     args.precision)
         for i, o in enumerate(observations):
             if o.title == title:
                 held[i] = calibrated_confidence(calibration, o.features)
@@ -210,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
 
     calibration = fit(observations)
     confidences = [calibrated_confidence(calibration, o.features) for o in observations]
-    threshold = threshold_for_precision(confidences, right, weights, args.precision)
+    threshold = choose_threshold(confidences, observations, args.precision)
     figures.update({
         "ece_calibrated_cross_validated": round(ece_held, 2),
         "target_precision": args.precision,
@@ -222,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
             [o.right for o in observations if o.kind == "answerable"])[1],
     })
     config.update({"calibration": calibration, "min_confidence": round(threshold, 4),
-                   "abstain_below_precision": args.precision})
+                   "abstention": f"precision {args.precision}" if args.precision else "max F1 on the stated mix"})
     config_path.write_text(json.dumps(config, indent=2))
     (report_dir / "calibration.json").write_text(json.dumps(figures, indent=2))
     draw_reliability(tables, report_dir / "reliability.png",

@@ -11,8 +11,9 @@ import shutil
 from pathlib import Path
 
 import torch
-from articleqa.qa.reader import READER_CONFIG
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+from articleqa.qa.reader import READER_CONFIG
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,14 +18,15 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+
 from articleqa.qa.evaluation.run import evaluate_gold_paragraphs
 from articleqa.qa.evaluation.squad_data import load_squad
 from articleqa.qa.reader import ExtractiveReader
 from articleqa.qa.training import DEFAULT_DATA_DIR
 from articleqa.qa.training.data import MIXES, build_mix
 from articleqa.qa.training.features import training_features
-from tqdm import tqdm
-from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
 
 log = logging.getLogger("articleqa.train")
 

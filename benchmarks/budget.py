@@ -1,0 +1,86 @@
+"""The reading-budget curve: F1 and time per question against the reader tokens read per question.
+
+    python -m benchmarks.budget [--file squad-v1.1-dev.val.json.gz] [--budgets 256,512,1024,2048] [--limit 300]
+                                [--interpolate 0,0.5,1]
+
+One in-memory index of the file's articles (all paragraphs of an article as one story), then every
+question at every budget, always answering (the reader and retrieval alone; abstention is measured by
+`articleqa eval`). `--interpolate` also re-ranks the reader's spans by BERTserini's interpolation of
+reader and retrieval evidence: log p(span) + mu * log(story score / best story score). Prints a table,
+writes benchmarks/results/budget.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> None:
+    from articleqa.config import Settings
+    from articleqa.index.documents import Article
+    from articleqa.qa.evaluation.run import articles_of
+    from articleqa.qa.evaluation.squad_data import load_squad
+    from articleqa.qa.evaluation.squad_metric import normalize_answer, score_one
+    from articleqa.qa.pipeline import ArticleQA
+    from articleqa.qa.training import DEFAULT_DATA_DIR
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--file", type=Path, default=DEFAULT_DATA_DIR / "squad-v1.1-dev.val.json.gz")
+    parser.add_argument("--budgets", default="256,512,768,1024,1536,2048")
+    parser.add_argument("--interpolate", default="0", help="BERTserini weights mu to try (comma-separated)")
+    parser.add_argument("--limit", type=int, default=300)
+    parser.add_argument("--reader", default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "budget.json")
+    args = parser.parse_args(argv)
+
+    settings = replace(Settings.from_env(), data_dir=Path(tempfile.mkdtemp()))
+    if args.reader:
+        settings = replace(settings, reader=args.reader)
+    app = ArticleQA.from_settings(settings, in_memory=True)
+    app.library.add_articles([Article(title, body) for title, body in articles_of(args.file)])
+    questions = [q for q in load_squad(args.file) if q.answerable][: args.limit]
+    mus = [float(m) for m in args.interpolate.split(",")]
+    rows = []
+    for budget in (int(b) for b in args.budgets.split(",")):
+        totals = {mu: 0.0 for mu in mus}
+        recall = windows = passages = 0
+        started = time.perf_counter()
+        for q in questions:
+            reading = app.read(q.question, budget=budget)
+            windows += reading.output.windows
+            passages += len(reading.passages)
+            golds = [normalize_answer(a) for a in q.answers]
+            recall += any(g and g in normalize_answer(p.text) for p in reading.passages for g in golds)
+            top = max((p.score for p in reading.passages), default=1.0)
+            for mu in mus:
+                def combined(span, mu=mu):
+                    prior = reading.passages[span.passage_index].score / top
+                    return math.log(max(span.probability, 1e-12)) + mu * math.log(max(prior, 1e-6))
+                best = max(reading.spans, key=combined, default=None)
+                totals[mu] += score_one(best.text, q.answers)[1] if best else 0.0
+        seconds = time.perf_counter() - started
+        n = len(questions)
+        row = {"budget": budget, "passages": round(passages / n, 2), "windows": round(windows / n, 2),
+               "recall": round(100 * recall / n, 1), "ms_per_question": round(1000 * seconds / n, 1),
+               **{f"f1_mu{mu:g}": round(100 * totals[mu] / n, 1) for mu in mus}}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"file": args.file.name, "questions": len(questions), "reader": settings.reader,
+                                    "rows": rows}, indent=2))
+    header = list(rows[0])
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(str(row[k]) for k in header) + " |")
+
+
+if __name__ == "__main__":
+    main()

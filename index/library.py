@@ -1,0 +1,43 @@
+"""Article administration for the faces: add pasted, uploaded and on-disk articles, list them, remove them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from articleqa.index.documents import Article, InvalidArticle, parse_article
+from articleqa.index.embedder import Embedder
+from articleqa.index.indexer import Indexer, IndexReport
+from articleqa.index.store import SentenceStore
+
+
+class ArticleLibrary:
+    """What is indexed, and changes to it; every problem comes back in an IndexReport, never raised."""
+
+    def __init__(self, store: SentenceStore, embedder: Embedder, max_article_bytes: int) -> None:
+        self.store = store
+        self.indexer = Indexer(store, embedder)
+        self.max_article_bytes = max_article_bytes
+
+    def add_text(self, text: str | bytes, name: str = "") -> IndexReport:
+        """One pasted or uploaded article; `name` (a file name) picks the format."""
+        try:
+            article = parse_article(text, name, self.max_article_bytes)
+        except InvalidArticle as error:
+            return IndexReport(errors=[str(error)])
+        return self.indexer.add_articles([article])
+
+    def add_files(self, paths: Iterable[str | Path], progress: bool = False) -> IndexReport:
+        return self.indexer.add_files(paths, self.max_article_bytes, progress=progress)
+
+    def add_articles(self, articles: Iterable[Article], progress: bool = False) -> IndexReport:
+        return self.indexer.add_articles(articles, progress=progress)
+
+    def articles(self) -> list[dict]:
+        return [{"id": a.id, "title": a.title, "sentences": len(a.sentences), "source": a.source}
+                for a in self.store.articles]
+
+    def remove(self, title_or_id: str) -> list[str]:
+        """Remove the articles with this title (or id); their titles, empty when none matched."""
+        found = self.store.find(title_or_id)
+        return [a.title for a in self.store.remove(a.id for a in found)]

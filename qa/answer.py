@@ -1,0 +1,99 @@
+"""The answer a face shows (frozen dataclasses, JSON by `to_dict`), assembled from a judged reading:
+the span located in its sentence and article, or the closest passage when the policy abstains."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from articleqa.index.store import StoredArticle
+from articleqa.qa.policy import Judgement
+from articleqa.qa.reader import Span
+from articleqa.qa.retriever import Passage
+
+NO_ANSWER = "The articles don't say."
+NO_ARTICLES = "No articles are indexed yet: add one first."
+
+
+@dataclass(frozen=True)
+class Alternative:
+    answer: str
+    score: float
+    article: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str | None = None  # None: the articles don't hold the answer
+    score: float = 0.0  # confidence in [0, 1]: P(right) for the calibrated question mix
+    article: str | None = None  # title of the article the answer (or the closest passage) came from
+    sentence: str | None = None  # the evidence sentence
+    start: int | None = None  # answer offsets within `sentence`
+    end: int | None = None
+    passage: str | None = None  # the text handed to the reader that held the answer
+    context: str | None = None  # the evidence sentence with its neighbours, for "more context"
+    article_id: int | None = None
+    message: str = ""  # what to tell the user besides the answer
+    alternatives: list[Alternative] = field(default_factory=list)
+    retrieval_query: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def assemble(question: str, query: str, judgement: Judgement, passages: Sequence[Passage],
+             articles: dict[int, StoredArticle]) -> Answer:
+    """The Answer for a judged reading of `passages` (taken from the store snapshot `articles`)."""
+    if not passages:
+        return Answer(question, message=NO_ARTICLES, retrieval_query=query)
+    best = judgement.best
+    if judgement.abstain:
+        closest = passages[best.passage_index if best else 0]
+        article = articles[closest.article_id]
+        if best is not None:  # the sentence the reader leaned to, not the whole story
+            _, _, position, start, end = _locate(best, passages, articles)
+        else:
+            position, start = closest.first_sentence, article.sentences[closest.first_sentence][0]
+            end = article.sentences[closest.first_sentence][1]
+        return Answer(question, None, round(judgement.confidence, 4), article.title, article.text[start:end],
+                      passage=closest.text, context=_context(article, position), article_id=article.id,
+                      message=f"{NO_ANSWER} The closest passage is shown.", retrieval_query=query)
+    passage, article, position, sentence_start, sentence_end = _locate(best, passages, articles)
+    alternatives = []
+    for span, confidence in judgement.alternatives:
+        _, other, _, start, end = _locate(span, passages, articles)
+        alternatives.append(Alternative(span.text, round(confidence, 4), other.title, other.text[start:end]))
+    return Answer(
+        question=question,
+        answer=best.text,
+        score=round(judgement.confidence, 4),
+        article=article.title,
+        sentence=article.text[sentence_start:sentence_end],
+        start=passage.start + best.start - sentence_start,
+        end=passage.start + best.end - sentence_start,
+        passage=passage.text,
+        context=_context(article, position),
+        article_id=article.id,
+        alternatives=alternatives,
+        retrieval_query=query,
+    )
+
+
+def _locate(span: Span, passages: Sequence[Passage], articles: dict[int, StoredArticle]):
+    """The passage, article, first sentence position, and the character range of the sentence(s) that
+    hold the span (a span may run over a sentence break)."""
+    passage = passages[span.passage_index]
+    article = articles[passage.article_id]
+    absolute_start, absolute_end = passage.start + span.start, passage.start + span.end
+    positions = range(passage.first_sentence, passage.last_sentence + 1)
+    first = next((p for p in positions if absolute_start < article.sentences[p][1]), passage.last_sentence)
+    last = next((p for p in positions if absolute_end <= article.sentences[p][1]), passage.last_sentence)
+    return passage, article, first, article.sentences[first][0], max(article.sentences[last][1], absolute_end)
+
+
+def _context(article: StoredArticle, position: int, radius: int = 2) -> str:
+    first = max(0, position - radius)
+    last = min(len(article.sentences) - 1, position + radius)
+    return article.text[article.sentences[first][0] : article.sentences[last][1]]

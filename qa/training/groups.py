@@ -1,0 +1,237 @@
+"""Training groups for a shared-normalised reader (Clark & Gardner 2018).
+
+Each question becomes a group of K windows: a window that holds its answer (or, for an unanswerable
+question, the window over its own paragraph), windows of the same document that look like it (word
+overlap with the question, as retrieval would hand them over), and a window of another document. The
+reader's span scores are then normalised over all K windows together, plus one "no answer" score, so
+that a window without the answer learns to score low in absolute terms, not only relative to itself.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from articleqa.qa.evaluation.squad_data import read_squad_json
+from articleqa.qa.evaluation.squad_metric import normalize_answer
+
+
+@dataclass(frozen=True)
+class DocumentQuestion:
+    id: str
+    question: str
+    answers: list[str]  # empty: the document does not answer it
+    answer_starts: list[int]  # character offsets in the document
+    anchor: int  # character offset of the question's own paragraph (where the annotator looked)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A whole article: its paragraphs joined, with the questions asked of it."""
+
+    source: str
+    title: str
+    text: str
+    questions: list[DocumentQuestion] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DocumentSource:
+    file: str  # relative to the data directory
+    cap: int | None = None  # at most this many questions (seeded sample)
+    unanswerable_only: bool = False
+    join_by_title: bool = True  # a SQuAD-style article's paragraphs are one document
+
+
+# Only sets whose licence allows a shipped model (../shared/data/qa/README.md, extra/README.md). The mix
+# leans on whole Wikipedia articles (SQuAD, SQuAD-shifts new_wiki) and TimeQA's long articles, which
+# teach picking the answer out of a long document; SQuAD 2.0's unanswerable questions and TimeQA's
+# impossible ones teach the no-answer score.
+SHARED_MIX: dict[str, DocumentSource] = {
+    "squad": DocumentSource("squad-v1.1-dev.train.json.gz"),
+    "squad2-unanswerable": DocumentSource("squad-v2.0-dev.train.json.gz", unanswerable_only=True),
+    "squadshifts-wiki": DocumentSource("extra/squadshifts-new_wiki.json.gz"),
+    "timeqa": DocumentSource("extra/timeqa-human-train.json.gz"),
+    "qed-train": DocumentSource("extra/qed-nq-train.json.gz", cap=3000),
+    "fairytale": DocumentSource("extra/fairytaleqa-train.json.gz", cap=1500),
+    "squadshifts-reddit": DocumentSource("extra/squadshifts-reddit.json.gz", cap=800),
+    "quoref": DocumentSource("extra/quoref-contrast-original.json.gz"),
+}
+
+
+def load_documents(path: Path, source: str, unanswerable_only: bool = False) -> list[Document]:
+    """The articles of a SQuAD-format file, each with all its paragraphs joined by blank lines."""
+    documents = []
+    for article in read_squad_json(path)["data"]:
+        parts: list[str] = []
+        questions: list[DocumentQuestion] = []
+        offset = 0
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                impossible = bool(qa.get("is_impossible")) or not qa.get("answers")
+                if unanswerable_only and not impossible:
+                    continue
+                answers = [] if impossible else qa["answers"]
+                questions.append(DocumentQuestion(
+                    id=str(qa["id"]), question=qa["question"].strip(),
+                    answers=[a["text"] for a in answers],
+                    answer_starts=[offset + int(a["answer_start"]) for a in answers], anchor=offset))
+            parts.append(context)
+            offset += len(context) + 2
+        documents.append(Document(source, article.get("title", ""), "\n\n".join(parts), questions))
+    return documents
+
+
+def build_documents(data_dir: Path, seed: int, mix: dict[str, DocumentSource] = SHARED_MIX
+                    ) -> tuple[list[Document], dict[str, int]]:
+    rng = random.Random(seed)
+    documents: list[Document] = []
+    counts: dict[str, int] = {}
+    for name, source in mix.items():
+        path = data_dir / source.file
+        if not path.exists():
+            counts[name] = 0
+            continue
+        docs = load_documents(path, name, source.unanswerable_only)
+        total = sum(len(d.questions) for d in docs)
+        if source.cap is not None and total > source.cap:
+            keep = set(rng.sample([(i, j) for i, d in enumerate(docs) for j in range(len(d.questions))], source.cap))
+            docs = [Document(d.source, d.title, d.text, [q for j, q in enumerate(d.questions) if (i, j) in keep])
+                    for i, d in enumerate(docs)]
+        docs = [d for d in docs if d.questions]
+        counts[name] = sum(len(d.questions) for d in docs)
+        documents.extend(docs)
+    return documents, counts
+
+
+_WORD = re.compile(r"\w+")
+_STOP = set("the a an of in on at to for and or is was were are be by with as from that this which who what when "
+            "where why how did does do its it his her their".split())
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def question_groups(documents: list[Document], tokenizer, *, max_length: int, stride: int, windows: int,
+                    seed: int, max_question_tokens: int = 64) -> list[dict]:
+    """One group per question: `windows` tokenised windows and, per window, the gold start/end token
+    lists (empty where the window doesn't hold the answer). Unanswerable questions have no gold tokens."""
+    rng = random.Random(seed)
+    by_source: dict[str, list[int]] = {}
+    for i, d in enumerate(documents):
+        by_source.setdefault(d.source, []).append(i)
+
+    cache: dict[tuple[int, int], tuple] = {}
+
+    def windows_of(doc_index: int, question: str) -> tuple:
+        """(encoding, context char spans, normalised window texts). Windows depend on the question only
+        through its token count, so they are computed once per document and question length."""
+        n_tokens = len(tokenizer(question, add_special_tokens=False)["input_ids"])
+        key = (doc_index, n_tokens)
+        if key not in cache:
+            if cache and next(iter(cache))[0] != doc_index:
+                cache.clear()  # groups are built document by document
+            text = documents[doc_index].text
+            encoded = tokenizer(question, text, truncation="only_second", max_length=max_length, stride=stride,
+                                return_overflowing_tokens=True, return_offsets_mapping=True)
+            spans = [_context_span(encoded, w) for w in range(len(encoded["input_ids"]))]
+            cache[key] = (encoded, spans, [normalize_answer(text[s:e]) for s, e in spans])
+        return cache[key]
+
+    groups = []
+    for doc_index, document in enumerate(documents):
+        for q in document.questions:
+            question = _clip(tokenizer, q.question, max_question_tokens)
+            encoded, spans, normalised = windows_of(doc_index, question)
+            n = len(spans)
+            # the question's own ids in place of the cached question's (same length, same windows)
+            own = tokenizer(question, add_special_tokens=False)["input_ids"]
+            answer_keys = [normalize_answer(a) for a in q.answers if normalize_answer(a)]
+            golds = {w: _gold_tokens(encoded, w, q) for w in range(n)
+                     if q.answers and spans[w][0] <= q.answer_starts[0] < spans[w][1]}
+            if q.answers:
+                positives = [w for w, gold in golds.items() if gold[0]]
+                if not positives:
+                    continue  # answer cut by the window limit: nothing to learn from
+                # the window where the answer sits most centrally, as a retriever's sentence window would
+                centre = q.answer_starts[0]
+                first = min(positives, key=lambda w: abs((spans[w][0] + spans[w][1]) / 2 - centre))
+            else:
+                first = min(range(n), key=lambda w: abs(spans[w][0] - q.anchor) if spans[w][0] <= q.anchor + 1
+                            else 10**9 + spans[w][0])
+            chosen = [first]
+            # same-document windows that don't repeat the answer text, most question words first
+            words = _words(q.question)
+            others = [w for w in range(n) if w != first and not any(k in normalised[w] for k in answer_keys)]
+            others.sort(key=lambda w: (-len(words & set(normalised[w].split())), rng.random()))
+            hard = others[: max(0, windows - 2)]
+            chosen.extend(hard)
+            rows = [_row(encoded, w, golds.get(w, ([], [])), own) for w in chosen]
+            # the rest from other documents of the same set (another article about something else)
+            pool = by_source[document.source]
+            attempts = 0
+            while len(rows) < windows and attempts < 20:
+                attempts += 1
+                other = rng.choice(pool)
+                if other == doc_index:
+                    continue
+                text = documents[other].text
+                begin = rng.choice([0] + [m.end() for m in re.finditer(r"\n\n", text)])
+                piece = text[begin : begin + 1500]
+                if any(k in normalize_answer(piece) for k in answer_keys):
+                    continue
+                other_encoded = tokenizer(question, piece, truncation="only_second", max_length=max_length)
+                rows.append({"input_ids": other_encoded["input_ids"],
+                             "token_type_ids": other_encoded["token_type_ids"], "starts": [], "ends": []})
+            if len(rows) < windows:
+                continue
+            groups.append({"id": q.id, "source": document.source, "windows": rows})
+    rng.shuffle(groups)
+    return groups
+
+
+def _row(encoded, w: int, gold: tuple[list[int], list[int]], question_ids: list[int]) -> dict:
+    ids = list(encoded["input_ids"][w])
+    ids[1 : 1 + len(question_ids)] = question_ids  # [CLS] question [SEP] context [SEP]
+    return {"input_ids": ids, "token_type_ids": encoded["token_type_ids"][w], "starts": gold[0], "ends": gold[1]}
+
+
+def _context_span(encoded, w: int) -> tuple[int, int]:
+    offsets = encoded["offset_mapping"][w]
+    tokens = [i for i, s in enumerate(encoded.sequence_ids(w)) if s == 1]
+    return (offsets[tokens[0]][0], offsets[tokens[-1]][1]) if tokens else (0, 0)
+
+
+def _gold_tokens(encoded, w: int, q: DocumentQuestion) -> tuple[list[int], list[int]]:
+    """Start and end tokens of every gold answer that lies wholly inside window w."""
+    offsets = encoded["offset_mapping"][w]
+    context = [i for i, s in enumerate(encoded.sequence_ids(w)) if s == 1]
+    if not context:
+        return [], []
+    first, last = context[0], context[-1]
+    starts, ends = [], []
+    for text, answer_start in zip(q.answers, q.answer_starts, strict=True):
+        answer_end = answer_start + len(text)
+        if not (offsets[first][0] <= answer_start and offsets[last][1] >= answer_end):
+            continue
+        s = first
+        while s <= last and offsets[s][1] <= answer_start:
+            s += 1
+        e = last
+        while e >= first and offsets[e][0] >= answer_end:
+            e -= 1
+        e = max(e, s)
+        if (s, e) not in zip(starts, ends, strict=True):
+            starts.append(s)
+            ends.append(e)
+    return starts, ends
+
+
+def _clip(tokenizer, question: str, max_tokens: int) -> str:
+    offsets = tokenizer(question, add_special_tokens=False, truncation=True, max_length=max_tokens,
+                        return_offsets_mapping=True)["offset_mapping"]
+    return question[: offsets[-1][1]] if offsets else question

@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-questions", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--reuse-groups", action="store_true", help="start afresh on the groups.pt already in --out")
     args = parser.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -162,6 +163,10 @@ def main(argv: list[str] | None = None) -> None:
     if resuming:
         plan = json.loads(plan_file.read_text())
         groups = torch.load(groups_file)
+    elif args.reuse_groups and groups_file.exists():
+        groups = torch.load(groups_file)
+        plan = {**json.loads(plan_file.read_text()), "args": {k: str(v) for k, v in vars(args).items()}}
+        log.info("reusing %d groups from %s", len(groups), groups_file)
     else:
         started = time.perf_counter()
         documents, counts = build_documents(args.data_dir, args.seed, SHARED_MIX)

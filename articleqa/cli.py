@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from articleqa.config import SEEDS_DIR, Settings
+from articleqa.index.compute import PRECISIONS
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -142,8 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--reader", help="extractive QA model directory or HF id (env ARTICLEQA_READER)")
     common.add_argument("--store", help="vectors: faiss (default), milvus (Milvus Lite) or milvus://host:19530 "
                         "(env ARTICLEQA_STORE)")
-    common.add_argument("--precision", choices=("auto", "bf16", "fp32"),
+    common.add_argument("--precision", choices=PRECISIONS,
                         help="inference precision; auto = bf16 where the CPU has it natively (env ARTICLEQA_PRECISION)")
+    common.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        help="how much to log (env ARTICLEQA_LOG_LEVEL; default warning)")
     common.add_argument("--budget", type=int,
                         help="reader tokens of article text read per question (env ARTICLEQA_BUDGET)")
     parser = argparse.ArgumentParser(prog="articleqa", description="Question answering over news articles.")
@@ -187,18 +190,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    for noisy in ("transformers", "sentence_transformers", "httpx", "bm25s"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)  # Milvus Lite: an unimplemented-RPC probe
     args = build_parser().parse_args(argv)
+    level = getattr(logging, (args.log_level or os.environ.get("ARTICLEQA_LOG_LEVEL") or "warning").upper(),
+                    logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Libraries' own chatter stays out unless asked for with --log-level debug.
+    for noisy in ("transformers", "sentence_transformers", "httpx", "httpcore", "bm25s", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(max(level, logging.ERROR) if level > logging.DEBUG else logging.INFO)
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)  # Milvus Lite: an unimplemented-RPC probe
     try:
         return args.run(args)
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # a face shows a message, not a traceback
-        logging.getLogger("articleqa").debug("failed", exc_info=True)
-        print(f"error: {error}", file=sys.stderr)
+    except Exception as error:  # a face shows a message, not a traceback (unless asked for)
+        logging.getLogger("articleqa").debug("%s failed", args.command, exc_info=True)
+        hint = "" if level <= logging.DEBUG else " (run with --log-level debug for details)"
+        print(f"error: {error}{hint}", file=sys.stderr)
         return 1
 
 

@@ -60,7 +60,7 @@ class IndexMismatch(RuntimeError):
     """The index on disk was built with another embedder, format or vector store."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Snapshot:
     """Immutable once published: everything one search needs except the vectors (the backend holds those)."""
 

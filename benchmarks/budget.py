@@ -23,6 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def interpolated(span, passages, mu: float) -> float:
+    """BERTserini: the reader's log probability plus mu times the log of the story's retrieval score
+    relative to the best story's."""
+    top = max(p.score for p in passages)
+    prior = passages[span.passage_index].score / top
+    return math.log(max(span.probability, 1e-12)) + mu * math.log(max(prior, 1e-6))
+
+
 def main(argv: list[str] | None = None) -> None:
     from articleqa.config import Settings
     from articleqa.index.documents import Article
@@ -59,12 +67,8 @@ def main(argv: list[str] | None = None) -> None:
             passages += len(reading.passages)
             golds = [normalize_answer(a) for a in q.answers]
             recall += any(g and g in normalize_answer(p.text) for p in reading.passages for g in golds)
-            top = max((p.score for p in reading.passages), default=1.0)
             for mu in mus:
-                def combined(span, mu=mu):
-                    prior = reading.passages[span.passage_index].score / top
-                    return math.log(max(span.probability, 1e-12)) + mu * math.log(max(prior, 1e-6))
-                best = max(reading.spans, key=combined, default=None)
+                best = max(reading.spans, key=lambda span, mu=mu: interpolated(span, reading.passages, mu), default=None)
                 totals[mu] += score_one(best.text, q.answers)[1] if best else 0.0
         seconds = time.perf_counter() - started
         n = len(questions)

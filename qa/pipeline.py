@@ -10,8 +10,10 @@ from pathlib import Path
 
 from articleqa.index.documents import InvalidArticle, parse_article
 from articleqa.index.embedder import Embedder
+from articleqa.index.fetch import FetchLimits
 from articleqa.index.indexer import Indexer, IndexReport
 from articleqa.index.store import SentenceStore, StoredArticle
+from articleqa.qa.dates import date_note
 from articleqa.qa.evaluation.squad_metric import normalize_answer
 from articleqa.qa.reader import ExtractiveReader, Span
 from articleqa.qa.retriever import HybridRetriever, Passage
@@ -59,6 +61,10 @@ class Answer:
     message: str = ""  # what to tell the user besides the answer
     alternatives: list[Alternative] = field(default_factory=list)
     retrieval_query: str = ""
+    # Where and when the article was published, as far as it says (see ArticleQA._with_article)
+    article_date: str | None = None  # ISO 8601, YYYY-MM-DD
+    article_source: str = ""  # the publisher or site
+    article_url: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -195,12 +201,38 @@ class ArticleQA:
         return self.indexer.add_files(paths, self.settings.max_article_bytes, progress=progress)
 
     def articles(self) -> list[dict]:
-        return [{"id": a.id, "title": a.title, "sentences": len(a.sentences), "source": a.source}
+        """id, title, sentences, date, source (the publisher), url, author and file of each article."""
+        return [{"id": a.id, "title": a.title, "sentences": len(a.sentences), "date": a.meta.date,
+                 "source": a.meta.source, "url": a.meta.url, "author": a.meta.author, "file": a.file}
                 for a in self.store.articles]
 
-    def remove(self, title_or_id: str) -> list[str]:
-        found = self.store.find(title_or_id)
+    def remove(self, title_id_or_url: str) -> list[str]:
+        found = self.store.find(title_id_or_url)
         return [a.title for a in self.store.remove(a.id for a in found)]
+
+    # ---- news: pages by URL, feeds, article dates (issue 14) -------------------------------------
+    def fetch_limits(self) -> FetchLimits:
+        return FetchLimits(allow_private=self.settings.private_urls_allowed,
+                           max_bytes=self.settings.max_article_bytes)
+
+    def add_url(self, url: str) -> IndexReport:
+        """Fetch a page and index its article (a changed page replaces its older version); problems come
+        back in report.errors, never raised."""
+        return self.indexer.add_url(url, self.fetch_limits())
+
+    def add_feed(self, url_or_path: str, progress: bool = False) -> IndexReport:
+        """Index the entries of an RSS/Atom feed not indexed yet; problems come back in report.errors."""
+        return self.indexer.add_feed(url_or_path, self.fetch_limits(), progress=progress)
+
+    @staticmethod
+    def _with_article(answer: Answer, articles: dict[int, StoredArticle]) -> Answer:
+        """The answer with its article's date, source and URL, and the date when the answer is relative."""
+        article = articles.get(answer.article_id) if answer.article_id is not None else None
+        if article is None:
+            return answer
+        note = date_note(answer.answer, article.meta.date)
+        return replace(answer, article_date=article.meta.date or None, article_source=article.meta.source,
+                       article_url=article.meta.url, message=" ".join(filter(None, (answer.message, note))))
 
     # ---- questions -----------------------------------------------------------------------------
     def read(self, question: object, history: list[Turn] | None = None) -> Reading:
@@ -231,9 +263,10 @@ class ArticleQA:
                           message="No articles are indexed yet: add one first.", retrieval_query=query)
         best = reading.best
         if self.reader.abstains(best, spans):
-            return self._abstention(question, query, passages, articles, best, spans)
+            return self._with_article(self._abstention(question, query, passages, articles, best, spans), articles)
         answer = self._answer_from(question, query, best, passages, articles, spans)
-        return replace(answer, alternatives=self._alternatives(best, spans, passages, articles))
+        return self._with_article(replace(answer, alternatives=self._alternatives(best, spans, passages, articles)),
+                                  articles)
 
     def _alternatives(self, best: Span, spans: list[Span], passages: list[Passage],
                       articles: dict[int, StoredArticle]) -> list[Alternative]:

@@ -88,8 +88,11 @@ def _html_article(markup: str, url: str) -> tuple[str, str, ArticleMeta]:
     if len(text.split()) < MIN_ARTICLE_WORDS:
         raise InvalidArticle("No article text was found on this page (it may be a front page, a login or "
                              "cookie wall, or a page that is built by JavaScript). Nothing was added.")
-    meta = ArticleMeta(date=document.date or "", source=" ".join((document.sitename or "").split()),
-                       url=http_url(document.url or "") or http_url(url),
+    page_url = http_url(document.url or "") or http_url(url)
+    site = " ".join((document.sitename or "").split())
+    if site in {urlsplit(page_url).netloc, urlsplit(page_url).hostname}:
+        site = ""  # trafilatura's stand-in, the host: a feed's title says more (parse_article falls back to it)
+    meta = ArticleMeta(date=document.date or "", source=site, url=page_url,
                        author=" ".join((document.author or "").split()))
     return document.title or "", text, meta
 
@@ -176,6 +179,9 @@ def parse_article(raw: bytes | str, name: str = "", max_bytes: int = 5_000_000, 
         text = _markdown_to_text(text)
     text = _tidy(text)
     title = " ".join(title.split()) or page_title
+    first, _, rest = text.partition("\n")
+    if kind == "html" and title and first == title:  # the headline again at the top of the story
+        text = rest.strip()
     if not title:
         first, _, text = text.partition("\n")
         title = first.strip()

@@ -75,7 +75,7 @@ def _resolve(url: httpx.URL) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise FetchError(f"Could not find the host {url.host}: {error.strerror or error}.") from None
+        raise FetchError(f"Could not reach {url.host}: {error.strerror or error}; nothing was added.") from None
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
@@ -116,6 +116,8 @@ def fetch(url: str, limits: FetchLimits, accept: tuple[str, ...] = PAGE_TYPES) -
                     return _read(current, response, limits, accept, deadline)
             except httpx.TimeoutException:
                 raise FetchError(f"{current.host} took too long to answer; nothing was added.") from None
+            except httpx.ConnectError as error:
+                raise FetchError(f"Could not reach {current.host}: {error}; nothing was added.") from None
             except (httpx.HTTPError, httpx.InvalidURL) as error:
                 raise FetchError(f"Could not fetch {shown}: {error or type(error).__name__}.") from None
         raise FetchError(f"{shown} redirects more than {limits.max_redirects} times; nothing was added.")

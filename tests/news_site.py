@@ -144,3 +144,19 @@ def news_site() -> Iterator[NewsSite]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def news_app(shipped_app, directory: Path):
+    """The shipped reader and embedder over a fresh index of the two saved news pages (the session's
+    shipped_app keeps the seed corpus alone: other tests' answers don't move)."""
+    from dataclasses import replace
+
+    from articleqa.index.store import SentenceStore
+    from articleqa.qa.pipeline import ArticleQA
+
+    settings = replace(shipped_app.settings, data_dir=directory)
+    embedder = shipped_app.embedder
+    app = ArticleQA(settings, embedder, SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id),
+                    shipped_app.reader)
+    app.add_files([LIFEBOAT, BRIDGE])
+    return app

@@ -227,7 +227,7 @@ class ArticleQA:
     @staticmethod
     def _with_article(answer: Answer, articles: dict[int, StoredArticle]) -> Answer:
         """The answer with its article's date, source and URL, and the date when the answer is relative."""
-        article = articles.get(answer.article_id) if answer.article_id is not None else None
+        article = articles.get(answer.article_id)
         if article is None:
             return answer
         note = date_note(answer.answer, article.meta.date)

@@ -317,3 +317,13 @@ def test_an_index_written_before_metadata_still_loads(tiny_app, tmp_path):
     [article] = old.articles
     assert article.file == "syrian-rebels-capture-hama.txt" and article.meta.source == article.meta.date == ""
     assert len(old) == len(tiny_app.store)
+
+
+def test_allow_private_urls_from_the_environment(monkeypatch):
+    from articleqa.config import Settings
+
+    assert Settings.from_env().allow_private_urls is None  # unset: decided by --host
+    monkeypatch.setenv("ARTICLEQA_ALLOW_PRIVATE_URLS", "0")
+    assert Settings.from_env().private_urls_allowed is False  # even on 127.0.0.1
+    monkeypatch.setenv("ARTICLEQA_ALLOW_PRIVATE_URLS", "1")
+    assert Settings.from_env(host="0.0.0.0").private_urls_allowed is True

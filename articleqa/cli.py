@@ -1,4 +1,4 @@
-"""The `articleqa` command: index, ask, list, remove, serve, eval. A face only: the work is in qa/."""
+"""The `articleqa` command: index, ask, list, remove, follow, serve, eval. A face only: the work is in qa/."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +20,14 @@ from articleqa.index.compute import PRECISIONS
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=args.data_dir, embedder=args.embedder, reader=args.reader,
                              precision=args.precision, store=args.store, budget=args.budget,
-                             **{k: getattr(args, k) for k in ("host", "port", "auth") if getattr(args, k, None)})
+                             **{k: getattr(args, k) for k in ("host", "port", "auth", "allow_private_urls")
+                                if getattr(args, k, None)})
+
+
+def _local(settings: Settings) -> Settings:
+    # The command line fetches for the person at this machine: private addresses (an intranet, a local
+    # server) are theirs to reach, unless the setting says otherwise.
+    return replace(settings, allow_private_urls=True) if settings.allow_private_urls is None else settings
 
 
 def _app(settings: Settings, in_memory: bool = False):
@@ -27,17 +36,24 @@ def _app(settings: Settings, in_memory: bool = False):
     return ArticleQA.from_settings(settings, in_memory=in_memory)
 
 
-def _print_report(report) -> int:
-    for article in report.added:
-        print(f"added: {article.title} ({len(article.sentences)} sentences)")
-    for title in report.duplicates:
-        print(f"skipped (already indexed): {title}")
-    for error in report.errors:
-        print(f"error: {error}", file=sys.stderr)
-    return 1 if report.errors and not report.added else 0
+def _print_report(*reports, each_skipped: bool = True) -> int:
+    for report in reports:
+        for title in report.replaced:
+            print(f"replaced (the page changed): {title}")
+        for article in report.added:
+            print(f"added: {article.title} ({len(article.sentences)} sentences)")
+        for title in report.duplicates if each_skipped else ():
+            print(f"skipped (already indexed): {title}")
+        if report.duplicates and not each_skipped:
+            print(f"skipped {len(report.duplicates)} already indexed")
+        for error in report.errors:
+            print(f"error: {error}", file=sys.stderr)
+    sys.stdout.flush()
+    return 1 if any(r.errors for r in reports) and not any(r.added for r in reports) else 0
 
 
 def cmd_ask(args) -> int:
+    from articleqa.qa.dates import byline
     from articleqa.qa.pipeline import InvalidQuestion
 
     app = _app(_settings(args))
@@ -62,32 +78,81 @@ def cmd_ask(args) -> int:
             print(f"A: {answer.answer or answer.message}  (score {answer.score:.2f}, {answer.article})")
             if answer.sentence:
                 print(f"   \u201c{answer.sentence}\u201d")
+            if where := " \u2014 ".join(filter(None, (byline(answer.article_source, answer.article_date),
+                                                      answer.article_url))):
+                print(f"   {where}")
+            if answer.answer and answer.message:
+                print(f"   {answer.message}")
     return status
 
 
 def cmd_index(args) -> int:
     address, paths = args.ray, args.paths
-    if address and Path(address).exists():  # `--ray story.md ...`: a path, not a cluster address
+    if address and (Path(address).exists() or _is_url(address)):  # `--ray story.md ...`: not a cluster address
         address, paths = "", [address, *paths]
-    if not paths:
-        print("error: name the article files or folders to index", file=sys.stderr)
+    if not paths and not args.feed:
+        print("error: name the article files, folders or URLs to index (or --feed)", file=sys.stderr)
         return 2
-    settings = _settings(args)
+    settings = _local(_settings(args))
     if address is None:
-        return _print_report(_app(settings).add_files(paths, progress=True))
+        return _index(_app(settings), paths, args.feed)
     from articleqa.index.indexer import Indexer
     from articleqa.index.parallel import RayEmbedder
 
     # Ray first: it starts its processes before Milvus Lite's in-process gRPC server exists.
     with RayEmbedder(settings.embedder, address, options={"precision": settings.precision}) as embedder:
-        indexer = Indexer(_app(settings).store, embedder)
-        return _print_report(indexer.add_files(paths, settings.max_article_bytes, progress=True))
+        app = _app(settings)
+        app.indexer = Indexer(app.store, embedder)
+        return _index(app, paths, args.feed)
+
+
+def _is_url(text: str) -> bool:
+    return re.match(r"https?://", text, re.I) is not None
+
+
+def _index(app, paths: list[str], feeds: list[str] | None) -> int:
+    files = [p for p in paths if not _is_url(p)]
+    reports = [app.add_files(files, progress=True)] if files else []
+    reports += [app.add_url(url) for url in paths if _is_url(url)]
+    reports += [app.add_feed(feed, progress=True) for feed in feeds or []]
+    return _print_report(*reports)
+
+
+def _interval(text: str) -> float:
+    """ "15m" -> 900.0 seconds (s, m, h, d; a bare number is minutes), within a minute and a day."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text or "", re.I)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an interval such as 90s, 15m, 2h or 1d")
+    seconds = float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[(match[2] or "m").lower()]
+    if not 60 <= seconds <= 86400:
+        raise argparse.ArgumentTypeError("the interval must be between 1 minute and 1 day")
+    return seconds
+
+
+def cmd_follow(args) -> int:
+    app = _app(_local(_settings(args)))
+    print(f"following {args.feed} every {args.every / 60:g} min; Ctrl-C stops", flush=True)
+    try:
+        while True:
+            _print_report(app.add_feed(args.feed, progress=True), each_skipped=False)
+            time.sleep(args.every)
+    except KeyboardInterrupt:  # between two writes or inside one: the index is the old or the new state
+        print("stopped", flush=True)
+        return 0
 
 
 def cmd_list(args) -> int:
+    from articleqa.qa.dates import byline
+
     app = _app(_settings(args))
     for article in app.articles():
-        print(f"{article['id']:>5}  {article['title']}  ({article['sentences']} sentences)")
+        if args.json:
+            print(json.dumps({k: article[k] for k in ("id", "title", "date", "source", "url", "sentences")},
+                             ensure_ascii=False))
+        else:
+            where = byline(article["source"], article["date"])
+            print(f"{article['id']:>5}  {article['title']}  ({article['sentences']} sentences"
+                  f"{', ' + where if where else ''})")
     return 0
 
 
@@ -96,7 +161,7 @@ def cmd_remove(args) -> int:
     for title in removed:
         print(f"removed: {title}")
     if not removed:
-        print(f"no article titled {args.title!r}", file=sys.stderr)
+        print(f"no article with the title, id or URL {args.title!r}", file=sys.stderr)
         return 1
     return 0
 
@@ -157,20 +222,39 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="+")
     ask.set_defaults(run=cmd_ask)
 
-    index = commands.add_parser("index", parents=[common], help="add article files or folders")
+    fetching = argparse.ArgumentParser(add_help=False)
+    fetching.add_argument("--allow-private-urls", action="store_const", const=True,
+                          help="fetch private, loopback and link-local addresses too (env "
+                          "ARTICLEQA_ALLOW_PRIVATE_URLS; default: yes here and for serve on 127.0.0.1)")
+
+    index = commands.add_parser("index", parents=[common, fetching],
+                                help="add article files, folders, web pages (https://...) or feeds")
     index.add_argument("paths", nargs="*")
+    index.add_argument("--feed", action="append", metavar="URL_OR_FILE",
+                       help="an RSS or Atom feed: index its entries not indexed yet (repeatable)")
     index.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                        help="embed in parallel on Ray: a local instance, or a cluster (auto, ray://head:10001)")
     index.set_defaults(run=cmd_index)
 
-    commands.add_parser("list", parents=[common], help="list indexed articles").set_defaults(run=cmd_list)
+    follow = commands.add_parser("follow", parents=[common, fetching],
+                                 help="keep a corpus current: index a feed's new entries every so often")
+    follow.add_argument("feed", metavar="FEED", help="the feed's URL or file")
+    follow.add_argument("--every", type=_interval, default=900, metavar="INTERVAL",
+                        help="how often: 90s, 15m (default), 2h, 1d; between 1 minute and 1 day")
+    follow.set_defaults(run=cmd_follow)
 
-    remove = commands.add_parser("remove", parents=[common], help="remove an article by title or id")
-    remove.add_argument("title")
+    listing = commands.add_parser("list", parents=[common], help="list indexed articles")
+    listing.add_argument("--json", action="store_true",
+                         help="one JSON object per line per article: id, title, date, source, url, sentences")
+    listing.set_defaults(run=cmd_list)
+
+    remove = commands.add_parser("remove", parents=[common], help="remove an article by title, id or URL")
+    remove.add_argument("title", metavar="TITLE_ID_OR_URL")
     remove.set_defaults(run=cmd_remove)
 
-    serve = commands.add_parser("serve", parents=[common], help="serve the chat and the API")
-    serve.add_argument("--host", help="default 127.0.0.1 (loopback only)")
+    serve = commands.add_parser("serve", parents=[common, fetching], help="serve the chat and the API")
+    serve.add_argument("--host", help="default 127.0.0.1 (loopback only); on another host, fetching private "
+                       "addresses is refused unless --allow-private-urls")
     serve.add_argument("--port", type=int, help="default 7860")
     serve.add_argument("--auth", help="user:password to require a login (env ARTICLEQA_AUTH)")
     serve.set_defaults(run=cmd_serve)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, fields, replace
 from importlib.resources import files
@@ -19,7 +20,7 @@ def _env(name: str, default):
     value = os.environ.get(f"ARTICLEQA_{name.upper()}")
     if value is None or value == "":
         return default
-    if isinstance(default, bool):
+    if isinstance(default, bool) or default is None:  # None: a yes/no whose default depends on other settings
         return value.lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):
         return int(value)
@@ -28,6 +29,16 @@ def _env(name: str, default):
     if isinstance(default, Path):
         return Path(value).expanduser()
     return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server bound to `host` is reachable from this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:
+        return False  # another host name: it may be reachable from elsewhere
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,9 @@ class Settings:
     port: int = 7860
     concurrency: int = 4
     auth: str = ""  # "user:password" enables login
+    # Fetching URLs (articleqa index URL, /add_url, feeds) from private, loopback and link-local addresses.
+    # None: allowed when the server listens on loopback only (and for the CLI), refused when it is exposed.
+    allow_private_urls: bool | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -61,6 +75,12 @@ class Settings:
         values = {f.name: _env(f.name, getattr(base, f.name)) for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(base, **values)
+
+    @property
+    def private_urls_allowed(self) -> bool:
+        if self.allow_private_urls is not None:
+            return self.allow_private_urls
+        return is_loopback(self.host)
 
     @property
     def index_dir(self) -> Path:

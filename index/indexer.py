@@ -1,4 +1,5 @@
-"""Articles into the store: split into sentences, embed, add; exact duplicates are skipped."""
+"""Articles into the store: split into sentences, embed, add; exact duplicates are skipped, and a page indexed
+again from the same URL with other text replaces its older version."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from articleqa.index.documents import SUPPORTED_SUFFIXES, Article, InvalidArticle, load_article
+from articleqa.index.documents import SUPPORTED_SUFFIXES, Article, InvalidArticle, load_article, same_url_key
 from articleqa.index.embedder import Embedder
+from articleqa.index.feeds import entry_article, read_feed
+from articleqa.index.fetch import FetchLimits, fetch_article
 from articleqa.index.sentences import split_sentences
 from articleqa.index.store import SentenceStore, StoredArticle
 
@@ -18,6 +21,7 @@ from articleqa.index.store import SentenceStore, StoredArticle
 class IndexReport:
     added: list[StoredArticle] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)  # titles skipped as exact duplicates
+    replaced: list[str] = field(default_factory=list)  # titles of older versions of pages indexed again
     errors: list[str] = field(default_factory=list)  # one clear message per file that could not be read
 
 
@@ -43,24 +47,32 @@ class Indexer:
     def add_articles(self, articles: Iterable[Article], progress: bool = False) -> IndexReport:
         report = IndexReport()
         pending: list[Article] = []
+        replacing: list[int] = []  # ids of the older versions the pending articles replace
         pending_chars = 0
         seen: set[str] = set()
         articles = list(articles)
         bar = tqdm(total=len(articles), desc="indexing", unit="article", disable=not progress)
         for article in articles:
-            if article.fingerprint in seen or self.store.has_fingerprint(article.fingerprint):
+            url = same_url_key(article.meta.url)
+            older = self.store.find_url(url) if url else None
+            indexed = older.fingerprint == article.fingerprint if older else self.store.has_fingerprint(
+                article.fingerprint)
+            if indexed or article.fingerprint in seen or url in seen:
                 report.duplicates.append(article.title)
                 bar.update(1)
                 continue
-            seen.add(article.fingerprint)
+            seen.update(key for key in (article.fingerprint, url) if key)
+            if older is not None:  # the same page with other text: the new version replaces it
+                replacing.append(older.id)
+                report.replaced.append(older.title)
             pending.append(article)
             pending_chars += len(article.text)
             if pending_chars >= self.commit_chars:
-                report.added.extend(self._commit(pending))
+                report.added.extend(self._commit(pending, replacing))
                 bar.update(len(pending))
-                pending, pending_chars = [], 0
+                pending, replacing, pending_chars = [], [], 0
         if pending:
-            report.added.extend(self._commit(pending))
+            report.added.extend(self._commit(pending, replacing))
             bar.update(len(pending))
         bar.close()
         return report
@@ -76,14 +88,43 @@ class Indexer:
         report.errors = errors + report.errors
         return report
 
-    def _commit(self, articles: list[Article]) -> list[StoredArticle]:
+    def add_url(self, url: str, limits: FetchLimits) -> IndexReport:
+        """Fetch one page and index its article; a problem comes back in report.errors."""
+        try:
+            article = fetch_article(url, limits)
+        except InvalidArticle as error:
+            return IndexReport(errors=[str(error)])
+        return self.add_articles([article])
+
+    def add_feed(self, url_or_path: str, limits: FetchLimits, progress: bool = False) -> IndexReport:
+        """Index the entries of an RSS/Atom feed (an address or a file). Entries linking to a page that is
+        indexed already are skipped unfetched; a failing entry is reported and the others go on."""
+        try:
+            feed = read_feed(url_or_path, limits)
+        except InvalidArticle as error:
+            return IndexReport(errors=[str(error)])
+        articles, skipped, errors = [], [], []
+        for entry in tqdm(feed.entries, desc="fetching", unit="entry", disable=not progress):
+            if entry.article is None and self.store.find_url(entry.link):
+                skipped.append(entry.name)
+                continue
+            try:
+                articles.append(entry_article(entry, limits))
+            except InvalidArticle as error:
+                errors.append(f"{entry.name}: {error}")
+        report = self.add_articles(articles, progress=progress)
+        report.duplicates[:0] = skipped
+        report.errors[:0] = errors
+        return report
+
+    def _commit(self, articles: list[Article], replacing: list[int]) -> list[StoredArticle]:
         spans = [split_sentences(a.text) for a in articles]
         texts = [s.text for article_spans in spans for s in article_spans]
         vectors = self.embedder.embed(texts)
         items, row = [], 0
         for article, article_spans in zip(articles, spans, strict=True):
             n = len(article_spans)
-            items.append((article.title, article.text, article.source, article.fingerprint,
-                          [(s.start, s.end) for s in article_spans], vectors[row : row + n]))
+            items.append((article.title, article.text, article.file, article.fingerprint,
+                          [(s.start, s.end) for s in article_spans], vectors[row : row + n], article.meta))
             row += n
-        return self.store.add(items)
+        return self.store.add(items, replacing=replacing)

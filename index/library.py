@@ -7,6 +7,7 @@ from pathlib import Path
 
 from articleqa.index.documents import Article, InvalidArticle, parse_article
 from articleqa.index.embedder import Embedder
+from articleqa.index.fetch import FetchLimits
 from articleqa.index.indexer import Indexer, IndexReport
 from articleqa.index.store import SentenceStore
 
@@ -14,10 +15,12 @@ from articleqa.index.store import SentenceStore
 class ArticleLibrary:
     """What is indexed, and changes to it; every problem comes back in an IndexReport, never raised."""
 
-    def __init__(self, store: SentenceStore, embedder: Embedder, max_article_bytes: int) -> None:
+    def __init__(self, store: SentenceStore, embedder: Embedder, max_article_bytes: int,
+                 fetch_limits: FetchLimits | None = None) -> None:
         self.store = store
         self.indexer = Indexer(store, embedder)
         self.max_article_bytes = max_article_bytes
+        self.fetch_limits = fetch_limits or FetchLimits(max_bytes=max_article_bytes)
 
     def add_text(self, text: str | bytes, name: str = "") -> IndexReport:
         """One pasted or uploaded article; `name` (a file name) picks the format."""
@@ -33,11 +36,21 @@ class ArticleLibrary:
     def add_articles(self, articles: Iterable[Article], progress: bool = False) -> IndexReport:
         return self.indexer.add_articles(articles, progress=progress)
 
+    def add_url(self, url: str) -> IndexReport:
+        """Fetch a page and index its article (a changed page replaces its older version)."""
+        return self.indexer.add_url(url, self.fetch_limits)
+
+    def add_feed(self, url_or_path: str, progress: bool = False) -> IndexReport:
+        """Index the entries of an RSS/Atom feed that are not indexed yet."""
+        return self.indexer.add_feed(url_or_path, self.fetch_limits, progress=progress)
+
     def articles(self) -> list[dict]:
-        return [{"id": a.id, "title": a.title, "sentences": len(a.sentences), "source": a.source}
+        """id, title, sentences, date, source (the publisher), url, author and file of each article."""
+        return [{"id": a.id, "title": a.title, "sentences": len(a.sentences), "date": a.meta.date,
+                 "source": a.meta.source, "url": a.meta.url, "author": a.meta.author, "file": a.file}
                 for a in self.store.articles]
 
-    def remove(self, title_or_id: str) -> list[str]:
-        """Remove the articles with this title (or id); their titles, empty when none matched."""
-        found = self.store.find(title_or_id)
+    def remove(self, title_id_or_url: str) -> list[str]:
+        """Remove the articles with this title (or id, or URL); their titles, empty when none matched."""
+        found = self.store.find(title_id_or_url)
         return [a.title for a in self.store.remove(a.id for a in found)]

@@ -3,7 +3,8 @@
 On disk (`index_dir`):
     manifest.json   {"format", "version", "embedder", "dimension", "store", "next_row", "snapshot": "v7"},
                     replaced atomically
-    v7/articles.jsonl   one article per line (id, title, text, source, fingerprint, sentence spans, first row id)
+    v7/articles.jsonl   one article per line (id, title, text, file, fingerprint, sentence spans, first row id,
+                        and what the page said about itself: date, source, url, author)
     v7/dense.faiss      the FAISS index (FAISS backend; Milvus keeps the vectors in its own file or server)
 A write builds a new `vN/` directory, fsyncs it, then swaps the manifest with an atomic rename: a crash at
 any moment leaves the old or the new state. Vectors are added to the backend before the swap and removed
@@ -20,19 +21,22 @@ import os
 import shutil
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
+from articleqa.index.documents import ArticleMeta, same_url_key
 from articleqa.index.vectors import BATCH_ROWS, FLAT_LIMIT, IVF_PROBES, Rows, VectorIndex, backend_kind, open_vectors
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG when imported
 
 __all__ = ["FLAT_LIMIT", "IVF_PROBES", "Hit", "IndexMismatch", "SentenceStore", "Snapshot", "StoredArticle"]
 
-FORMAT = 2  # 1: vectors.npy beside articles.jsonl (still read, and converted on the next write)
+# 1: vectors.npy beside articles.jsonl; 2: no article metadata, "source" named the file (both still read, and
+# converted on the next write)
+FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,10 @@ class StoredArticle:
     id: int
     title: str
     text: str
-    source: str
+    file: str  # the file it came from, if any
     fingerprint: str
     sentences: tuple[tuple[int, int], ...]  # (start, end) of each sentence in `text`
+    meta: ArticleMeta = field(default_factory=ArticleMeta)  # date, source, url, author
 
     def sentence(self, position: int) -> str:
         start, end = self.sentences[position]
@@ -73,6 +78,7 @@ class Snapshot:
     bm25: bm25s.BM25 | None = None  # over sentences, rows in row order
     story_bm25: bm25s.BM25 | None = None  # over whole articles (title and text), in `story_ids` order
     story_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    by_url: dict[str, int] = field(default_factory=dict)  # same_url_key(url) -> article id
 
     @property
     def size(self) -> int:
@@ -104,7 +110,8 @@ def _build(articles: dict[int, StoredArticle], first_rows: dict[int, int], next_
         # sentence does (the answer's sentence rarely repeats the question's words).
         story_bm25 = bm25s.BM25()
         story_bm25.index(_tokenize([f"{a.title}\n{a.text}" for a in articles.values()]), show_progress=False)
-    return Snapshot(articles, first_rows, row_ids, row_article, row_position, next_row, bm25, story_bm25, ids)
+    by_url = {same_url_key(a.meta.url): i for i, a in articles.items() if a.meta.url}
+    return Snapshot(articles, first_rows, row_ids, row_article, row_position, next_row, bm25, story_bm25, ids, by_url)
 
 
 def _fsync_file(path: Path) -> None:
@@ -147,11 +154,20 @@ class SentenceStore:
         return self._snapshot.articles.get(article_id)
 
     def find(self, title_or_id: str, snapshot: Snapshot | None = None) -> list[StoredArticle]:
+        """The articles with this id, URL or title (case and white space ignored)."""
         snapshot = snapshot or self._snapshot
         if title_or_id.isdigit() and int(title_or_id) in snapshot.articles:
             return [snapshot.articles[int(title_or_id)]]
+        if by_url := self.find_url(title_or_id, snapshot):
+            return [by_url]
         wanted = " ".join(title_or_id.split()).casefold()
         return [a for a in snapshot.articles.values() if " ".join(a.title.split()).casefold() == wanted]
+
+    def find_url(self, url: str, snapshot: Snapshot | None = None) -> StoredArticle | None:
+        """The article from this address (another spelling of it too: case, fragment, trailing slash)."""
+        snapshot = snapshot or self._snapshot
+        article_id = snapshot.by_url.get(same_url_key(url)) if url else None
+        return snapshot.articles.get(article_id) if article_id is not None else None
 
     def has_fingerprint(self, fingerprint: str) -> bool:
         return any(a.fingerprint == fingerprint for a in self._snapshot.articles.values())
@@ -199,38 +215,53 @@ class SentenceStore:
         return self._snapshot
 
     # ---- writing -------------------------------------------------------------------------------
-    def add(self, items: Iterable[tuple[str, str, str, str, list[tuple[int, int]], np.ndarray]]) -> list[StoredArticle]:
-        """Add (title, text, source, fingerprint, sentence spans, vectors) tuples; one atomic commit.
+    def add(self, items: Iterable[tuple], replacing: Iterable[int] = ()) -> list[StoredArticle]:
+        """Add (title, text, file, fingerprint, sentence spans, vectors[, ArticleMeta]) tuples and remove the
+        articles `replacing` names (older versions of the same pages); one atomic commit.
 
         Vectors go to the backend in batches as `items` is consumed, so a generator of items never has all
         its vectors in memory at once."""
         with self._write_lock:
+            return self._commit(items, set(replacing))
+
+    def remove(self, article_ids: Iterable[int]) -> list[StoredArticle]:
+        with self._write_lock:
             current = self._snapshot
-            articles, first_rows = dict(current.articles), dict(current.first_rows)
-            next_id = max(articles, default=0) + 1
-            next_row = current.next_row
-            added: list[StoredArticle] = []
-            batch: list[tuple[StoredArticle, np.ndarray]] = []
-            try:
-                for title, text, source, fingerprint, spans, vectors in items:
-                    if len(spans) != len(vectors):
-                        raise ValueError("one vector per sentence is required")
-                    article = StoredArticle(next_id, title, text, source, fingerprint, tuple(map(tuple, spans)))
-                    articles[next_id], first_rows[next_id] = article, next_row
-                    batch.append((article, vectors))
-                    added.append(article)
-                    next_id += 1
-                    next_row += len(spans)
-                    if next_row - first_rows[batch[0][0].id] >= BATCH_ROWS:
-                        self._add_vectors(batch, first_rows)
-                        batch = []
-                self._add_vectors(batch, first_rows)  # before the manifest names them; invisible to `current`
-                if added:
-                    self._publish(_build(articles, first_rows, next_row))
-            except BaseException:
-                self.vectors.remove(np.arange(current.next_row, next_row, dtype=np.int64))
-                raise
-            return added
+            removed = [current.articles[i] for i in sorted(set(article_ids)) if i in current.articles]
+            self._commit((), {a.id for a in removed})
+            return removed
+
+    def _commit(self, items: Iterable[tuple], doomed: set[int]) -> list[StoredArticle]:
+        current = self._snapshot
+        doomed &= current.articles.keys()
+        articles = {i: a for i, a in current.articles.items() if i not in doomed}
+        first_rows = {i: current.first_rows[i] for i in articles}
+        next_id = max(current.articles, default=0) + 1
+        next_row = current.next_row
+        added: list[StoredArticle] = []
+        batch: list[tuple[StoredArticle, np.ndarray]] = []
+        try:
+            for title, text, file, fingerprint, spans, vectors, *meta in items:
+                if len(spans) != len(vectors):
+                    raise ValueError("one vector per sentence is required")
+                article = StoredArticle(next_id, title, text, file, fingerprint, tuple(map(tuple, spans)), *meta)
+                articles[next_id], first_rows[next_id] = article, next_row
+                batch.append((article, vectors))
+                added.append(article)
+                next_id += 1
+                next_row += len(spans)
+                if next_row - first_rows[batch[0][0].id] >= BATCH_ROWS:
+                    self._add_vectors(batch, first_rows)
+                    batch = []
+            self._add_vectors(batch, first_rows)  # before the manifest names them; invisible to `current`
+            if added or doomed:
+                self._publish(_build(articles, first_rows, next_row))
+        except BaseException:
+            self.vectors.remove(np.arange(current.next_row, next_row, dtype=np.int64))
+            raise
+        if doomed:  # after the manifest stops naming them: a crash before this leaves rows that load prunes
+            self.vectors.remove(current.row_ids[np.isin(current.row_article, list(doomed))])
+        return added
 
     def _add_vectors(self, batch: list[tuple[StoredArticle, np.ndarray]], first_rows: dict[int, int]) -> None:
         if not batch:
@@ -241,20 +272,6 @@ class SentenceStore:
                               np.repeat([a.id for a, _ in batch], counts).astype(np.int64),
                               np.concatenate([np.arange(n, dtype=np.int64) for n in counts])),
                          [v for _, v in batch])
-
-    def remove(self, article_ids: Iterable[int]) -> list[StoredArticle]:
-        with self._write_lock:
-            current = self._snapshot
-            doomed = {i for i in article_ids if i in current.articles}
-            if not doomed:
-                return []
-            articles = {i: a for i, a in current.articles.items() if i not in doomed}
-            first_rows = {i: current.first_rows[i] for i in articles}
-            removed = [current.articles[i] for i in sorted(doomed)]
-            self._publish(_build(articles, first_rows, current.next_row))
-            # After the manifest stops naming them: a crash before this line leaves rows that load prunes.
-            self.vectors.remove(current.row_ids[np.isin(current.row_article, list(doomed))])
-            return removed
 
     def _publish(self, snapshot: Snapshot) -> None:
         if self.directory is not None:
@@ -272,9 +289,10 @@ class SentenceStore:
         staging.mkdir()
         with open(staging / "articles.jsonl", "w", encoding="utf-8") as handle:
             for a in snapshot.articles.values():
-                handle.write(json.dumps({"id": a.id, "title": a.title, "text": a.text, "source": a.source,
+                handle.write(json.dumps({"id": a.id, "title": a.title, "text": a.text, "file": a.file,
                                          "fingerprint": a.fingerprint, "sentences": a.sentences,
-                                         "first_row": snapshot.first_rows[a.id]}, ensure_ascii=False) + "\n")
+                                         "first_row": snapshot.first_rows[a.id], **asdict(a.meta)},
+                                        ensure_ascii=False) + "\n")
         for name in ["articles.jsonl", *self.vectors.persist(staging)]:
             _fsync_file(staging / name)
         _fsync_dir(staging)
@@ -303,7 +321,7 @@ class SentenceStore:
                 vectors.prune(self._snapshot.rows)
             return vectors
         manifest = json.loads(manifest_file.read_text())
-        if manifest.get("format") not in (1, FORMAT):
+        if manifest.get("format") not in (1, 2, FORMAT):
             raise IndexMismatch(f"{self.directory}: index format {manifest.get('format')} is not {FORMAT}")
         if manifest["embedder"] != self.embedder_id or manifest["dimension"] != self.dimension:
             raise IndexMismatch(
@@ -320,7 +338,10 @@ class SentenceStore:
                 record = json.loads(line)
                 record["sentences"] = tuple(tuple(s) for s in record["sentences"])
                 first_rows[record["id"]] = record.pop("first_row", next_row)  # format 1: rows in file order
-                articles[record["id"]] = StoredArticle(**record)
+                if manifest["format"] < 3:  # "source" was the file name; no metadata
+                    record["file"] = record.pop("source", "")
+                meta = ArticleMeta(**{f.name: record.pop(f.name, "") for f in fields(ArticleMeta)})
+                articles[record["id"]] = StoredArticle(**record, meta=meta)
                 next_row = max(next_row, first_rows[record["id"]] + len(record["sentences"]))
         self._version = manifest["version"]
         self._snapshot = _build(articles, first_rows, manifest.get("next_row", next_row))

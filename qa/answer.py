@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from articleqa.index.store import StoredArticle
+from articleqa.qa.dates import date_note
 from articleqa.qa.policy import Judgement
 from articleqa.qa.reader import Span
 from articleqa.qa.retriever import Passage
@@ -38,6 +39,10 @@ class Answer:
     message: str = ""  # what to tell the user besides the answer
     alternatives: list[Alternative] = field(default_factory=list)
     retrieval_query: str = ""
+    # Where and when the article was published, as far as it says
+    article_date: str | None = None  # ISO 8601, YYYY-MM-DD
+    article_source: str = ""  # the publisher or site
+    article_url: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,7 +64,8 @@ def assemble(question: str, query: str, judgement: Judgement, passages: Sequence
             end = article.sentences[closest.first_sentence][1]
         return Answer(question, None, round(judgement.confidence, 4), article.title, article.text[start:end],
                       passage=closest.text, context=_context(article, position), article_id=article.id,
-                      message=f"{NO_ANSWER} The closest passage is shown.", retrieval_query=query)
+                      message=f"{NO_ANSWER} The closest passage is shown.", retrieval_query=query,
+                      **_published(article))
     passage, article, position, sentence_start, sentence_end = _locate(best, passages, articles)
     alternatives = []
     for span, confidence in judgement.alternatives:
@@ -78,7 +84,15 @@ def assemble(question: str, query: str, judgement: Judgement, passages: Sequence
         article_id=article.id,
         alternatives=alternatives,
         retrieval_query=query,
+        # a relative answer ("last week") is placed on the calendar by the article's date
+        message=date_note(best.text, article.meta.date),
+        **_published(article),
     )
+
+
+def _published(article: StoredArticle) -> dict:
+    return {"article_date": article.meta.date or None, "article_source": article.meta.source,
+            "article_url": article.meta.url}
 
 
 def _locate(span: Span, passages: Sequence[Passage], articles: dict[int, StoredArticle]):

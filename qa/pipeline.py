@@ -9,6 +9,7 @@ from pathlib import Path
 
 from articleqa.config import Settings
 from articleqa.index.embedder import Embedder
+from articleqa.index.fetch import FetchLimits
 from articleqa.index.indexer import IndexReport
 from articleqa.index.library import ArticleLibrary
 from articleqa.index.store import SentenceStore, StoredArticle
@@ -56,7 +57,9 @@ class ArticleQA:
         self.reader = reader
         self.policy = policy or AnswerPolicy(alternatives=settings.alternatives)
         self.follow_ups = follow_ups or PronounResolver()
-        self.library = ArticleLibrary(store, embedder, settings.max_article_bytes)
+        self.library = ArticleLibrary(store, embedder, settings.max_article_bytes,
+                                      FetchLimits(allow_private=settings.private_urls_allowed,
+                                                  max_bytes=settings.max_article_bytes))
         self.retriever = HybridRetriever(store, embedder, candidates=settings.candidates, window=settings.window,
                                          rrf_k=settings.rrf_k, stories=settings.stories, budget=settings.budget,
                                          count_tokens=reader.count_tokens)
@@ -88,11 +91,17 @@ class ArticleQA:
     def add_files(self, paths: list[str | Path], progress: bool = False) -> IndexReport:
         return self.library.add_files(paths, progress=progress)
 
+    def add_url(self, url: str) -> IndexReport:
+        return self.library.add_url(url)
+
+    def add_feed(self, url_or_path: str, progress: bool = False) -> IndexReport:
+        return self.library.add_feed(url_or_path, progress=progress)
+
     def articles(self) -> list[dict]:
         return self.library.articles()
 
-    def remove(self, title_or_id: str) -> list[str]:
-        return self.library.remove(title_or_id)
+    def remove(self, title_id_or_url: str) -> list[str]:
+        return self.library.remove(title_id_or_url)
 
     # ---- questions ----------------------------------------------------------------------------------
     def read(self, question: object, history: list[Turn] | None = None, budget: int | None = None) -> Reading:

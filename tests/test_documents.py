@@ -19,12 +19,15 @@ def test_markdown_markup_is_stripped():
 def test_html_title_tag_scripts_dropped_and_entities_decoded():
     article = parse_article(
         "<html><head><title>Rates &amp; markets</title><script>alert(1)</script></head>"
-        "<body><h1>Ignored?</h1><p>The bank <b>raised</b> rates.</p><style>p{}</style><p>Markets fell.",
+        "<body><p>The bank <b>raised</b> rates.</p><style>p{}</style><p>Markets fell.",
         "page.html",
     )
     assert article.title == "Rates & markets"
     assert "alert" not in article.text and "p{}" not in article.text
     assert "The bank raised rates." in article.text and "Markets fell." in article.text
+    headline = parse_article("<html><head><title>Rates | Daily</title></head><body><h1>Bank raises rates</h1>"
+                             "<p>The bank <b>raised</b> rates on Monday.</p></body></html>", "page.html")
+    assert headline.title == "Bank raises rates"  # a page's one <h1> is its headline
 
 
 def test_broken_html_keeps_what_parsed():

@@ -1,4 +1,5 @@
-"""Gradio Blocks: the chat, the article panel, and the API endpoints /ask, /chat, /add_article, /articles."""
+"""Gradio Blocks: the chat, the article panel, and the API endpoints /ask, /chat, /add_article, /add_url,
+/articles, /remove_article."""
 
 from __future__ import annotations
 
@@ -58,16 +59,21 @@ def build_app(app: ArticleQA) -> gr.Blocks:
         # Only called with the path Gradio gave its own upload (never a path typed by a user).
         upload = Path(path)
         if upload.stat().st_size > app.settings.max_article_bytes:
-            return {"added": [], "duplicates": [], "errors": [
+            return {"added": [], "duplicates": [], "replaced": [], "errors": [
                 f"The file is larger than the {app.settings.max_article_bytes / 1e6:.0f} MB limit."]}
         return _report(lambda: app.add_text(upload.read_bytes(), upload.name))
 
+    def add_url(url: str) -> dict:
+        """Fetch the web page at `url` (http or https) and index its article; the same URL again is one
+        article, and a changed page replaces the older version."""
+        return _report(lambda: app.add_url(url or ""))
+
     def articles() -> list[dict]:
-        """The indexed articles: id, title, number of sentences, source file."""
+        """The indexed articles: id, title, sentences, date, source (the publisher), url, author, file."""
         return app.articles()
 
     def remove_article(title: str) -> dict:
-        """Remove the article with this title (or id)."""
+        """Remove the article with this title (or id, or URL)."""
         return {"removed": app.remove(title or "")}
 
     # ---- the page ------------------------------------------------------------------------------
@@ -79,10 +85,10 @@ def build_app(app: ArticleQA) -> gr.Blocks:
 
     def on_add(text, file):
         result = add_upload(file) if file else add_article(text)
-        notes = [f"Added: {t}" for t in result["added"]]
-        notes += [f"Already indexed: {t}" for t in result["duplicates"]]
-        notes += [f"Not added: {e}" for e in result["errors"]]
-        return "\n\n".join(_plain(n) for n in notes) or "Nothing to add.", _table(), None
+        return _notes(result), _table(), None
+
+    def on_add_url(url):
+        return _notes(add_url(url)), _table(), ""
 
     def on_remove(title):
         removed = remove_article(title)["removed"]
@@ -107,6 +113,9 @@ def build_app(app: ArticleQA) -> gr.Blocks:
             upload = gr.File(label="…or upload .txt / .md / .html", file_types=[".txt", ".md", ".html", ".htm"],
                              type="filepath")
             add = gr.Button("Add article", elem_id="add")
+            with gr.Row():
+                url_box = gr.Textbox(label="Add from URL", placeholder="https://…", scale=4, elem_id="url")
+                fetch = gr.Button("Fetch", scale=1, elem_id="fetch")
             status = gr.Markdown(elem_id="status")
             table = gr.Dataframe(headers=["id", "title", "sentences"], value=_table(), interactive=False,
                                  label="Indexed articles")
@@ -118,12 +127,15 @@ def build_app(app: ArticleQA) -> gr.Blocks:
             trigger(on_message, [box, chatbot, turns], [box, chatbot, turns], api_visibility="private")
         clear.click(lambda: ([], []), None, [chatbot, turns], api_visibility="private")
         add.click(on_add, [pasted, upload], [status, table, upload], api_visibility="private")
+        for trigger in (url_box.submit, fetch.click):
+            trigger(on_add_url, [url_box], [status, table, url_box], api_visibility="private")
         remove.click(on_remove, [doomed], [status, table], api_visibility="private")
         demo.load(_table, None, table, api_visibility="private")
 
         gr.api(ask, api_name="ask")
         gr.api(chat, api_name="chat")
         gr.api(add_article, api_name="add_article")
+        gr.api(add_url, api_name="add_url")
         gr.api(articles, api_name="articles")
         gr.api(remove_article, api_name="remove_article")
     return demo
@@ -134,8 +146,17 @@ def _report(index) -> dict:
         report = index()
     except Exception:
         log.exception("adding an article failed")
-        return {"added": [], "duplicates": [], "errors": [FAILURE]}
-    return {"added": [a.title for a in report.added], "duplicates": report.duplicates, "errors": report.errors}
+        return {"added": [], "duplicates": [], "replaced": [], "errors": [FAILURE]}
+    return {"added": [a.title for a in report.added], "duplicates": report.duplicates, "errors": report.errors,
+            "replaced": report.replaced}
+
+
+def _notes(result: dict) -> str:
+    notes = [f"Added: {t}" for t in result["added"]]
+    notes += [f"Replaced the older version of: {t}" for t in result["replaced"]]
+    notes += [f"Already indexed: {t}" for t in result["duplicates"]]
+    notes += [f"Not added: {e}" for e in result["errors"]]
+    return "\n\n".join(_plain(n) for n in notes) or "Nothing to add."
 
 
 def _plain(text: str) -> str:

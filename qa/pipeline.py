@@ -202,6 +202,20 @@ class ArticleQA:
         found = self.store.find(title_or_id)
         return [a.title for a in self.store.remove(a.id for a in found)]
 
+    # ---- queries for the faces (the chat's source panel and library) -----------------------------
+    def article(self, article_id: int, evidence: str | None = None) -> dict | None:
+        """One article in full: id, title, text, sentences ((start, end) in text), date, source, url, and
+        `evidence`: the (start, end) of an answer's sentence or passage in text, when it is given and found."""
+        stored = self.store.article(article_id)
+        if stored is None:
+            return None
+        found = stored.text.find(evidence) if evidence else -1
+        listed = next((a for a in self.articles() if a["id"] == article_id), {})
+        return {"id": stored.id, "title": stored.title, "text": stored.text,
+                "sentences": [list(span) for span in stored.sentences],
+                "date": listed.get("date"), "source": listed.get("source"), "url": listed.get("url"),
+                "evidence": [found, found + len(evidence)] if found >= 0 else None}
+
     # ---- questions -----------------------------------------------------------------------------
     def read(self, question: object, history: list[Turn] | None = None) -> Reading:
         """Retrieve and read, without deciding yet: what `ask` decides on, and what calibration learns

@@ -152,6 +152,9 @@ def build_app(app: ArticleQA) -> gr.Blocks:
                                   article_id=answer.get("article_id"), sentence=answer.get("sentence"))
         except (ValueError, TypeError) as error:
             return {"stored": False, "error": str(error)}
+        except OSError:
+            log.exception("storing feedback failed")
+            return {"stored": False, "error": "The feedback could not be saved; the error was logged."}
         return {"stored": True, "answer_id": record["answer_id"]}
 
     # ---- the chat ------------------------------------------------------------------------------
@@ -206,8 +209,10 @@ def build_app(app: ArticleQA) -> gr.Blocks:
         if turn is None:
             return
         vote = {True: "up", False: "down"}.get(event.liked)  # anything else: the vote was taken back
-        feedback(turn, vote)
-        if vote:
+        stored = feedback(turn, vote)
+        if not stored["stored"]:
+            gr.Warning(stored["error"])
+        elif vote:
             gr.Info("Thanks: your feedback was saved.", duration=3)
 
     # ---- the library ---------------------------------------------------------------------------

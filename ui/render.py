@@ -15,9 +15,10 @@ SHOWN_TITLES = 3  # titles named in the start message before "and N more"
 
 def plain(text: str) -> str:
     """Text shown as itself in chat Markdown."""
-    # Escape HTML, and the Markdown characters that could turn article text into links, images or emphasis.
+    # Escape HTML, and the Markdown characters that could turn article text into links, images, emphasis
+    # or table cells.
     return (html.escape(text, quote=True).replace("[", "&#91;").replace("]", "&#93;").replace("`", "&#96;")
-            .replace("*", "&#42;").replace("_", "&#95;"))
+            .replace("*", "&#42;").replace("_", "&#95;").replace("|", "&#124;"))
 
 
 def highlighted(sentence: str, start: int | None, end: int | None) -> str:

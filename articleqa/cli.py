@@ -1,4 +1,4 @@
-"""The `articleqa` command: index, ask, list, remove, follow, serve, eval. A face only: the work is in qa/."""
+"""The `articleqa` command: index, ask, list, remove, follow, serve, eval, feedback. A face only: the work is in qa/."""
 
 from __future__ import annotations
 
@@ -178,6 +178,30 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_feedback(args) -> int:
+    from articleqa.qa.feedback import FeedbackStore, summarize
+
+    store = FeedbackStore.in_data_dir(_settings(args).data_dir)
+    summary = summarize(store.votes(), precision=args.precision_target)
+    if args.json:
+        print(json.dumps({"file": str(store.path), "up": summary.up, "down": summary.down,
+                          "bands": [{"band": b.band, "up": b.up, "down": b.down, "share_right": round(b.share_right, 3),
+                                     "mean_confidence": round(b.mean_score, 3)} for b in summary.bands],
+                          "lowest_confidence_right": summary.lowest_confidence_right}, indent=2))
+        return 0
+    if not summary.bands:
+        print(f"No feedback yet ({store.path}). Thumbs up or down on an answer in the chat records one.")
+        return 0
+    print(f"{summary.up + summary.down} answers voted on: {summary.up} up, {summary.down} down  ({store.path})")
+    print(f"{'confidence':<16} {'votes':>5} {'up':>4} {'down':>4} {'right':>6} {'mean confidence':>16}")
+    for band in summary.bands:
+        print(f"{band.band:<16} {band.votes:>5} {band.up:>4} {band.down:>4} {band.share_right:>6.0%} {band.mean_score:>16.0%}")
+    if summary.lowest_confidence_right is not None:
+        print(f"Answers voted on were right {args.precision_target:.0%} of the time from confidence "
+              f"{summary.lowest_confidence_right:.2f} up (a candidate min_confidence; see README, Feedback).")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from articleqa.qa.evaluation.run import evaluate_articles, evaluate_gold_paragraphs
     from articleqa.qa.evaluation.squad_data import load_squad
@@ -258,6 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="default 7860")
     serve.add_argument("--auth", help="user:password to require a login (env ARTICLEQA_AUTH)")
     serve.set_defaults(run=cmd_serve)
+
+    feedback = commands.add_parser("feedback", parents=[common],
+                                   help="summarise the thumbs up/down given in the chat, by confidence")
+    feedback.add_argument("--json", action="store_true")
+    feedback.add_argument("--precision-target", type=float, default=0.7, metavar="SHARE",
+                          help="report the lowest confidence at which answers were right this often (default 0.7)")
+    feedback.set_defaults(run=cmd_feedback)
 
     evaluate = commands.add_parser("eval", parents=[common], help="evaluate on a SQuAD file")
     evaluate.add_argument("kind", choices=["squad", "articles"],

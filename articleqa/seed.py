@@ -30,3 +30,17 @@ def seed_questions() -> list[SeedQuestion]:
 def seed_conversation() -> list[SeedQuestion]:
     """A conversation about the seed article, with pronoun follow-ups, in order."""
     return _load("conversation")
+
+
+def seed_title() -> str:
+    """The seed article's title: its first line, as the indexer reads plain text."""
+    return SEED_ARTICLE.read_text(encoding="utf-8").split("\n", 1)[0].strip()
+
+
+def example_questions(titles: list[str], count: int = 4) -> list[str]:
+    """Questions to offer as examples: the first answerable seed questions when the seed article is among
+    `titles`, else none (for another corpus nothing is known to be answerable, and none are made up)."""
+    wanted = " ".join(seed_title().split()).casefold()
+    if not any(" ".join(t.split()).casefold() == wanted for t in titles):
+        return []
+    return [q.question for q in seed_questions() if q.answers][:count]

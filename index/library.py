@@ -50,6 +50,18 @@ class ArticleLibrary:
                  "source": a.meta.source, "url": a.meta.url, "author": a.meta.author, "file": a.file}
                 for a in self.store.articles]
 
+    def article(self, article_id: int, evidence: str | None = None) -> dict | None:
+        """One article in full: id, title, text, sentences ((start, end) in text), date, source, url, and
+        `evidence`: the (start, end) of an answer's sentence or passage in text, when it is given and found."""
+        stored = self.store.article(article_id)
+        if stored is None:
+            return None
+        found = stored.text.find(evidence) if evidence else -1
+        return {"id": stored.id, "title": stored.title, "text": stored.text,
+                "sentences": [list(span) for span in stored.sentences],
+                "date": stored.meta.date, "source": stored.meta.source, "url": stored.meta.url,
+                "evidence": [found, found + len(evidence)] if found >= 0 else None}
+
     def remove(self, title_id_or_url: str) -> list[str]:
         """Remove the articles with this title (or id, or URL); their titles, empty when none matched."""
         found = self.store.find(title_id_or_url)

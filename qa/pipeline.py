@@ -100,6 +100,9 @@ class ArticleQA:
     def articles(self) -> list[dict]:
         return self.library.articles()
 
+    def article(self, article_id: int, evidence: str | None = None) -> dict | None:
+        return self.library.article(article_id, evidence)
+
     def remove(self, title_id_or_url: str) -> list[str]:
         return self.library.remove(title_id_or_url)
 

@@ -65,3 +65,20 @@ def test_eval_articles_draws_a_reliability_diagram(tmp_path, tiny_reader_dir):
     scores = json.loads(done.stdout)
     assert 0 <= scores["ece"] <= 100 and {"f1", "declined", "recall@2"} <= set(scores)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_feedback_summary(tmp_path):
+    from articleqa.qa.feedback import FeedbackStore
+
+    data = tmp_path / "data"
+    assert "No feedback yet" in run_cli("feedback", "--data-dir", str(data)).stdout
+    store = FeedbackStore.in_data_dir(data)
+    for i, (score, vote) in enumerate([(0.9, "up"), (0.7, "up"), (0.65, "down"), (0.2, "up")]):
+        store.record(f"a{i}", vote, question="Q?", answer=None if score < 0.4 else "A", score=score, article="T")
+    done = run_cli("feedback", "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    assert "4 answers voted on: 3 up, 1 down" in done.stdout
+    assert "very likely" in done.stdout and "no answer given" in done.stdout
+    summary = json.loads(run_cli("feedback", "--json", "--data-dir", str(data)).stdout)
+    assert (summary["up"], summary["down"]) == (3, 1)
+    assert {b["band"]: b["share_right"] for b in summary["bands"]}["likely"] == 0.5

@@ -1,5 +1,5 @@
 """A person in a browser (headless Chromium) with news: an answer from a dated article shows its source and
-date, linked to the article, and a page added by URL in the Articles tab."""
+date, linked to the article, and a page added by URL in the Library tab."""
 
 from dataclasses import replace
 
@@ -43,14 +43,14 @@ def test_an_answer_from_a_dated_article_shows_its_source_and_date(page):
     assert link.get_attribute("href") == LIFEBOAT_CANONICAL
 
 
-def test_add_from_url_in_the_articles_tab(page):
-    page.get_by_role("tab", name="Articles").click()
+def test_add_from_url_in_the_library(page):
+    page.get_by_role("tab", name="Library").click()
     page.fill("#url textarea, #url input", page.site.url("/news/latin1"))
-    page.click("#fetch")
-    page.wait_for_function("document.querySelector('#status').innerText.includes('Added: Café reopens')",
+    page.click("#add")
+    page.wait_for_function("document.querySelector('#status').innerText.includes('Café reopens')",
                            timeout=60_000)
     page.fill("#url textarea, #url input", page.site.url("/photo.jpg"))
-    page.click("#fetch")
+    page.click("#add")
     page.wait_for_function("document.querySelector('#status').innerText.includes('image/jpeg')", timeout=60_000)
     page.get_by_role("tab", name="Chat").click()
     reply = ask(page, "How much did the café refit cost?")

@@ -1,20 +1,67 @@
-"""Gradio Blocks: the chat, the article panel, and the API endpoints /ask, /chat, /add_article, /add_url,
-/articles, /remove_article."""
+"""Gradio Blocks: the chat with its source panel, the library, and the API endpoints /ask, /chat, /add_article,
+/add_url, /articles, /remove_article, /article, /feedback. Presentation only: the work is done by ArticleQA and qa/feedback."""
 
 from __future__ import annotations
 
 import html
 import logging
+import uuid
 from pathlib import Path
 
 import gradio as gr
 
 from articleqa.config import Settings
+from articleqa.qa.feedback import FeedbackStore
 from articleqa.qa.pipeline import ArticleQA, InvalidQuestion, Turn
-from articleqa.ui.render import answer_markdown
+from articleqa.seed import example_questions
+from articleqa.ui.render import answer_markdown, article_html, plain, readable_date, start_markdown
 
 log = logging.getLogger("articleqa.ui")
 FAILURE = "Sorry, something went wrong while answering. The error was logged; please try again."
+NO_SOURCE = "Sources open here: press “Open the source” under an answer to read the whole article, with the sentence the answer came from highlighted."
+NO_PREVIEW = "Click an article in the table to read it here."
+COLUMNS = ["Select", "Title", "Date", "Source", "Sentences", "ID"]
+TURN_KEYS = ("question", "answer", "article", "article_id", "score", "sentence", "start", "end")
+
+# Layout: the chat and the source panel side by side on wide screens, stacked on phones; long words wrap
+# so nothing scrolls sideways at 390 px.
+CSS = """
+.gradio-container { max-width: 1280px !important; }
+#chat .message-content, .article-view { overflow-wrap: anywhere; }
+.article-view .article-text { white-space: pre-wrap; max-height: 65vh; overflow-y: auto; line-height: 1.6; }
+.article-view mark#evidence { background: #ffe680; color: inherit; padding: 0.1em 0; scroll-margin: 30%; }
+.article-view .article-meta, .article-view.empty, .article-view .article-note { color: var(--body-text-color-subdued); }
+#chat button.open-source { margin-top: 0.25em; padding: 0.3em 0.8em; border: 1px solid var(--border-color-primary);
+  border-radius: var(--radius-md); background: var(--button-secondary-background-fill); cursor: pointer; }
+#chat button.open-source:focus-visible { outline: 2px solid var(--color-accent); }
+#source, #preview { border-left: 3px solid var(--border-color-primary); }
+#library { --font-mono: var(--font); }
+#library .header-icons { display: none; }  /* the lock on read-only columns: every column but Select is */
+@media (max-width: 480px) {
+  .gradio-container { padding: 0 6px !important; }
+}
+"""
+# Chat messages are Markdown with a little markup of ours (<mark>, the "Open the source" button, "More
+# context"); the copy buttons copy a message's source, so copies are turned back into the text people read.
+# Our own Markdown (** * >) is stripped before decoding: article text in it is escaped (&#42;) and survives.
+# DOMParser builds an inert document: nothing in it is run or fetched.
+PLAIN_COPIES = """() => {
+  const clipboard = navigator.clipboard;
+  if (!clipboard || clipboard.articleqaPlain) return;
+  const write = clipboard.writeText.bind(clipboard);
+  clipboard.writeText = (text) => {
+    const markdown = String(text).replace(/\\*/g, '').replace(/^> /gm, '');
+    const doc = new DOMParser().parseFromString(markdown, 'text/html');
+    doc.querySelectorAll('button, details').forEach((node) => node.remove());
+    return write(doc.body.textContent.replace(/\\n{3,}/g, '\\n\\n').trim());
+  };
+  clipboard.articleqaPlain = true;
+}"""
+# The evidence sits in a scrolling panel: bring it to the middle once the panel has been redrawn.
+SCROLL_TO_EVIDENCE = """() => { setTimeout(() => {
+  const mark = document.querySelector('#source mark#evidence');
+  if (mark) mark.scrollIntoView({block: 'center'});
+}, 50); }"""
 
 
 def _turns(history: list | None) -> list[Turn]:
@@ -25,7 +72,18 @@ def _turns(history: list | None) -> list[Turn]:
     return turns[-5:]
 
 
+def _text(message: dict) -> str:
+    """A chat message's text (Gradio hands content back as a list of parts), unescaped to what was typed."""
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return html.unescape(str(content or ""))
+
+
 def build_app(app: ArticleQA) -> gr.Blocks:
+    votes = FeedbackStore.in_data_dir(app.settings.data_dir)
+
+    # ---- the API (named endpoints; /ask ... /remove_article are unchanged) ----------------------
     def ask(question: str, history: list[dict] | None = None) -> dict:
         """Answer a question about the indexed articles. `history`: earlier turns as
         {"question", "answer", "article"} dicts, so follow-up questions are understood.
@@ -40,15 +98,18 @@ def build_app(app: ArticleQA) -> gr.Blocks:
 
     def chat(message: str, history: list[dict] | None = None) -> tuple[str, dict]:
         """The chat: the reply as Markdown, and the turn to pass back in `history` next time."""
+        reply, turn = _reply(message, history)
+        return reply, {k: turn[k] for k in ("question", "answer", "article")} if turn else {}
+
+    def _reply(message: str, history: list[dict] | None) -> tuple[str, dict | None]:
         try:
             answer = app.ask(message, _turns(history))
         except InvalidQuestion as error:
-            return _plain(str(error)), {}
+            return plain(str(error)), None
         except Exception:
             log.exception("chat failed")
-            return FAILURE, {}
-        return answer_markdown(answer), {"question": answer.question, "answer": answer.answer,
-                                         "article": answer.article}
+            return FAILURE, None
+        return answer_markdown(answer), {k: getattr(answer, k) for k in TURN_KEYS}
 
     def add_article(text: str, name: str = "") -> dict:
         """Index an article given as text (title on the first line). `name`, a file name such as
@@ -76,61 +137,218 @@ def build_app(app: ArticleQA) -> gr.Blocks:
         """Remove the article with this title (or id, or URL)."""
         return {"removed": app.remove(title or "")}
 
+    def article(article_id: int, evidence: str = "") -> dict:
+        """One article in full: id, title, text, sentences [(start, end)], date, source, url, and the
+        (start, end) of `evidence` (an answer's sentence) in the text; {"error": message} when unknown."""
+        try:
+            found = app.article(int(article_id), evidence or None)
+        except (TypeError, ValueError):
+            found = None
+        return found or {"error": f"No article with id {article_id!r}."}
+
+    def feedback(answer: dict, vote: str) -> dict:
+        """Say whether an answer (a dict from /ask) was right: vote "up" or "down" (None withdraws a vote).
+        Stored with the question, answer, article and confidence; `articleqa feedback` summarises."""
+        try:
+            answer = answer or {}
+            record = votes.record(str(answer.get("id") or uuid.uuid4().hex), vote or None,
+                                  question=str(answer.get("question") or ""), answer=answer.get("answer"),
+                                  score=float(answer.get("score") or 0.0), article=answer.get("article"),
+                                  article_id=answer.get("article_id"), sentence=answer.get("sentence"))
+        except (ValueError, TypeError) as error:
+            return {"stored": False, "error": str(error)}
+        except OSError:
+            log.exception("storing feedback failed")
+            return {"stored": False, "error": "The feedback could not be saved; the error was logged."}
+        return {"stored": True, "answer_id": record["answer_id"]}
+
+    # ---- the chat ------------------------------------------------------------------------------
+    def start():
+        listed = app.articles()
+        examples = example_questions([a["title"] for a in listed])
+        return gr.update(placeholder=start_markdown(listed, examples), examples=[{"text": q} for q in examples])
+
+    def on_submit(message: str, history: list):
+        if not (message or "").strip():
+            return message, history
+        return "", (history or []) + [{"role": "user", "content": plain(message)}]
+
+    def on_example(event: gr.SelectData, history: list):
+        question = event.value.get("text", "") if isinstance(event.value, dict) else str(event.value)
+        return (history or []) + [{"role": "user", "content": plain(question)}]
+
+    def respond(history: list, turns: list):
+        """Answer the question waiting at the end of the chat, if there is one."""
+        if not history or history[-1].get("role") != "user":
+            return history, turns
+        reply, turn = _reply(_text(history[-1]), turns)
+        history = history + [{"role": "assistant", "content": reply}]
+        if turn:
+            turns = (turns or []) + [{**turn, "id": uuid.uuid4().hex, "index": len(history) - 1}]
+        return history, turns
+
+    def on_retry(event: gr.RetryData, history: list, turns: list):
+        # keep the conversation up to the retried question, then answer it again
+        asked = max((i for i, m in enumerate(history[: int(event.index) + 1]) if m.get("role") == "user"), default=None)
+        if asked is None:
+            return history, turns
+        return history[: asked + 1], [t for t in turns or [] if t["index"] < asked]
+
+    def _turn_at(turns: list, index) -> dict | None:
+        # a click on a question opens the source of its answer
+        return next((t for t in turns or [] if t["index"] in (index, index + 1)), None)
+
+    def on_open(event: gr.SelectData, turns: list):
+        turn = _turn_at(turns, int(event.index)) if isinstance(event.index, int) else None
+        if turn is None or turn.get("article_id") is None:
+            return gr.update()
+        found = app.article(turn["article_id"], turn.get("sentence"))
+        if found is None:
+            return article_html(None, note="That article has been removed from the library.")
+        span = (turn["start"], turn["end"]) if turn.get("start") is not None else None
+        note = "" if turn.get("answer") is not None else "No answer was found; the closest passage is highlighted."
+        return article_html(found, span, note)
+
+    def on_vote(event: gr.LikeData, turns: list):
+        turn = _turn_at(turns, int(event.index)) if isinstance(event.index, int) else None
+        if turn is None:
+            return
+        vote = {True: "up", False: "down"}.get(event.liked)  # anything else: the vote was taken back
+        stored = feedback(turn, vote)
+        if not stored["stored"]:
+            gr.Warning(stored["error"])
+        elif vote:
+            gr.Info("Thanks: your feedback was saved.", duration=3)
+
+    # ---- the library ---------------------------------------------------------------------------
+    def rows(query: str = "") -> list[list]:
+        wanted = " ".join((query or "").split()).casefold()
+        return [[False, a["title"], readable_date(a.get("date")), a.get("source") or a.get("file") or "",
+                 a["sentences"], a["id"]]
+                for a in app.articles() if wanted in " ".join(a["title"].split()).casefold()]
+
+    def on_preview(event: gr.SelectData):
+        row = getattr(event, "row_value", None) or []
+        found = app.article(int(row[-1])) if row and str(row[-1]).isdigit() else None
+        return article_html(found, note="" if found else NO_PREVIEW)
+
+    def on_delete(table):
+        chosen = [(int(r[-1]), str(r[1])) for r in _table_rows(table) if r and r[0] in (True, "true", "True")]
+        if not chosen:
+            return gr.update(visible=False), "", [], "Tick the articles to delete in the first column first."
+        names = ", ".join(f"*{plain(title)}*" for _, title in chosen)
+        question = f"**Delete {len(chosen)} article{'s' * (len(chosen) > 1)}?** {names}. This cannot be undone."
+        return gr.update(visible=True), question, [i for i, _ in chosen], ""
+
+    def on_confirm(pending: list, query: str):
+        removed = [title for i in pending or [] for title in app.remove(str(i))]
+        message = "Deleted: " + ", ".join(plain(t) for t in removed) if removed else "Nothing was deleted."
+        return gr.update(visible=False), [], message, rows(query), article_html(None, note=NO_PREVIEW)
+
+    def on_add(text: str, url: str, files: list | None, query: str, progress=gr.Progress()):  # noqa: B008 (how Gradio injects it)
+        results = []  # (what, outcome)
+        if (text or "").strip():
+            results.append(("Pasted text", add_article(text)))
+        if (url or "").strip():
+            progress((0, 1), desc="Fetching the page", unit="pages")
+            results.append((url.strip(), add_url(url)))
+        paths = [str(f) for f in files or []]
+        for done, path in enumerate(paths):
+            progress((done, len(paths)), desc=f"Indexing {Path(path).name}", unit="files")
+            results.append((Path(path).name, add_upload(path)))
+        if not results:
+            return "Paste an article, give its web address or choose files first.", gr.update(), text, url, files
+        lines = ["| File | Result |", "|---|---|"]
+        for what, result in results:
+            outcomes = [f"added: *{plain(t)}*" for t in result["added"]]
+            outcomes += [f"replaced the older version of: *{plain(t)}*" for t in result.get("replaced", [])]
+            outcomes += [f"already indexed: *{plain(t)}*" for t in result["duplicates"]]
+            outcomes += [f"not added: {plain(e)}" for e in result["errors"]]
+            lines.append(f"| {plain(what)} | {'; '.join(outcomes) or 'nothing to add'} |")
+        added = sum(len(r["added"]) for _, r in results)
+        summary = f"**Added {added} of {len(results)}.**" if len(results) > 1 else ""
+        return "\n".join([summary, "", *lines]).strip(), rows(query), "", "", None
+
     # ---- the page ------------------------------------------------------------------------------
-    def on_message(message, chat_history, turns):
-        reply, turn = chat(message, turns)
-        chat_history = (chat_history or []) + [
-            {"role": "user", "content": _plain(message)}, {"role": "assistant", "content": reply}]
-        return "", chat_history, (turns or []) + ([turn] if turn else [])
-
-    def on_add(text, file):
-        result = add_upload(file) if file else add_article(text)
-        return _notes(result), _table(), None
-
-    def on_add_url(url):
-        return _notes(add_url(url)), _table(), ""
-
-    def on_remove(title):
-        removed = remove_article(title)["removed"]
-        message = "Removed: " + ", ".join(removed) if removed else f"No article titled {title!r}."
-        return _plain(message), _table()
-
-    def _table():
-        return [[a["id"], a["title"], a["sentences"]] for a in app.articles()]
-
     with gr.Blocks(title="articleqa") as demo:
         gr.Markdown("## articleqa — ask questions about the news articles")
-        with gr.Tab("Chat"):
-            chatbot = gr.Chatbot(height=480, label="Answers", elem_id="chat")
-            turns = gr.State([])
-            with gr.Row():
-                box = gr.Textbox(placeholder="Ask a question, e.g. Which city are the rebels heading for next?", show_label=False,
-                                 scale=8, elem_id="question", max_length=app.settings.max_question_chars * 2)
-                send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-            clear = gr.Button("New conversation", size="sm")
-        with gr.Tab("Articles"):
-            pasted = gr.Textbox(lines=8, label="Paste an article (title on the first line)", elem_id="paste")
-            upload = gr.File(label="…or upload .txt / .md / .html", file_types=[".txt", ".md", ".html", ".htm"],
-                             type="filepath")
-            add = gr.Button("Add article", elem_id="add")
-            with gr.Row():
-                url_box = gr.Textbox(label="Add from URL", placeholder="https://…", scale=4, elem_id="url")
-                fetch = gr.Button("Fetch", scale=1, elem_id="fetch")
-            status = gr.Markdown(elem_id="status")
-            table = gr.Dataframe(headers=["id", "title", "sentences"], value=_table(), interactive=False,
-                                 label="Indexed articles")
-            with gr.Row():
-                doomed = gr.Textbox(label="Remove the article titled", scale=4)
-                remove = gr.Button("Remove", scale=1)
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat-tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=320):
+                        chatbot = gr.Chatbot(height=520, label="Conversation", show_label=False, elem_id="chat",
+                                             buttons=["copy", "copy_all"], feedback_options=("Like", "Dislike"),
+                                             placeholder=start_markdown([], []))
+                        with gr.Row():
+                            box = gr.Textbox(label="Your question", show_label=False, scale=8, elem_id="question",
+                                             placeholder="Ask a question about the articles (Enter sends)",
+                                             max_length=app.settings.max_question_chars * 2, autofocus=True)
+                            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
+                    with gr.Column(scale=2, min_width=300):
+                        source = gr.HTML(article_html(None, note=NO_SOURCE), label="Source article",
+                                         elem_id="source", padding=True)
+            with gr.Tab("Library", id="library-tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=320):
+                        query = gr.Textbox(label="Filter by title", placeholder="Type part of a title",
+                                           elem_id="library-filter")
+                        table = gr.Dataframe(headers=COLUMNS, value=rows(), datatype=["bool", "str", "str", "str",
+                                             "number", "number"], type="array", interactive=True,
+                                             static_columns=[1, 2, 3, 4, 5], label="Indexed articles",
+                                             elem_id="library", wrap=True, max_height=420,
+                                             column_widths=["100px", "33%", "96px", "18%", "100px", "48px"])
+                        with gr.Row(equal_height=True):
+                            gr.Markdown("Tick articles in the first column to delete them; click one to read it.")
+                            delete = gr.Button("Delete selected", variant="stop", size="sm", scale=0, min_width=140,
+                                               elem_id="delete")
+                        with gr.Column(visible=False, elem_id="confirm", variant="panel") as confirm:
+                            confirm_text = gr.Markdown()
+                            with gr.Row():
+                                yes = gr.Button("Yes, delete", variant="stop", elem_id="confirm-delete")
+                                no = gr.Button("Cancel", elem_id="cancel-delete")
+                        removed = gr.Markdown(elem_id="library-status")
+                    with gr.Column(scale=2, min_width=300):
+                        preview = gr.HTML(article_html(None, note=NO_PREVIEW), label="Preview", elem_id="preview",
+                                          padding=True)
+                # below the table and the preview: on a phone, the preview comes right after the table
+                with gr.Accordion("Add articles", open=True):
+                    with gr.Row(equal_height=False):
+                        upload = gr.File(label="Upload .txt / .md / .html files (several at once)",
+                                         file_count="multiple", file_types=[".txt", ".md", ".html", ".htm"],
+                                         type="filepath", elem_id="upload", min_width=300, height=180)
+                        with gr.Column(min_width=300):
+                            url_box = gr.Textbox(label="…or add from a web address (URL)", placeholder="https://…",
+                                                 elem_id="url")
+                            pasted = gr.Textbox(lines=4, label="…or paste an article (title on the first line)",
+                                                elem_id="paste")
+                    add = gr.Button("Add to the library", variant="primary", elem_id="add")
+                    status = gr.Markdown(elem_id="status")
+        turns = gr.State([])
+        pending = gr.State([])
 
+        private = {"api_visibility": "private"}
         for trigger in (box.submit, send.click):
-            trigger(on_message, [box, chatbot, turns], [box, chatbot, turns], api_visibility="private")
-        clear.click(lambda: ([], []), None, [chatbot, turns], api_visibility="private")
-        add.click(on_add, [pasted, upload], [status, table, upload], api_visibility="private")
-        for trigger in (url_box.submit, fetch.click):
-            trigger(on_add_url, [url_box], [status, table, url_box], api_visibility="private")
-        remove.click(on_remove, [doomed], [status, table], api_visibility="private")
-        demo.load(_table, None, table, api_visibility="private")
+            trigger(on_submit, [box, chatbot], [box, chatbot], queue=False, **private).then(
+                respond, [chatbot, turns], [chatbot, turns], **private)
+        chatbot.example_select(on_example, [chatbot], [chatbot], queue=False, **private).then(
+            respond, [chatbot, turns], [chatbot, turns], **private)
+        chatbot.retry(on_retry, [chatbot, turns], [chatbot, turns], queue=False, **private).then(
+            respond, [chatbot, turns], [chatbot, turns], **private)
+        chatbot.clear(lambda: ([], article_html(None, note=NO_SOURCE)), None, [turns, source], **private)
+        chatbot.select(on_open, [turns], [source], **private).then(None, js=SCROLL_TO_EVIDENCE, **private)
+        chatbot.like(on_vote, [turns], None, **private)
+
+        query.change(rows, [query], [table], **private)
+        table.select(on_preview, None, [preview], **private)
+        delete.click(on_delete, [table], [confirm, confirm_text, pending, removed], **private)
+        yes.click(on_confirm, [pending, query], [confirm, pending, removed, table, preview], **private).then(
+            start, None, [chatbot], **private)
+        no.click(lambda: (gr.update(visible=False), []), None, [confirm, pending], **private)
+        add.click(on_add, [pasted, url_box, upload, query], [status, table, pasted, url_box, upload],
+                  show_progress_on=[upload],
+                  **private).then(
+            start, None, [chatbot], **private)
+        demo.load(start, None, [chatbot], **private).then(rows, [query], [table], **private)
 
         gr.api(ask, api_name="ask")
         gr.api(chat, api_name="chat")
@@ -138,7 +356,14 @@ def build_app(app: ArticleQA) -> gr.Blocks:
         gr.api(add_url, api_name="add_url")
         gr.api(articles, api_name="articles")
         gr.api(remove_article, api_name="remove_article")
+        gr.api(article, api_name="article")
+        gr.api(feedback, api_name="feedback")
     return demo
+
+
+def _table_rows(table) -> list[list]:
+    # Gradio hands the table back as a list of rows (type="array"), or a DataFrame-like in older versions
+    return table.values.tolist() if hasattr(table, "values") else list(table or [])
 
 
 def _report(index) -> dict:
@@ -151,18 +376,6 @@ def _report(index) -> dict:
             "replaced": report.replaced}
 
 
-def _notes(result: dict) -> str:
-    notes = [f"Added: {t}" for t in result["added"]]
-    notes += [f"Replaced the older version of: {t}" for t in result["replaced"]]
-    notes += [f"Already indexed: {t}" for t in result["duplicates"]]
-    notes += [f"Not added: {e}" for e in result["errors"]]
-    return "\n\n".join(_plain(n) for n in notes) or "Nothing to add."
-
-
-def _plain(text: str) -> str:
-    return html.escape(text or "")
-
-
 def serve(app: ArticleQA, settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
     """Serve the app; with block=False return at once with (the Blocks, its local URL)."""
     demo = build_app(app)
@@ -172,6 +385,6 @@ def serve(app: ArticleQA, settings: Settings, block: bool = True) -> tuple[gr.Bl
         user, _, password = settings.auth.partition(":")
         auth = (user, password)
     _, url, _ = demo.launch(server_name=settings.host, server_port=settings.port, share=False, auth=auth,
-                            max_file_size=settings.max_article_bytes, show_error=False,
+                            max_file_size=settings.max_article_bytes, show_error=False, css=CSS, js=PLAIN_COPIES,
                             prevent_thread_lock=not block, quiet=not block)
     return demo, url

@@ -1,23 +1,45 @@
-"""Answers as chat text. All article and question text is HTML-escaped: shown as text, never executed."""
+"""Answers, the start message and articles as chat Markdown or panel HTML. All article and question text is
+HTML-escaped here: shown as text, never run; the only live markup is the tags written in this module."""
 
 from __future__ import annotations
 
 import html
 from urllib.parse import quote, urlsplit
 
-from articleqa.qa.dates import byline
+from articleqa.qa.dates import byline, format_date
+from articleqa.qa.feedback import confidence_words
 from articleqa.qa.pipeline import Answer
 
+OPEN_SOURCE = '<button class="open-source" type="button">Open the source</button>'  # a click selects the message
+SHOWN_TITLES = 3  # titles named in the start message before "and N more"
 
-def _escape(text: str) -> str:
-    # Escape HTML, and the Markdown characters that could turn article text into links or images.
-    return html.escape(text, quote=True).replace("[", "&#91;").replace("]", "&#93;").replace("`", "&#96;")
+
+def plain(text: str) -> str:
+    """Text shown as itself in chat Markdown."""
+    # Escape HTML, and the Markdown characters that could turn article text into links, images, emphasis
+    # or table cells.
+    return (html.escape(text, quote=True).replace("[", "&#91;").replace("]", "&#93;").replace("`", "&#96;")
+            .replace("*", "&#42;").replace("_", "&#95;").replace("|", "&#124;"))
 
 
 def highlighted(sentence: str, start: int | None, end: int | None) -> str:
     if start is None or end is None:
-        return _escape(sentence)
-    return f"{_escape(sentence[:start])}<mark>{_escape(sentence[start:end])}</mark>{_escape(sentence[end:])}"
+        return plain(sentence)
+    return f"{plain(sentence[:start])}<mark>{plain(sentence[start:end])}</mark>{plain(sentence[end:])}"
+
+
+def readable_date(value: str | None) -> str:
+    """"2024-12-06" -> "6 Dec 2024"; anything else as given."""
+    return format_date(str(value or ""))
+
+
+def _provenance(title: str | None, day: str | None, source: str | None) -> str:
+    return " · ".join(part for part in (f"*{plain(title)}*" if title else "", plain(readable_date(day)),
+                                        plain(source or "")) if part)
+
+
+def confidence(score: float) -> str:
+    return f"**{confidence_words(score)}** ({score:.0%})"
 
 
 def _link(url: str | None) -> str:
@@ -39,27 +61,84 @@ def source_line(answer: Answer) -> str:
     href = _link(answer.article_url)
     if href:
         text = text or urlsplit(answer.article_url.strip()).hostname
-        return f'<a href="{href}" target="_blank" rel="noopener noreferrer nofollow">{_escape(text)}</a>'
-    return _escape(text)
+        return f'<a href="{href}" target="_blank" rel="noopener noreferrer nofollow">{plain(text)}</a>'
+    return plain(text)
+
+
+def _answer_provenance(answer: Answer) -> str:
+    """ "*Title* · CNN · 6 Dec 2024", the source and date linked to the article when it has a web address."""
+    return " · ".join(filter(None, (f"*{plain(answer.article)}*" if answer.article else "", source_line(answer))))
 
 
 def answer_markdown(answer: Answer) -> str:
     if answer.answer is None:
-        lines = [f"**{_escape(answer.message or 'The articles do not say.')}**"]
+        lines = [f"**{plain(answer.message or 'The articles do not say.')}**"]
         if answer.sentence:
-            lines.append(f"> {_escape(answer.sentence)}")
-            lines.append(f"— *{_escape(answer.article or '')}*")
-            lines += filter(None, [source_line(answer)])
+            lines.append(f"> {plain(answer.sentence)}")
+            lines.append(f"— {_answer_provenance(answer)}")
+            lines.append(OPEN_SOURCE)
         return "\n\n".join(lines)
     lines = [
-        f"**{_escape(answer.answer)}**",
+        f"**{plain(answer.answer)}**",
         f"> {highlighted(answer.sentence or '', answer.start, answer.end)}",
-        f"— *{_escape(answer.article or '')}* · confidence {answer.score:.0%}",
-        *filter(None, [source_line(answer), answer.message and f"*{_escape(answer.message)}*"]),
+        f"— {_answer_provenance(answer)} · {confidence(answer.score)}",
     ]
+    if answer.message:
+        lines.append(f"*{plain(answer.message)}*")
     if answer.context and answer.context != answer.sentence:
-        lines.append(f"<details><summary>More context</summary>\n\n{_escape(answer.context)}\n\n</details>")
+        lines.append(f"<details><summary>More context</summary>\n\n{plain(answer.context)}\n\n</details>")
     if answer.alternatives:
-        others = "; ".join(f"{_escape(a.answer)} ({a.score:.0%}, *{_escape(a.article)}*)" for a in answer.alternatives)
+        others = "; ".join(f"{plain(a.answer)} ({confidence_words(a.score)}, {a.score:.0%}"
+                           + (f", *{plain(a.article)}*)" if a.article != answer.article else ")")
+                           for a in answer.alternatives)
         lines.append(f"Other possible answers: {others}")
+    lines.append(OPEN_SOURCE)
     return "\n\n".join(lines)
+
+
+def start_markdown(articles: list[dict], examples: list[str]) -> str:
+    """What the chat knows, shown while the conversation is empty."""
+    if not articles:
+        return ("**No articles are indexed yet.**\n\nOpen the **Library** tab to paste an article or upload "
+                ".txt, .md or .html files (or run `articleqa index FOLDER`); then ask about them here.")
+    titles = [f"*{plain(a['title'])}*" for a in articles[:SHOWN_TITLES]]
+    if len(articles) == 1:
+        known = f"**1 article indexed:** {titles[0]}"
+    else:
+        more = len(articles) - len(titles)
+        listed = ", ".join(titles) + (f" and {more:,} more" if more else "")
+        known = f"**{len(articles):,} articles indexed**, among them {listed}" if more else \
+            f"**{len(articles)} articles indexed:** {listed}"
+    hint = "Try one of these questions:" if examples else "Ask about them: the answer comes with the sentence it is from."
+    return f"{known}\n\n{hint}"
+
+
+def _mark(text: str, start: int, end: int, tag: str, attributes: str = "") -> str:
+    return f"{html.escape(text[:start])}<{tag}{attributes}>{html.escape(text[start:end])}</{tag}>{html.escape(text[end:])}"
+
+
+def article_html(article: dict | None, span: tuple[int, int] | None = None, note: str = "") -> str:
+    """The whole article as inert text, with the evidence (article["evidence"]) in a <mark> and the answer
+    (`span`, offsets within the evidence) in bold. The evidence is located server-side; the page scrolls to it."""
+    if article is None:
+        return f'<div class="article-view empty" role="region" aria-label="Article">{html.escape(note)}</div>'
+    text = article["text"]
+    evidence = article.get("evidence")
+    if evidence:
+        start, end = evidence
+        inner = html.escape(text[start:end])
+        if span is not None and 0 <= span[0] < span[1] <= end - start:
+            inner = _mark(text[start:end], span[0], span[1], "strong")
+        body = f'{html.escape(text[:start])}<mark id="evidence">{inner}</mark>{html.escape(text[end:])}'
+    else:
+        body = html.escape(text)
+    meta = [html.escape(part) for part in (readable_date(article.get("date")), article.get("source") or "") if part]
+    url = article.get("url") or ""
+    if url.startswith(("https://", "http://")):
+        meta.append(f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">original</a>')
+    count = len(article.get("sentences", []))
+    meta.append(f"{count:,} sentence{'s' * (count != 1)}")
+    notice = f'<p class="article-note">{html.escape(note)}</p>' if note else ""
+    return (f'<article class="article-view" role="region" aria-label="Article: {html.escape(article["title"], quote=True)}">'
+            f'<h3>{html.escape(article["title"])}</h3><p class="article-meta">{" · ".join(meta)}</p>{notice}'
+            f'<div class="article-text">{body}</div></article>')

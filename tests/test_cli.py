@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def run_cli(*args, env_extra=None, timeout=300):

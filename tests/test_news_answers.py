@@ -3,7 +3,7 @@ relative answer ("last week") comes with the date of the article that says it.""
 
 import pytest
 
-from .news_site import BOILERPLATE, BRIDGE_CANONICAL, LIFEBOAT_CANONICAL, news_app
+from tests.news_site import BOILERPLATE, BRIDGE_CANONICAL, LIFEBOAT_CANONICAL, news_app
 
 pytestmark = pytest.mark.slow
 

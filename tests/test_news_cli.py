@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from .conftest import ROOT
-from .news_site import FIXTURES, news_site
-from .test_cli import run_cli
+from tests.conftest import ROOT
+from tests.news_site import FIXTURES, news_site
+
+from tests.test_cli import run_cli
 
 
 @pytest.fixture(scope="module")

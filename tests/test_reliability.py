@@ -16,8 +16,7 @@ from articleqa.index.store import SentenceStore
 from articleqa.qa.pipeline import Answer, InvalidQuestion
 from articleqa.ui.app import serve
 from benchmarks.load import run_load
-
-from .conftest import ROOT, SEED, free_port
+from tests.conftest import ROOT, SEED, free_port
 
 FULL = os.environ.get("ARTICLEQA_FULL_TESTS") == "1"  # the benchmark-sized run
 KILLS = 50 if FULL else 20

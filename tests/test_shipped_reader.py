@@ -13,8 +13,7 @@ from gradio_client import Client
 from articleqa.qa.evaluation.squad_data import load_squad
 from articleqa.qa.pipeline import Turn
 from articleqa.ui.app import serve
-
-from .conftest import ROOT, SEED_TITLE, SHARED, free_port
+from tests.conftest import ROOT, SEED_TITLE, SHARED, free_port
 
 
 def test_who_leads_hts(shipped_app):

@@ -6,10 +6,9 @@ from dataclasses import replace
 import pytest
 
 from articleqa.ui.app import serve
-
-from .conftest import free_port
-from .news_site import LIFEBOAT_CANONICAL, news_app, news_site
-from .test_browser import CHROMIUM, FLAGS, ask
+from tests.conftest import free_port
+from tests.news_site import LIFEBOAT_CANONICAL, news_app, news_site
+from tests.ui.test_browser import CHROMIUM, FLAGS, ask
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")]

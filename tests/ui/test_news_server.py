@@ -7,9 +7,8 @@ import pytest
 from gradio_client import Client
 
 from articleqa.ui.app import serve
-
-from .conftest import free_port
-from .news_site import news_site
+from tests.conftest import free_port
+from tests.news_site import news_site
 
 
 @pytest.fixture()

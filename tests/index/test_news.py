@@ -13,8 +13,7 @@ from articleqa.index.store import SentenceStore
 from articleqa.qa.dates import byline, date_note, format_date, is_relative_time
 from articleqa.qa.pipeline import Answer
 from articleqa.ui.render import answer_markdown, source_line
-
-from .news_site import BOILERPLATE, BRIDGE, BRIDGE_CANONICAL, LIFEBOAT, LIFEBOAT_CANONICAL, news_site
+from tests.news_site import BOILERPLATE, BRIDGE, BRIDGE_CANONICAL, LIFEBOAT, LIFEBOAT_CANONICAL, news_site
 
 
 @pytest.fixture(scope="module")
@@ -301,7 +300,7 @@ def test_a_file_that_is_not_a_feed(local, tmp_path):
 
 # ---- old indexes -------------------------------------------------------------------------------
 def test_an_index_written_before_metadata_still_loads(tiny_app, tmp_path):
-    from .conftest import SEED
+    from tests.conftest import SEED
 
     tiny_app.add_files([SEED])
     index = tiny_app.settings.index_dir

@@ -10,8 +10,7 @@ import pytest
 
 from articleqa.qa.feedback import FeedbackStore
 from articleqa.ui.app import serve
-
-from .conftest import SEED, SEED_TITLE, free_port
+from tests.conftest import SEED, SEED_TITLE, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,

@@ -15,8 +15,7 @@ from articleqa.index.indexer import Indexer
 from articleqa.index.store import SentenceStore
 from articleqa.index.vectors import FaissVectors, Rows
 from articleqa.qa.retriever import HybridRetriever
-
-from .conftest import ROOT, SEED
+from tests.conftest import ROOT, SEED
 
 pytest.importorskip("pymilvus")
 

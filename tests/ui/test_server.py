@@ -6,8 +6,7 @@ import pytest
 from gradio_client import Client
 
 from articleqa.ui.app import serve
-
-from .conftest import SEED, SEED_TITLE, free_port
+from tests.conftest import SEED, SEED_TITLE, free_port
 
 
 @pytest.fixture()

@@ -1,0 +1,41 @@
+"""qa/pipeline.py with answer.py: the whole pipeline (real FAISS, BM25, embedder; the tiny reader)."""
+
+from articleqa.qa.policy import AnswerPolicy
+from tests.conftest import SEED
+
+
+def test_answer_fields_are_consistent(tiny_app):
+    tiny_app.add_files([SEED])
+    tiny_app.policy = tiny_app.policy.always_answering()  # the tiny reader is random: check the plumbing
+    answer = tiny_app.ask("Who leads HTS?")
+    assert answer.answer and answer.article.startswith("Syrian Rebels Capture Hama")
+    assert answer.sentence[answer.start : answer.end] == answer.answer
+    assert answer.sentence in answer.context and answer.passage
+    assert 0 <= answer.score <= 1
+    for alternative in answer.alternatives:
+        assert alternative.answer != answer.answer and alternative.answer in alternative.sentence
+    as_dict = answer.to_dict()
+    assert set(as_dict) >= {"question", "answer", "score", "article", "sentence", "start", "end", "alternatives"}
+
+
+def test_abstention_offers_the_closest_passage(tiny_app):
+    tiny_app.add_files([SEED])
+    # a calibration that is never sure enough
+    tiny_app.policy = AnswerPolicy(calibration={"features": ["margin"], "weights": [0.0], "bias": 0.0}, min_confidence=0.9)
+    answer = tiny_app.ask("What is the population of Hama?")
+    assert answer.answer is None and answer.start is None
+    assert "don't say" in answer.message and answer.sentence and answer.article
+
+
+def test_no_articles_yet(tiny_app):
+    answer = tiny_app.ask("Who leads HTS?")
+    assert answer.answer is None and "No articles" in answer.message
+
+
+def test_add_text_reports_problems_instead_of_raising(tiny_app):
+    assert tiny_app.add_text(b"\x00\x01binary", "x.txt").errors
+    assert tiny_app.add_text("", "").errors
+    report = tiny_app.add_text("Fresh story\n\nThe council approved the new park on Tuesday.")
+    assert [a.title for a in report.added] == ["Fresh story"]
+    assert tiny_app.add_text("Fresh story\n\nThe council approved the new park on Tuesday.").duplicates
+    assert tiny_app.remove("fresh story") == ["Fresh story"] and tiny_app.articles() == []

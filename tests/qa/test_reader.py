@@ -1,0 +1,39 @@
+"""qa/reader.py: spans under one softmax over every window, in bf16 and fp32."""
+
+import math
+
+from articleqa.qa.reader import ExtractiveReader
+
+
+def test_reader_spans_are_slices_of_their_passage(tiny_reader_dir):
+    reader = ExtractiveReader.from_pretrained(tiny_reader_dir, max_length=64, stride=16)
+    passages = ["Short passage about a bridge.", " ".join(f"Sentence number {i} is here." for i in range(60))]
+    spans = reader.read("Which sentence is here?", passages, top_k=5).spans
+    assert 1 <= len(spans) <= 5
+    assert list(spans) == sorted(spans, key=lambda s: -s.probability)
+    for span in spans:
+        assert passages[span.passage_index][span.start : span.end] == span.text
+        assert 0.0 <= span.probability <= 1.0
+    # A huge question is cut to max_question_tokens instead of failing.
+    assert reader.read("why " * 20_000, passages[:1], top_k=1).spans
+
+
+def test_scores_share_one_softmax_across_windows_and_passages(tiny_reader_dir):
+
+    reader = ExtractiveReader.from_pretrained(tiny_reader_dir, max_length=64, stride=16)
+    passages = ["The bridge was opened in 1932.", " ".join(f"Sentence number {i} is here." for i in range(40))]
+    output = reader.read("When was the bridge opened?", passages, top_k=10_000)
+    assert output.windows > 2  # the long passage took several windows
+    # every start/end pair plus "no answer" under one normalisation: the masses sum to at most 1
+    total = sum(s.probability for s in output.spans) + math.exp(output.no_answer_log_probability)
+    assert total <= 1.0 + 1e-4
+    for span in output.spans:
+        assert math.isclose(span.margin, math.log(span.probability) - output.no_answer_log_probability, abs_tol=1e-4)
+
+
+def test_reader_answers_the_same_in_bf16_and_fp32(tiny_reader_dir):
+    passages = ["The bridge over the river was opened in 1932 by the mayor."]
+    spans = {p: ExtractiveReader.from_pretrained(tiny_reader_dir, precision=p).read("When?", passages, top_k=3).spans
+             for p in ("fp32", "bf16")}
+    assert spans["fp32"] and spans["bf16"]
+    assert abs(spans["fp32"][0].probability - spans["bf16"][0].probability) < 0.05

@@ -83,7 +83,8 @@ class ExtractiveReader:
 
     def count_tokens(self, text: str) -> int:
         """Model tokens of a text (what a reading budget is counted in)."""
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        # verbose=False: a whole story is longer than the model's window, which is fine for counting
+        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def _truncate_question(self, question: str) -> str:
         encoded = self.tokenizer(

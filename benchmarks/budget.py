@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
             recall += any(g and g in normalize_answer(p.text) for p in reading.passages for g in golds)
             top = max((p.score for p in reading.passages), default=1.0)
             for mu in mus:
-                def combined(span, mu=mu):
+                def combined(span, mu=mu, reading=reading, top=top):
                     prior = reading.passages[span.passage_index].score / top
                     return math.log(max(span.probability, 1e-12)) + mu * math.log(max(prior, 1e-6))
                 best = max(reading.spans, key=combined, default=None)

@@ -48,10 +48,12 @@ class Embedder:
         """A stable name for the manifest: the package's model is named, not its install path."""
         return DEFAULT_EMBEDDER if self.name == default_embedder_path() else self.name
 
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+    def embed(self, texts: list[str], progress: bool = False, precision: str | None = None) -> np.ndarray:
+        """Unit vectors of `texts`; `precision` overrides the embedder's (batches under BF16_MIN_BATCH run fp32)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        precision = self.precision if len(texts) >= self.BF16_MIN_BATCH else "fp32"
+        if precision is None:
+            precision = self.precision if len(texts) >= self.BF16_MIN_BATCH else "fp32"
         with self._lock, inference_precision(precision):
             vectors = self.model.encode(
                 texts,
@@ -64,14 +66,24 @@ class Embedder:
 
     def embed_query(self, query: str) -> np.ndarray:
         """One query's vector, from a small LRU cache when the same text was asked recently."""
+        return self.embed_queries([query])[0]
+
+    def embed_queries(self, queries: list[str]) -> list[np.ndarray]:
+        """The vectors of several queries, the ones not in the LRU cache embedded in one call. Always fp32:
+        a query's vector (and so its retrieval) must not depend on how many others were asked with it."""
+        vectors: dict[str, np.ndarray] = {}
         with self._cache_lock:
-            vector = self._queries.get(query)
-            if vector is not None:
-                self._queries.move_to_end(query)
-                return vector
-        vector = self.embed([query])[0]
-        with self._cache_lock:
-            self._queries[query] = vector
-            if len(self._queries) > self.QUERY_CACHE:
-                self._queries.popitem(last=False)
-        return vector
+            for query in queries:
+                vector = self._queries.get(query)
+                if vector is not None:
+                    self._queries.move_to_end(query)
+                    vectors[query] = vector
+        missing = list(dict.fromkeys(q for q in queries if q not in vectors))
+        if missing:
+            vectors.update(zip(missing, self.embed(missing, precision="fp32"), strict=True))
+            with self._cache_lock:
+                for query in missing:
+                    self._queries[query] = vectors[query]
+                while len(self._queries) > self.QUERY_CACHE:
+                    self._queries.popitem(last=False)
+        return [vectors[q] for q in queries]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
 
 from articleqa.config import Settings
-from articleqa.qa.pipeline import ArticleQA, InvalidQuestion, Turn
+from articleqa.qa.batching import BUSY, BatchedQA, ServerBusy
+from articleqa.qa.pipeline import Answer, ArticleQA, InvalidQuestion, Turn
 from articleqa.ui.render import answer_markdown
 
 log = logging.getLogger("articleqa.ui")
@@ -24,15 +26,23 @@ def _turns(history: list | None) -> list[Turn]:
     return turns[-5:]
 
 
-def build_app(app: ArticleQA) -> gr.Blocks:
+def build_app(app: ArticleQA, answer: Callable[[object, list[Turn]], Answer] | None = None,
+              answer_concurrency: int | None | str = "default") -> gr.Blocks:
+    """`answer`: how questions are answered (default app.ask; serve() passes the batcher's), with up to
+    `answer_concurrency` question events handled at once (None: no limit)."""
+    answer = answer or app.ask
+
     def ask(question: str, history: list[dict] | None = None) -> dict:
         """Answer a question about the indexed articles. `history`: earlier turns as
         {"question", "answer", "article"} dicts, so follow-up questions are understood.
-        Returns the Answer as a dict, or {"error": message} for input that is not a question."""
+        Returns the Answer as a dict, or {"error": message} for input that is not a question (or when
+        the server is too busy to take it)."""
         try:
-            return app.ask(question, _turns(history)).to_dict()
+            return answer(question, _turns(history)).to_dict()
         except InvalidQuestion as error:
             return {"question": question if isinstance(question, str) else "", "error": str(error)}
+        except ServerBusy:
+            return {"question": question if isinstance(question, str) else "", "error": BUSY}
         except Exception:
             log.exception("ask failed")
             return {"question": "", "error": FAILURE}
@@ -40,14 +50,16 @@ def build_app(app: ArticleQA) -> gr.Blocks:
     def chat(message: str, history: list[dict] | None = None) -> tuple[str, dict]:
         """The chat: the reply as Markdown, and the turn to pass back in `history` next time."""
         try:
-            answer = app.ask(message, _turns(history))
+            reply = answer(message, _turns(history))
         except InvalidQuestion as error:
             return _plain(str(error)), {}
+        except ServerBusy:
+            return _plain(BUSY), {}
         except Exception:
             log.exception("chat failed")
             return FAILURE, {}
-        return answer_markdown(answer), {"question": answer.question, "answer": answer.answer,
-                                         "article": answer.article}
+        return answer_markdown(reply), {"question": reply.question, "answer": reply.answer,
+                                        "article": reply.article}
 
     def add_article(text: str, name: str = "") -> dict:
         """Index an article given as text (title on the first line). `name`, a file name such as
@@ -115,14 +127,15 @@ def build_app(app: ArticleQA) -> gr.Blocks:
                 remove = gr.Button("Remove", scale=1)
 
         for trigger in (box.submit, send.click):
-            trigger(on_message, [box, chatbot, turns], [box, chatbot, turns], api_visibility="private")
+            trigger(on_message, [box, chatbot, turns], [box, chatbot, turns], api_visibility="private",
+                    concurrency_limit=answer_concurrency)
         clear.click(lambda: ([], []), None, [chatbot, turns], api_visibility="private")
         add.click(on_add, [pasted, upload], [status, table, upload], api_visibility="private")
         remove.click(on_remove, [doomed], [status, table], api_visibility="private")
         demo.load(_table, None, table, api_visibility="private")
 
-        gr.api(ask, api_name="ask")
-        gr.api(chat, api_name="chat")
+        gr.api(ask, api_name="ask", concurrency_limit=answer_concurrency)
+        gr.api(chat, api_name="chat", concurrency_limit=answer_concurrency)
         gr.api(add_article, api_name="add_article")
         gr.api(articles, api_name="articles")
         gr.api(remove_article, api_name="remove_article")
@@ -143,14 +156,26 @@ def _plain(text: str) -> str:
 
 
 def serve(app: ArticleQA, settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
-    """Serve the app; with block=False return at once with (the Blocks, its local URL)."""
-    demo = build_app(app)
-    demo.queue(default_concurrency_limit=settings.concurrency, max_size=256)
+    """Serve the app; with block=False return at once with (the Blocks, its local URL).
+
+    With `settings.batching` one inference thread answers every question (BatchedQA); the question events
+    then run without a Gradio limit, so that each request reaches the batcher's bounded queue and a full
+    queue answers "busy" at once instead of leaving callers waiting in Gradio's queue."""
+    from articleqa.index.compute import use_threads
+
+    use_threads(settings.threads)  # process-wide: every core for the models, set on purpose
+    if settings.batching:
+        demo = build_app(app, BatchedQA(app, settings).ask, answer_concurrency=None)
+        # Every question in the batcher (queued or in its batch) holds one of Gradio's worker threads.
+        threads = max(40, 2 * (settings.queue_size + settings.max_batch) + 2 * settings.concurrency)
+    else:
+        demo, threads = build_app(app), 40
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=max(256, 2 * threads))
     auth = None
     if settings.auth:
         user, _, password = settings.auth.partition(":")
         auth = (user, password)
     _, url, _ = demo.launch(server_name=settings.host, server_port=settings.port, share=False, auth=auth,
-                            max_file_size=settings.max_article_bytes, show_error=False,
+                            max_file_size=settings.max_article_bytes, show_error=False, max_threads=threads,
                             prevent_thread_lock=not block, quiet=not block)
     return demo, url

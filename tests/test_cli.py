@@ -65,3 +65,16 @@ def test_eval_articles_draws_a_reliability_diagram(tmp_path, tiny_reader_dir):
     scores = json.loads(done.stdout)
     assert 0 <= scores["ece"] <= 100 and {"f1", "declined", "recall@2"} <= set(scores)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ask_imports_neither_gradio_nor_sentence_transformers(tmp_path, tiny_reader_dir):
+    """`articleqa ask` starts fast: the web UI and sentence-transformers (with scikit-learn, SciPy's
+    statistics, pandas) are never imported to answer on the command line."""
+    common = ["--data-dir", str(tmp_path / "data"), "--reader", str(tiny_reader_dir)]
+    code = ("import sys; from articleqa.cli import main; status = main(sys.argv[1:]); "
+            "heavy = sorted(m for m in ('gradio', 'sentence_transformers', 'sklearn', 'pandas') if m in sys.modules); "
+            "print('HEAVY', heavy); sys.exit(status)")
+    done = subprocess.run([sys.executable, "-c", code, "ask", "Who leads HTS?", *common], cwd=ROOT,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "HEAVY []" in done.stdout

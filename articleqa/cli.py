@@ -60,11 +60,10 @@ def cmd_ask(args) -> int:
     if not app.store.articles:
         app.add_files([SEEDS_DIR])
     status = 0
-    for question in args.question:
-        try:
-            answer = app.ask(question)
-        except InvalidQuestion as error:
-            status = 1
+    # All questions in one batch (shared forward passes); a bad one comes back as its InvalidQuestion.
+    for question, answer in zip(args.question, app.ask_many([(q, None) for q in args.question]), strict=True):
+        if isinstance(answer, InvalidQuestion):
+            error, status = answer, 1
             if args.json:
                 print(json.dumps({"question": question, "error": str(error)}))
             else:

@@ -63,7 +63,13 @@ class Settings:
     # server
     host: str = "127.0.0.1"
     port: int = 7860
-    concurrency: int = 4
+    concurrency: int = 4  # requests of each other kind (adding articles, listing) handled at once
+    # answering: one inference thread answers the questions that queued while it was busy, in one batch
+    batching: bool = True  # False: each request runs the models itself, up to `concurrency` at once
+    max_batch: int = 16  # questions answered in one batch at most
+    batch_wait_ms: float = 2.0  # under load, how long a batch waits for more questions to arrive
+    queue_size: int = 64  # questions waiting at most; beyond it a caller is told "The server is busy"
+    threads: int = 0  # torch threads for the models; 0: every available core
     auth: str = ""  # "user:password" enables login
     # Fetching URLs (articleqa index URL, /add_url, feeds) from private, loopback and link-local addresses.
     # None: allowed when the server listens on loopback only (and for the CLI), refused when it is exposed.

@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 
 def normalize(text: str) -> str:  # the official SQuAD normalisation (copied: no project imports here)
@@ -81,3 +82,12 @@ def run_side(build, make_answer, process_start: float) -> None:
     json.dump(result, open(sys.argv[2], "w"), indent=2)
 
 
+
+
+def write_readme_section(readme: Path, name: str, rendered: str) -> None:
+    """Replace the text between `<!-- name:start -->` and `<!-- name:end -->` in the README."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = readme.read_text()
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        readme.write_text(head + start + "\n" + rendered + "\n" + end + rest.split(end, 1)[1])

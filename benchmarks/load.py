@@ -1,16 +1,22 @@
-"""Load test on loopback: N concurrent gradio_client callers x M questions against a served app.
+"""Load test on loopback: concurrent gradio_client callers against `articleqa serve`, batched and unbatched.
 
-    python -m benchmarks.load [--callers 32] [--questions 25] [--url http://127.0.0.1:7860/]
+    python -m benchmarks.load [--levels 1,4,16,32] [--per-level 64] [--json runs/load.json] [--no-readme]
+    python -m benchmarks.load --url http://127.0.0.1:7860/ --levels 32      # against a running server
 
-Without --url it starts `articleqa serve` (shipped reader, seed article) on a free loopback port in a
-child process, so the callers' threads don't compete with the server for one interpreter lock.
-Prints errors (must be 0), single-caller p95 and concurrent p95, and their ratio; writes JSON with --json.
+Without --url it starts two `articleqa serve` child processes (shipped reader, seed article, free loopback
+ports; their own processes, so the callers' threads don't share the servers' interpreter lock): one with
+the micro-batcher (ARTICLEQA_BATCHING=1, the default) and one without (=0). Each level of concurrent
+callers runs against both, interleaved, so slow spells of a shared machine hit both sides alike. Prints
+throughput, p50/p95 latency and errors per level and mode, checks the issue's targets, writes JSON with
+--json and the table in README.md between the load markers.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import socket
 import subprocess
 import sys
@@ -18,6 +24,18 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from benchmarks.common import write_readme_section
+
+ROOT = Path(__file__).resolve().parent.parent
+MODES = {"unbatched": {"ARTICLEQA_BATCHING": "0"}, "batched": {"ARTICLEQA_BATCHING": "1"}}
+
+
+def mode_env(mode: str) -> dict[str, str]:
+    """A mode's server settings: "batched", "unbatched", or either with ":N" torch threads ("batched:1")."""
+    name, _, threads = mode.partition(":")
+    return {**MODES[name], **({"ARTICLEQA_THREADS": threads} if threads else {})}
 
 
 def seed_question_texts() -> list[str]:
@@ -38,23 +56,30 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, add_articles: bool = True) -> dict:
-    """Each caller asks `questions` questions in turn; one extra caller adds articles meanwhile."""
+    """Each caller asks `questions` questions in turn; one extra caller adds articles meanwhile. The clock
+    starts once every caller has connected (connecting is not answering)."""
     from gradio_client import Client
 
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
-    stop_at = time.monotonic() + deadline_s
+    ready = threading.Barrier(callers + 1)
     texts = seed_question_texts()
 
-    def caller(index: int) -> None:
+    def connect() -> Client | None:
         try:
-            client = Client(url, verbose=False)
+            return Client(url, verbose=False)
         except Exception as error:  # counted, never raised: the test reads the count
             with lock:
                 errors.append(f"connect: {error!r}")
-            return
-        for n in range(questions):
+            return None
+        finally:
+            ready.wait()
+
+    def caller(index: int) -> None:
+        client = connect()
+        stop_at = time.monotonic() + deadline_s
+        for n in range(questions if client else 0):
             if time.monotonic() > stop_at:
                 with lock:
                     errors.append("deadline passed")
@@ -81,9 +106,10 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
                 with lock:
                     errors.append(f"add: {result['errors']}")
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=callers + 1) as pool:
         futures = [pool.submit(caller, i) for i in range(callers)]
+        ready.wait()
+        started = time.perf_counter()
         if add_articles:
             futures.append(pool.submit(writer))
         for future in futures:
@@ -98,17 +124,19 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
         "p50_s": percentile(latencies, 50) if latencies else None,
         "p95_s": percentile(latencies, 95) if latencies else None,
         "questions_per_s": len(latencies) / wall,
+        "wall_s": wall,
     }
 
 
-def start_server(timeout_s: float = 300.0) -> tuple[subprocess.Popen, str]:
-    """`articleqa serve` (shipped reader, seed article) on a free loopback port, in a child process."""
+def start_server(timeout_s: float = 300.0, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`articleqa serve` (shipped reader, seed article) on a free loopback port, in a child process;
+    `env`: ARTICLEQA_* settings for it."""
     import urllib.request
 
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="articleqa-load-")
     server = subprocess.Popen([sys.executable, "-m", "articleqa.cli", "serve", "--port", str(port), "--data-dir", data_dir],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -123,32 +151,94 @@ def start_server(timeout_s: float = 300.0) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"the server did not answer within {timeout_s:.0f} s")
 
 
+def targets(levels: dict[str, dict[int, dict]]) -> list[str]:
+    """The issue's targets, checked on the batched server (unbatched alongside for the single caller)."""
+    batched, unbatched = levels.get("batched", {}), levels.get("unbatched", {})
+    lines = []
+    if 1 in batched and 16 in batched:
+        ratio = batched[16]["questions_per_s"] / batched[1]["questions_per_s"]
+        lines.append(f"16 callers: {ratio:.1f}x one caller's throughput (target >= 3x): {'met' if ratio >= 3 else 'missed'}")
+    if 32 in batched:
+        top = batched[32]
+        bound = 1.5 * 32 / top["questions_per_s"]
+        met = top["errors"] == 0 and top["p95_s"] <= bound
+        lines.append(f"32 callers: {top['errors']} errors, p95 {top['p95_s'] * 1000:.0f} ms against 1.5 x 32 / throughput = "
+                     f"{bound * 1000:.0f} ms: {'met' if met else 'missed'}")
+    if 1 in batched and 1 in unbatched:
+        b, u = batched[1]["p50_s"], unbatched[1]["p50_s"]
+        lines.append(f"1 caller: p50 {b * 1000:.0f} ms batched against {u * 1000:.0f} ms unbatched "
+                     f"(target: no worse): {'met' if b <= u * 1.05 else 'missed'} (5 % noise allowed)")
+    return lines
+
+
+def table(result: dict) -> str:
+    levels = result["levels"]
+    modes = list(levels)
+    lines = [f"| callers | server | questions/s | / {modes[0]} | p50 (ms) | p95 (ms) | errors |", "|---|---|---|---|---|---|---|"]
+    for n in sorted({n for rows in levels.values() for n in rows}):
+        first = levels[modes[0]].get(n)
+        for mode in modes:
+            row = levels[mode].get(n)
+            if row is None:
+                continue
+            ratio = f"{row['questions_per_s'] / first['questions_per_s']:.2f}" if first else "–"
+            p50, p95 = ((f"{row[k] * 1000:,.0f}" if row[k] is not None else "–") for k in ("p50_s", "p95_s"))
+            lines.append(f"| {n} | {mode} | {row['questions_per_s']:.1f} | {ratio} | {p50} | {p95} | {row['errors']} |")
+    lines += ["", *[f"- {line}" for line in targets(levels)], "",
+              f"Machine: {result['machine']}; {result['questions_per_level']} questions per level and server; "
+              f"load average {result['load_before']} before, {result['load_after']} after."]
+    return "\n".join(lines)
+
+
+def _load_average() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--callers", type=int, default=32)
-    parser.add_argument("--questions", type=int, default=25)
-    parser.add_argument("--url")
-    parser.add_argument("--json")
+    parser.add_argument("--levels", default="1,4,16,32", help="numbers of concurrent callers")
+    parser.add_argument("--per-level", type=int, default=64, help="questions per level and mode (at least 2 per caller)")
+    parser.add_argument("--modes", default="unbatched,batched",
+                        help='servers to compare: batched, unbatched, or either with ":N" torch threads')
+    parser.add_argument("--url", help="measure a running server instead (one mode, called 'server')")
+    parser.add_argument("--add-articles", action="store_true", help="one more caller adds 3 articles per level")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args(argv)
-    server = None
-    url = args.url
-    if not url:  # the server in its own process: clients and server must not share one GIL
-        server, url = start_server()
-    single = run_load(url, 1, max(10, args.questions), add_articles=False)
-    loaded = run_load(url, args.callers, args.questions)
-    result = {"single": single, "concurrent": loaded,
-              "p95_ratio_concurrent_over_single": loaded["p95_s"] / single["p95_s"] if single["p95_s"] else None}
-    print(f"single caller:  p50 {single['p50_s'] * 1000:.0f} ms  p95 {single['p95_s'] * 1000:.0f} ms  "
-          f"{single['questions_per_s']:.1f} q/s  errors {single['errors']}")
-    print(f"{args.callers} callers:     p50 {loaded['p50_s'] * 1000:.0f} ms  p95 {loaded['p95_s'] * 1000:.0f} ms  "
-          f"{loaded['questions_per_s']:.1f} q/s  errors {loaded['errors']}")
-    print(f"p95 ratio (concurrent / single): {result['p95_ratio_concurrent_over_single']:.2f}")
+    counts = [int(n) for n in args.levels.split(",")]
+    servers: dict[str, tuple[subprocess.Popen | None, str]] = {}
+    result: dict = {"machine": f"{os.cpu_count()} CPU cores, no GPU", "questions_per_level": args.per_level,
+                    "load_before": _load_average(), "levels": {}}
+    try:
+        if args.url:
+            servers["server"] = (None, args.url)
+        else:
+            for mode in args.modes.split(","):
+                servers[mode] = start_server(env=mode_env(mode))
+        for _, url in servers.values():  # warm: the first calls pay for lazy set-up on both sides
+            run_load(url, 2, 3, add_articles=False)
+        for n in counts:
+            for mode, (_, url) in servers.items():
+                each = max(2, math.ceil(args.per_level / n))
+                row = run_load(url, n, each, add_articles=args.add_articles)
+                result["levels"].setdefault(mode, {})[n] = row
+                p50 = row["p50_s"] * 1000 if row["p50_s"] is not None else float("nan")
+                p95 = row["p95_s"] * 1000 if row["p95_s"] is not None else float("nan")
+                print(f"{mode:>9} {n:>3} callers: {row['questions_per_s']:6.1f} q/s  p50 {p50:6.0f} ms  "
+                      f"p95 {p95:6.0f} ms  errors {row['errors']}", flush=True)
+    finally:
+        for server, _ in servers.values():
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
+    result["load_after"] = _load_average()
+    rendered = table(result)
+    print(rendered)
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(result, handle, indent=2)
-    if server is not None:
-        server.terminate()
-        server.wait(timeout=30)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    if not args.no_readme and not args.url:
+        write_readme_section(ROOT / "README.md", "load", rendered)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.common import write_readme_section
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "qa"
 HAYSTACK_PYTHON = ROOT / ".venv-haystack" / "bin" / "python"
@@ -165,12 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     rendered = table(results)
     print(rendered)
     if not args.no_readme:
-        readme = ROOT / "README.md"
-        text = readme.read_text()
-        start, end = "<!-- bench:start -->", "<!-- bench:end -->"
-        if start in text and end in text:
-            head, rest = text.split(start, 1)
-            readme.write_text(head + start + "\n" + rendered + "\n" + end + rest.split(end, 1)[1])
+        write_readme_section(ROOT / "README.md", "bench", rendered)
 
 
 if __name__ == "__main__":

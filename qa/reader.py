@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,15 +99,11 @@ class ExtractiveReader:
         offsets = encoded["offset_mapping"]
         return question[: offsets[-1][1]] if offsets else question
 
-    @torch.inference_mode()
-    def read(self, question: str, passages: list[str], top_k: int = 5) -> ReaderOutput:
-        """The best `top_k` spans over all passages (at most one per position) and P(no answer)."""
-        if not passages:
-            return ReaderOutput((), 0.0, 0)
-        question = self._truncate_question(question)
-        encoded = self.tokenizer(
-            [question] * len(passages),
-            passages,
+    def _encode(self, question: str, passages: Sequence[str]):
+        """Every window of every passage, question first (a long passage overflows into several)."""
+        return self.tokenizer(
+            [self._truncate_question(question)] * len(passages),
+            list(passages),
             truncation="only_second",
             max_length=self.max_length,
             stride=self.stride,
@@ -114,8 +111,28 @@ class ExtractiveReader:
             return_offsets_mapping=True,
             padding=False,
         )
-        n_windows = len(encoded["input_ids"])
-        logits = self._logits(encoded, n_windows)
+
+    def read(self, question: str, passages: Sequence[str], top_k: int = 5) -> ReaderOutput:
+        """The best `top_k` spans over all passages (at most one per position) and P(no answer)."""
+        return self.read_many([(question, passages)], top_k)[0]
+
+    @torch.inference_mode()
+    def read_many(self, readings: Sequence[tuple[str, Sequence[str]]], top_k: int = 5) -> list[ReaderOutput]:
+        """`read` for several questions at once: the windows of all of them share length-sorted forward
+        passes (fewer, fuller batches), then each question's windows are scored under their own softmax,
+        exactly as if it had been read alone."""
+        encodings = [self._encode(question, passages) if passages else None for question, passages in readings]
+        windows = [(q, w) for q, encoded in enumerate(encodings) if encoded is not None
+                   for w in range(len(encoded["input_ids"]))]
+        logits = self._logits(encodings, windows)
+        return [self._score(encoded, passages, [logits[q, w] for w in range(len(encoded["input_ids"]))], top_k)
+                if encoded is not None else ReaderOutput((), 0.0, 0)
+                for q, (encoded, (_, passages)) in enumerate(zip(encodings, readings, strict=True))]
+
+    def _score(self, encoded, passages: Sequence[str], logits: list[tuple[torch.Tensor, torch.Tensor]],
+               top_k: int) -> ReaderOutput:
+        """One question's spans and P(no answer), under one softmax over all of its windows."""
+        n_windows = len(logits)
         contexts = [torch.tensor([s == 1 for s in encoded.sequence_ids(w)]) for w in range(n_windows)]
         log_n = math.log(n_windows)
         null_start = torch.logsumexp(torch.stack([s[0] for s, _ in logits]), 0) - log_n
@@ -139,22 +156,26 @@ class ExtractiveReader:
                 unique.append(span)
         return ReaderOutput(tuple(unique[:top_k]), null_log_p, n_windows)
 
-    def _logits(self, encoded, n_windows: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(start, end) logits of every window, computed in length-sorted batches (little padding)."""
-        order = sorted(range(n_windows), key=lambda i: len(encoded["input_ids"][i]))
-        logits: list[tuple[torch.Tensor, torch.Tensor]] = [None] * n_windows  # type: ignore[list-item]
-        for begin in range(0, n_windows, self.batch_size):
-            batch_ids = order[begin : begin + self.batch_size]
+    def _logits(self, encodings: list, windows: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]]:
+        """(start, end) logits of every (question, window), in batches of similar length (little padding),
+        whichever question a window belongs to."""
+        def length(window: tuple[int, int]) -> int:
+            return len(encodings[window[0]]["input_ids"][window[1]])
+
+        order = sorted(windows, key=length)
+        logits: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        for begin in range(0, len(order), self.batch_size):
+            batch_windows = order[begin : begin + self.batch_size]
             features = [
-                {k: encoded[k][i] for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded}
-                for i in batch_ids
+                {k: encodings[q][k][w] for k in ("input_ids", "attention_mask", "token_type_ids") if k in encodings[q]}
+                for q, w in batch_windows
             ]
             batch = self.tokenizer.pad(features, return_tensors="pt")
             with self._lock, inference_precision(self.precision):
                 output = self.model(**batch)
-            for row, window in enumerate(batch_ids):
-                length = len(encoded["input_ids"][window])
-                logits[window] = (output.start_logits[row, :length].float(), output.end_logits[row, :length].float())
+            for row, window in enumerate(batch_windows):
+                n = length(window)
+                logits[window] = (output.start_logits[row, :n].float(), output.end_logits[row, :n].float())
         return logits
 
     def _spans_of_window(self, start_log_p, end_log_p, context, offsets, passages, passage_index, top_k, null_log_p):

@@ -14,6 +14,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from articleqa.index.embedder import Embedder
 from articleqa.index.store import Hit, SentenceStore, Snapshot, StoredArticle
 
@@ -68,15 +70,17 @@ class HybridRetriever:
         self.count_tokens = count_tokens or (lambda text: max(1, len(text) // 4))
 
     def retrieve(self, query: str, budget: int | None = None, prefer_article: int | None = None,
-                 snapshot: Snapshot | None = None) -> list[Passage]:
+                 snapshot: Snapshot | None = None, vector: np.ndarray | None = None) -> list[Passage]:
         """Passages of the best stories within `budget` reader tokens (the retriever's own by default);
         `prefer_article` (a follow-up's article) counts as one more ranking. Pass the store's `snapshot`
-        to look the passages' articles up in the same state afterwards."""
+        to look the passages' articles up in the same state afterwards, and the query's `vector` when it
+        was embedded already (with other questions' queries, in one call)."""
         snapshot = snapshot or self.store.snapshot()
         if snapshot.size == 0:
             return []
         budget = self.budget if budget is None else budget
-        vector = self.embedder.embed_query(query)
+        if vector is None:
+            vector = self.embedder.embed_query(query)
         dense = self.store.search_dense(vector, self.candidates, snapshot)
         sparse = self.store.search_bm25(query, self.candidates, snapshot)
         fused = reciprocal_rank_fusion([dense, sparse], self.rrf_k)

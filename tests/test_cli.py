@@ -82,3 +82,16 @@ def test_feedback_summary(tmp_path):
     summary = json.loads(run_cli("feedback", "--json", "--data-dir", str(data)).stdout)
     assert (summary["up"], summary["down"]) == (3, 1)
     assert {b["band"]: b["share_right"] for b in summary["bands"]}["likely"] == 0.5
+
+
+def test_ask_imports_neither_gradio_nor_sentence_transformers(tmp_path, tiny_reader_dir):
+    """`articleqa ask` starts fast: the web UI and sentence-transformers (with scikit-learn, SciPy's
+    statistics, pandas) are never imported to answer on the command line."""
+    common = ["--data-dir", str(tmp_path / "data"), "--reader", str(tiny_reader_dir)]
+    code = ("import sys; from articleqa.cli import main; status = main(sys.argv[1:]); "
+            "heavy = sorted(m for m in ('gradio', 'sentence_transformers', 'sklearn', 'pandas') if m in sys.modules); "
+            "print('HEAVY', heavy); sys.exit(status)")
+    done = subprocess.run([sys.executable, "-c", code, "ask", "Who leads HTS?", *common], cwd=ROOT,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "HEAVY []" in done.stdout

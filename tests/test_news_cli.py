@@ -11,7 +11,6 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.news_site import FIXTURES, news_site
-
 from tests.test_cli import run_cli
 
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 import html
 import logging
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
 
 from articleqa.config import Settings
+from articleqa.qa.batching import BUSY, BatchedQA, ServerBusy
 from articleqa.qa.feedback import FeedbackStore
-from articleqa.qa.pipeline import ArticleQA, InvalidQuestion, Turn
+from articleqa.qa.pipeline import Answer, ArticleQA, InvalidQuestion, Turn
 from articleqa.seed import example_questions
 from articleqa.ui.render import answer_markdown, article_html, plain, readable_date, start_markdown
 
@@ -80,7 +82,11 @@ def _text(message: dict) -> str:
     return html.unescape(str(content or ""))
 
 
-def build_app(app: ArticleQA) -> gr.Blocks:
+def build_app(app: ArticleQA, answer_question: Callable[[object, list[Turn]], Answer] | None = None,
+              answer_concurrency: int | None | str = "default") -> gr.Blocks:
+    """`answer_question`: how questions are answered (default app.ask; serve() passes the batcher's), with up
+    to `answer_concurrency` question events handled at once (None: no limit)."""
+    answer_question = answer_question or app.ask
     votes = FeedbackStore.in_data_dir(app.settings.data_dir)
 
     # ---- the API (named endpoints; /ask ... /remove_article are unchanged) ----------------------
@@ -89,9 +95,11 @@ def build_app(app: ArticleQA) -> gr.Blocks:
         {"question", "answer", "article"} dicts, so follow-up questions are understood.
         Returns the Answer as a dict, or {"error": message} for input that is not a question."""
         try:
-            return app.ask(question, _turns(history)).to_dict()
+            return answer_question(question, _turns(history)).to_dict()
         except InvalidQuestion as error:
             return {"question": question if isinstance(question, str) else "", "error": str(error)}
+        except ServerBusy:
+            return {"question": question if isinstance(question, str) else "", "error": BUSY}
         except Exception:
             log.exception("ask failed")
             return {"question": "", "error": FAILURE}
@@ -103,13 +111,15 @@ def build_app(app: ArticleQA) -> gr.Blocks:
 
     def _reply(message: str, history: list[dict] | None) -> tuple[str, dict | None]:
         try:
-            answer = app.ask(message, _turns(history))
+            reply = answer_question(message, _turns(history))
         except InvalidQuestion as error:
             return plain(str(error)), None
+        except ServerBusy:
+            return plain(BUSY), None
         except Exception:
             log.exception("chat failed")
             return FAILURE, None
-        return answer_markdown(answer), {k: getattr(answer, k) for k in TURN_KEYS}
+        return answer_markdown(reply), {k: getattr(reply, k) for k in TURN_KEYS}
 
     def add_article(text: str, name: str = "") -> dict:
         """Index an article given as text (title on the first line). `name`, a file name such as
@@ -329,11 +339,11 @@ def build_app(app: ArticleQA) -> gr.Blocks:
         private = {"api_visibility": "private"}
         for trigger in (box.submit, send.click):
             trigger(on_submit, [box, chatbot], [box, chatbot], queue=False, **private).then(
-                respond, [chatbot, turns], [chatbot, turns], **private)
+                respond, [chatbot, turns], [chatbot, turns], concurrency_limit=answer_concurrency, **private)
         chatbot.example_select(on_example, [chatbot], [chatbot], queue=False, **private).then(
-            respond, [chatbot, turns], [chatbot, turns], **private)
+            respond, [chatbot, turns], [chatbot, turns], concurrency_limit=answer_concurrency, **private)
         chatbot.retry(on_retry, [chatbot, turns], [chatbot, turns], queue=False, **private).then(
-            respond, [chatbot, turns], [chatbot, turns], **private)
+            respond, [chatbot, turns], [chatbot, turns], concurrency_limit=answer_concurrency, **private)
         chatbot.clear(lambda: ([], article_html(None, note=NO_SOURCE)), None, [turns, source], **private)
         chatbot.select(on_open, [turns], [source], **private).then(None, js=SCROLL_TO_EVIDENCE, **private)
         chatbot.like(on_vote, [turns], None, **private)
@@ -350,8 +360,8 @@ def build_app(app: ArticleQA) -> gr.Blocks:
             start, None, [chatbot], **private)
         demo.load(start, None, [chatbot], **private).then(rows, [query], [table], **private)
 
-        gr.api(ask, api_name="ask")
-        gr.api(chat, api_name="chat")
+        gr.api(ask, api_name="ask", concurrency_limit=answer_concurrency)
+        gr.api(chat, api_name="chat", concurrency_limit=answer_concurrency)
         gr.api(add_article, api_name="add_article")
         gr.api(add_url, api_name="add_url")
         gr.api(articles, api_name="articles")
@@ -377,14 +387,27 @@ def _report(index) -> dict:
 
 
 def serve(app: ArticleQA, settings: Settings, block: bool = True) -> tuple[gr.Blocks, str]:
-    """Serve the app; with block=False return at once with (the Blocks, its local URL)."""
-    demo = build_app(app)
-    demo.queue(default_concurrency_limit=settings.concurrency, max_size=256)
+    """Serve the app; with block=False return at once with (the Blocks, its local URL).
+
+    With `settings.batching` one inference thread answers every question (BatchedQA); the question events
+    then run without a Gradio limit, so that each request reaches the batcher's bounded queue and a full
+    queue answers "busy" at once instead of leaving callers waiting in Gradio's queue."""
+    from articleqa.index.compute import use_threads
+
+    use_threads(settings.threads)  # process-wide: every core for the models, set on purpose
+    if settings.batching:
+        demo = build_app(app, BatchedQA(app, settings).ask, answer_concurrency=None)
+        # Every question in the batcher (queued or in its batch) holds one of Gradio's worker threads.
+        threads = max(40, 2 * (settings.queue_size + settings.max_batch) + 2 * settings.concurrency)
+    else:
+        demo, threads = build_app(app), 40
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=max(256, 2 * threads))
     auth = None
     if settings.auth:
         user, _, password = settings.auth.partition(":")
         auth = (user, password)
     _, url, _ = demo.launch(server_name=settings.host, server_port=settings.port, share=False, auth=auth,
                             max_file_size=settings.max_article_bytes, show_error=False, css=CSS, js=PLAIN_COPIES,
+                            max_threads=threads,
                             prevent_thread_lock=not block, quiet=not block)
     return demo, url

@@ -30,3 +30,32 @@ def test_query_vectors_are_cached_and_equal_to_fresh_ones(embedder):
     first = embedder.embed_query(query)
     assert embedder.embed_query(query) is first
     assert np.allclose(first, embedder.embed([query])[0], atol=1e-5)
+
+
+def test_pooled_encoder_gives_sentence_transformers_vectors():
+    """The embedder runs the packaged model on transformers alone (a faster start): same vectors as
+    sentence-transformers, whatever the texts' lengths, in fp32 and in bf16."""
+    import numpy as np
+
+    from articleqa.index.compute import inference_precision
+    from articleqa.index.embedder import _SentenceTransformers, default_embedder_path
+    from articleqa.index.pooled import PooledTransformer
+
+    texts = ["  Who leads HTS?  ", "x", "The rebels took Hama. " * 80, "", "Aleppo fell within days."]
+    ours = PooledTransformer.load(default_embedder_path())
+    theirs = _SentenceTransformers(default_embedder_path())
+    assert ours is not None and ours.dimension == theirs.dimension
+    for precision in ("fp32", "bf16"):
+        with inference_precision(precision):
+            a, b = ours.encode(texts, batch_size=2), theirs.encode(texts, batch_size=2)
+        assert np.min(np.sum(a * b, axis=1)) > 0.9999, precision
+
+
+def test_queries_embedded_together_equal_one_at_a_time(embedder):
+    import numpy as np
+
+    queries = ["Who leads HTS?", "Where is Hama?", "Who leads HTS?", "What is the bounty on Jolani's head?"]
+    together = embedder.embed_queries(queries)
+    embedder._queries.clear()
+    for query, vector in zip(queries, together, strict=True):
+        assert np.allclose(embedder.embed_query(query), vector, atol=1e-5)

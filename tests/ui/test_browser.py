@@ -71,7 +71,7 @@ def served_tiny(tiny_app, tmp_path):
     second = tmp_path / "council.txt"
     second.write_text("Council approves park\n\nThe city council approved a new park on Monday.", encoding="utf-8")
     tiny_app.add_files([second])
-    tiny_app.reader.null_threshold = None  # always answer: every reply has a source to open
+    tiny_app.policy = tiny_app.policy.always_answering()  # every reply has a source to open
     demo, url = serve(tiny_app, replace(tiny_app.settings, port=free_port()), block=False)
     yield url, tiny_app
     demo.close()
@@ -106,24 +106,24 @@ def test_start_page_says_what_is_indexed_and_offers_examples(page, shots):
     assert f"1 article indexed: {SEED_TITLE}" in " ".join(intro.split())
     examples = page.locator("#chat .example")
     assert 3 <= examples.count() <= 4
-    assert examples.first.inner_text().strip() == "Who leads HTS?"  # the seed questions, in their order
+    assert examples.first.inner_text().strip() == "Which city are the rebels heading for next?"  # the seed questions, in their order
     shots(page, "01-start")
 
 
 def test_clicking_an_example_asks_it(page, shots):
-    page.locator("#chat .example", has_text="Who leads HTS?").click()
+    page.locator("#chat .example", has_text="Which city are the rebels heading for next?").click()
     reply = wait_for_reply(page, 0)
-    assert "Jolani" in reply.locator("mark").first.inner_text()
-    assert page.locator("#chat [data-testid='user']").last.inner_text().strip() == "Who leads HTS?"
+    assert "Homs" in reply.locator("mark").first.inner_text()
+    assert page.locator("#chat [data-testid='user']").last.inner_text().strip() == "Which city are the rebels heading for next?"
     shots(page, "02-example-answered")
 
 
 def test_typing_a_question_shows_the_answer_with_its_evidence(page, shots):
-    reply = ask(page, "Who leads HTS?")
+    reply = ask(page, "How much is the bounty the United States placed on Jolani?")
     text = reply.inner_text()
-    assert "Jolani" in text
+    assert "$10 million" in text
     assert "Syrian Rebels Capture Hama" in text  # the article title
-    assert "Jolani" in reply.locator("mark").first.inner_text()  # the span highlighted in its sentence
+    assert "$10 million" in reply.locator("mark").first.inner_text()  # the span highlighted in its sentence
     assert any(words in text for words in ("very likely", "likely", "unsure", "doubtful"))  # confidence in words
     assert page.locator("#question textarea").input_value() == ""
     shots(page, "03-asked")
@@ -160,18 +160,18 @@ def test_an_abstention_shows_the_closest_passage_the_same_way(page, shots):
 def test_thumbs_up_and_down_are_stored_with_the_answer(page, shots, shipped_app):
     store = FeedbackStore.in_data_dir(shipped_app.settings.data_dir)
     before = len(store.events())
-    reply = ask(page, "Who leads HTS?")
+    reply = ask(page, "Which city are the rebels heading for next?")
     buttons = page.locator("#chat .message-buttons").last
     buttons.get_by_role("button", name="Like", exact=True).click()
     _wait(lambda: len(store.events()) > before)
     record = store.events()[-1]
-    assert (record["vote"], record["question"], record["answer"]) == ("up", "Who leads HTS?", "Jolani")
+    assert (record["vote"], record["question"], record["answer"]) == ("up", "Which city are the rebels heading for next?", "Homs")
     assert record["article"] == SEED_TITLE and 0 < record["score"] <= 1
     shots(page, "06-liked")
     buttons.get_by_role("button", name="Dislike", exact=True).click()
     _wait(lambda: store.events()[-1]["vote"] == "down")
     assert [v["vote"] for v in store.votes() if v["answer_id"] == record["answer_id"]] == ["down"]
-    assert "Jolani" in reply.inner_text()
+    assert "Homs" in reply.inner_text()
 
 
 def test_retry_copy_and_clear(page, shots):

@@ -48,7 +48,7 @@ def test_the_start_message_says_what_is_indexed():
 
 def test_examples_come_from_the_seed_only_when_it_is_indexed():
     examples = example_questions(["Other", seed_title()])
-    assert examples[0] == "Who leads HTS?" and len(examples) == 4
+    assert examples[0] == "Which city are the rebels heading for next?" and len(examples) == 4
     assert example_questions(["Other"]) == []
 
 

@@ -63,7 +63,7 @@ def test_eval_articles_draws_a_reliability_diagram(tmp_path, tiny_reader_dir):
     done = run_cli("eval", "articles", str(path), "--reader", str(tiny_reader_dir), "--reliability", str(png))
     assert done.returncode == 0, done.stderr
     scores = json.loads(done.stdout)
-    assert 0 <= scores["ece"] <= 100 and {"f1", "declined", "recall@2"} <= set(scores)
+    assert 0 <= scores["ece"] <= 100 and {"f1", "declined", "recall", "windows_per_question"} <= set(scores)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

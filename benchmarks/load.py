@@ -6,9 +6,11 @@
 Without --url it starts two `articleqa serve` child processes (shipped reader, seed article, free loopback
 ports; their own processes, so the callers' threads don't share the servers' interpreter lock): one with
 the micro-batcher (ARTICLEQA_BATCHING=1, the default) and one without (=0). Each level of concurrent
-callers runs against both, interleaved, so slow spells of a shared machine hit both sides alike. Prints
-throughput, p50/p95 latency and errors per level and mode, checks the issue's targets, writes JSON with
---json and the table in README.md between the load markers.
+callers runs against both, interleaved, so slow spells of a shared machine hit both sides alike. First,
+before any server starts, the models alone answer the same number of questions in-process, one at a
+time and in batches of 16 (what batching saves, and what the server adds). Prints throughput, p50/p95
+latency and errors per level and mode, checks the issue's targets, writes JSON with --json and the table
+in README.md between the load markers.
 """
 
 from __future__ import annotations
@@ -151,6 +153,31 @@ def start_server(timeout_s: float = 300.0, env: dict[str, str] | None = None) ->
     raise RuntimeError(f"the server did not answer within {timeout_s:.0f} s")
 
 
+def models_alone(count: int, batch: int = 16) -> dict:
+    """The models without a server, in this process: questions/s and CPU ms per question, asked one at a
+    time and in batches of `batch` (ask_many). What batching can save is the difference; what the
+    server adds is the rest."""
+    from articleqa.config import SEEDS_DIR, Settings
+    from articleqa.index.compute import use_threads
+    from articleqa.qa.pipeline import ArticleQA
+
+    use_threads(0)
+    app = ArticleQA.from_settings(Settings(data_dir=Path(tempfile.mkdtemp(prefix="articleqa-load-"))), in_memory=True)
+    app.add_files([SEEDS_DIR])
+    app.warm_up()
+    texts = seed_question_texts()
+    questions = [(texts[n % len(texts)], None) for n in range(count)]
+    result = {}
+    for name, size in (("one at a time", 1), (f"batches of {batch}", batch)):
+        app.embedder._queries.clear()  # neither run may find the other's query vectors cached
+        wall, cpu = time.perf_counter(), time.process_time()
+        for start in range(0, count, size):
+            app.ask_many(questions[start : start + size])
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        result[name] = {"questions_per_s": count / wall, "cpu_ms_per_question": 1000 * cpu / count}
+    return result
+
+
 def targets(levels: dict[str, dict[int, dict]]) -> list[str]:
     """The issue's targets, checked on the batched server (unbatched alongside for the single caller)."""
     batched, unbatched = levels.get("batched", {}), levels.get("unbatched", {})
@@ -184,7 +211,13 @@ def table(result: dict) -> str:
             ratio = f"{row['questions_per_s'] / first['questions_per_s']:.2f}" if first else "–"
             p50, p95 = ((f"{row[k] * 1000:,.0f}" if row[k] is not None else "–") for k in ("p50_s", "p95_s"))
             lines.append(f"| {n} | {mode} | {row['questions_per_s']:.1f} | {ratio} | {p50} | {p95} | {row['errors']} |")
-    lines += ["", *[f"- {line}" for line in targets(levels)], "",
+    alone = result.get("models_alone", {})
+    lines += ["", *[f"- {line}" for line in targets(levels)]]
+    if alone:
+        lines.append("- the models alone, in-process, no server: " + "; ".join(
+            f"{name} {row['questions_per_s']:.1f} questions/s, {row['cpu_ms_per_question']:.0f} CPU ms per question"
+            for name, row in alone.items()))
+    lines += ["",
               f"Machine: {result['machine']}; {result['questions_per_level']} questions per level and server; "
               f"load average {result['load_before']} before, {result['load_after']} after."]
     return "\n".join(lines)
@@ -201,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--modes", default="unbatched,batched",
                         help='servers to compare: batched, unbatched, or either with ":N" torch threads')
     parser.add_argument("--url", help="measure a running server instead (one mode, called 'server')")
+    parser.add_argument("--no-alone", action="store_true", help="skip the in-process figure of the models alone")
     parser.add_argument("--add-articles", action="store_true", help="one more caller adds 3 articles per level")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-readme", action="store_true")
@@ -209,6 +243,9 @@ def main(argv: list[str] | None = None) -> None:
     servers: dict[str, tuple[subprocess.Popen | None, str]] = {}
     result: dict = {"machine": f"{os.cpu_count()} CPU cores, no GPU", "questions_per_level": args.per_level,
                     "load_before": _load_average(), "levels": {}}
+    if not args.no_alone:  # before any server starts: nothing else of ours runs meanwhile
+        result["models_alone"] = models_alone(args.per_level)
+        print("models alone:", json.dumps(result["models_alone"]), flush=True)
     try:
         if args.url:
             servers["server"] = (None, args.url)

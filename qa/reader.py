@@ -125,9 +125,14 @@ class ExtractiveReader:
         windows = [(q, w) for q, encoded in enumerate(encodings) if encoded is not None
                    for w in range(len(encoded["input_ids"]))]
         logits = self._logits(encodings, windows)
-        return [self._score(encoded, passages, [logits[q, w] for w in range(len(encoded["input_ids"]))], top_k)
-                if encoded is not None else ReaderOutput((), 0.0, 0)
-                for q, (encoded, (_, passages)) in enumerate(zip(encodings, readings, strict=True))]
+        outputs = []
+        for q, (encoded, (_, passages)) in enumerate(zip(encodings, readings, strict=True)):
+            if encoded is None:
+                outputs.append(ReaderOutput((), 0.0, 0))
+                continue
+            own = [logits[q, w] for w in range(len(encoded["input_ids"]))]
+            outputs.append(self._score(encoded, passages, own, top_k))
+        return outputs
 
     def _score(self, encoded, passages: Sequence[str], logits: list[tuple[torch.Tensor, torch.Tensor]],
                top_k: int) -> ReaderOutput:
@@ -156,7 +161,8 @@ class ExtractiveReader:
                 unique.append(span)
         return ReaderOutput(tuple(unique[:top_k]), null_log_p, n_windows)
 
-    def _logits(self, encodings: list, windows: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]]:
+    def _logits(self, encodings: list, windows: list[tuple[int, int]]
+                ) -> dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]]:
         """(start, end) logits of every (question, window), in batches of similar length (little padding),
         whichever question a window belongs to."""
         def length(window: tuple[int, int]) -> int:

@@ -31,12 +31,18 @@ class Gate:
         return self.run(items)
 
 
+def busy_batcher(gate: Gate, first, **limits):
+    """A batcher whose worker is held inside run_batch with `first`; returns (batcher, first's future)."""
+    gate.opened.clear()
+    batcher = MicroBatcher(gate, **limits)
+    future = batcher.submit(first)
+    assert gate.entered.wait(60)
+    return batcher, future
+
+
 def test_batcher_takes_what_queued_while_it_was_busy():
     gate = Gate()
-    gate.opened.clear()
-    batcher = MicroBatcher(gate, max_batch=4, queue_size=8)
-    first = batcher.submit(1)
-    assert gate.entered.wait(60)
+    batcher, first = busy_batcher(gate, 1, max_batch=4, queue_size=8)
     waiting = [batcher.submit(n) for n in range(2, 8)]  # six wait while the worker is busy with one
     gate.opened.set()
     assert first.result(60) == 10 and [f.result(60) for f in waiting] == [n * 10 for n in range(2, 8)]
@@ -46,10 +52,7 @@ def test_batcher_takes_what_queued_while_it_was_busy():
 
 def test_full_queue_refuses_at_once_and_recovers():
     gate = Gate()
-    gate.opened.clear()
-    batcher = MicroBatcher(gate, max_batch=1, queue_size=2)
-    running = batcher.submit(1)
-    assert gate.entered.wait(60)
+    batcher, running = busy_batcher(gate, 1, max_batch=1, queue_size=2)
     queued = [batcher.submit(2), batcher.submit(3)]
     with pytest.raises(ServerBusy, match="busy"):
         batcher.submit(4)
@@ -70,10 +73,7 @@ def test_exceptions_reach_only_their_own_caller():
         return [InvalidQuestion("Please type a question.") if item == "" else item.upper() for item in items]
 
     gate = Gate(run)
-    gate.opened.clear()
-    batcher = MicroBatcher(gate, max_batch=8, queue_size=8)
-    blocker = batcher.submit("a")
-    assert gate.entered.wait(60)
+    batcher, blocker = busy_batcher(gate, "a", max_batch=8, queue_size=8)
     futures = [batcher.submit(item) for item in ("b", "", "poison", "c")]
     gate.opened.set()
     assert blocker.result(60) == "A"

@@ -46,7 +46,7 @@ def _with_seed():
 
 def _top_passages(store, embedder, question):
     retriever = HybridRetriever(store, embedder)
-    return [(p.title, p.first_sentence, p.last_sentence) for p in retriever.retrieve(question, top_k=4)]
+    return [(p.title, p.first_sentence, p.last_sentence) for p in retriever.retrieve(question)]
 
 
 def test_ray_ingest_equals_plain_ingest(tmp_path, embedder):

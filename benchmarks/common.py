@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import resource
+import socket
 import statistics
 import string
 import sys
@@ -30,6 +31,13 @@ def f1(prediction: str, golds: list[str]) -> float:
         elif not p and not g:
             best = 1.0
     return best
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (for a server a benchmark or test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:

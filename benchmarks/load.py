@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.common import write_readme_section
+from benchmarks.common import free_port, percentile, write_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = {"unbatched": {"ARTICLEQA_BATCHING": "0"}, "batched": {"ARTICLEQA_BATCHING": "1"}}
@@ -44,17 +43,6 @@ def seed_question_texts() -> list[str]:
     from articleqa.seed import seed_questions
 
     return [q.question for q in seed_questions()]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, add_articles: bool = True) -> dict:

@@ -24,7 +24,7 @@ def _disk_mb(path: Path | None) -> float | None:
 
 def main(sentences: int, out: str, store_kind: str = "faiss", data_dir: str | None = None) -> None:
     from articleqa.index.embedder import Embedder
-    from articleqa.index.store import SentenceStore
+    from articleqa.index.store import EmbeddedArticle, SentenceStore
     from articleqa.qa.retriever import HybridRetriever
 
     rng = np.random.default_rng(0)
@@ -32,7 +32,7 @@ def main(sentences: int, out: str, store_kind: str = "faiss", data_dir: str | No
     per_article = 100
     embedder = Embedder()
     directory = Path(data_dir) if data_dir else None
-    store = SentenceStore(directory, embedder.dimension, embedder.model_id, store=store_kind)
+    store = SentenceStore(directory, embedder.dimension, embedder.model_id, store=store_kind).open()
 
     def articles():  # generated while the store consumes them: the corpus is never all in memory at once
         for a in range(sentences // per_article):
@@ -44,7 +44,7 @@ def main(sentences: int, out: str, store_kind: str = "faiss", data_dir: str | No
                 position += len(text) + 1
             vectors = rng.standard_normal((per_article, embedder.dimension), dtype=np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            yield f"Synthetic {a}", body, "", f"fp{a}", spans, vectors
+            yield EmbeddedArticle(f"Synthetic {a}", body, "", f"fp{a}", tuple(spans), vectors)
 
     started = time.perf_counter()
     store.add(articles())  # one commit, as before (generation is included in build_s)

@@ -29,21 +29,32 @@ class Embedder:
     QUERY_CACHE = 512  # recent query vectors kept (a chat repeats and rephrases questions)
 
     def __init__(self, name_or_path: str = "", batch_size: int = 32, precision: str = "auto") -> None:
-        if not name_or_path:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the packaged model must never touch a hub
-            name_or_path = default_embedder_path()
-        self.name = name_or_path
+        """Configuration only: the model loads in `warm_up()` (or on first use), so building one is cheap."""
+        self.packaged = not name_or_path
+        self.name = name_or_path or default_embedder_path()
         self.batch_size = batch_size
-        # A local model of the usual shape runs on transformers alone (index/pooled.py: a faster start);
-        # anything else (a hub id, other poolings) through sentence-transformers.
-        self.model = PooledTransformer.load(name_or_path) if Path(name_or_path).is_dir() else None
-        if self.model is None:
-            self.model = _SentenceTransformers(name_or_path)
-        self.dimension = self.model.dimension
         self.precision = resolve_precision(precision)
+        self.model: PooledTransformer | _SentenceTransformers | None = None
+        self._load_lock = threading.Lock()
         self._lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def warm_up(self) -> Embedder:
+        """Load the model (once; later calls return at once)."""
+        with self._load_lock:
+            if self.model is None:
+                if self.packaged:
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the packaged model must never touch a hub
+                # A local model of the usual shape runs on transformers alone (index/pooled.py: a faster
+                # start); anything else (a hub id, other poolings) through sentence-transformers.
+                model = PooledTransformer.load(self.name) if Path(self.name).is_dir() else None
+                self.model = model if model is not None else _SentenceTransformers(self.name)
+        return self
+
+    @property
+    def dimension(self) -> int:
+        return self.warm_up().model.dimension
 
     @property
     def model_id(self) -> str:
@@ -56,8 +67,9 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if precision is None:
             precision = self.precision if len(texts) >= self.BF16_MIN_BATCH else "fp32"
+        model = self.warm_up().model
         with self._lock, inference_precision(precision):
-            vectors = self.model.encode(texts, batch_size=self.batch_size, progress=progress)
+            vectors = model.encode(texts, batch_size=self.batch_size, progress=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def embed_query(self, query: str) -> np.ndarray:

@@ -14,7 +14,7 @@ from articleqa.index.embedder import Embedder
 from articleqa.index.feeds import entry_article, read_feed
 from articleqa.index.fetch import FetchLimits, fetch_article
 from articleqa.index.sentences import split_sentences
-from articleqa.index.store import SentenceStore, StoredArticle
+from articleqa.index.store import EmbeddedArticle, SentenceStore, StoredArticle
 
 
 @dataclass
@@ -124,7 +124,8 @@ class Indexer:
         items, row = [], 0
         for article, article_spans in zip(articles, spans, strict=True):
             n = len(article_spans)
-            items.append((article.title, article.text, article.file, article.fingerprint,
-                          [(s.start, s.end) for s in article_spans], vectors[row : row + n], article.meta))
+            items.append(EmbeddedArticle(article.title, article.text, article.file, article.fingerprint,
+                                         tuple((s.start, s.end) for s in article_spans), vectors[row : row + n],
+                                         article.meta))
             row += n
         return self.store.add(items, replacing=replacing)

@@ -32,7 +32,7 @@ from articleqa.index.vectors import BATCH_ROWS, FLAT_LIMIT, IVF_PROBES, Rows, Ve
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG when imported
 
-__all__ = ["FLAT_LIMIT", "IVF_PROBES", "Hit", "IndexMismatch", "SentenceStore", "Snapshot", "StoredArticle"]
+__all__ = ["FLAT_LIMIT", "IVF_PROBES", "EmbeddedArticle", "Hit", "IndexMismatch", "SentenceStore", "Snapshot", "StoredArticle"]
 
 # 1: vectors.npy beside articles.jsonl; 2: no article metadata, "source" named the file (both still read, and
 # converted on the next write)
@@ -52,6 +52,19 @@ class StoredArticle:
     def sentence(self, position: int) -> str:
         start, end = self.sentences[position]
         return self.text[start:end]
+
+
+@dataclass(frozen=True)
+class EmbeddedArticle:
+    """An article ready to store: its text, sentence spans and one unit vector per sentence."""
+
+    title: str
+    text: str
+    file: str
+    fingerprint: str
+    sentences: tuple[tuple[int, int], ...]
+    vectors: np.ndarray = field(repr=False)  # (len(sentences), dimension)
+    meta: ArticleMeta = field(default_factory=ArticleMeta)
 
 
 @dataclass(frozen=True)
@@ -142,8 +155,22 @@ class SentenceStore:
         self._write_lock = threading.Lock()
         self._version = 0
         self._snapshot = _build({}, {}, 0)
-        self.vectors: VectorIndex = self._load() if self.directory is not None else \
-            open_vectors(self.store, None, dimension)
+        self._vectors: VectorIndex | None = None
+
+    def open(self) -> SentenceStore:
+        """Load the index from `directory` (or start an empty one), once; until then the store is empty and
+        cannot be written or searched by vector. Raises IndexMismatch for an index built otherwise."""
+        with self._write_lock:
+            if self._vectors is None:
+                self._vectors = self._load() if self.directory is not None else \
+                    open_vectors(self.store, None, self.dimension)
+        return self
+
+    @property
+    def vectors(self) -> VectorIndex:
+        if self._vectors is None:
+            raise RuntimeError("SentenceStore.open() must be called before its vectors are used")
+        return self._vectors
 
     # ---- reading -------------------------------------------------------------------------------
     @property
@@ -215,9 +242,9 @@ class SentenceStore:
         return self._snapshot
 
     # ---- writing -------------------------------------------------------------------------------
-    def add(self, items: Iterable[tuple], replacing: Iterable[int] = ()) -> list[StoredArticle]:
-        """Add (title, text, file, fingerprint, sentence spans, vectors[, ArticleMeta]) tuples and remove the
-        articles `replacing` names (older versions of the same pages); one atomic commit.
+    def add(self, items: Iterable[EmbeddedArticle], replacing: Iterable[int] = ()) -> list[StoredArticle]:
+        """Add articles and remove the ones `replacing` names (older versions of the same pages); one atomic
+        commit.
 
         Vectors go to the backend in batches as `items` is consumed, so a generator of items never has all
         its vectors in memory at once."""
@@ -231,7 +258,7 @@ class SentenceStore:
             self._commit((), {a.id for a in removed})
             return removed
 
-    def _commit(self, items: Iterable[tuple], doomed: set[int]) -> list[StoredArticle]:
+    def _commit(self, items: Iterable[EmbeddedArticle], doomed: set[int]) -> list[StoredArticle]:
         current = self._snapshot
         doomed &= current.articles.keys()
         articles = {i: a for i, a in current.articles.items() if i not in doomed}
@@ -241,15 +268,16 @@ class SentenceStore:
         added: list[StoredArticle] = []
         batch: list[tuple[StoredArticle, np.ndarray]] = []
         try:
-            for title, text, file, fingerprint, spans, vectors, *meta in items:
-                if len(spans) != len(vectors):
+            for item in items:
+                if len(item.sentences) != len(item.vectors):
                     raise ValueError("one vector per sentence is required")
-                article = StoredArticle(next_id, title, text, file, fingerprint, tuple(map(tuple, spans)), *meta)
+                article = StoredArticle(next_id, item.title, item.text, item.file, item.fingerprint,
+                                        tuple(map(tuple, item.sentences)), item.meta)
                 articles[next_id], first_rows[next_id] = article, next_row
-                batch.append((article, vectors))
+                batch.append((article, item.vectors))
                 added.append(article)
                 next_id += 1
-                next_row += len(spans)
+                next_row += len(item.sentences)
                 if next_row - first_rows[batch[0][0].id] >= BATCH_ROWS:
                     self._add_vectors(batch, first_rows)
                     batch = []

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from articleqa.config import Settings
+from articleqa.index.documents import SUPPORTED_SUFFIXES
 from articleqa.index.embedder import Embedder
 from articleqa.index.fetch import FetchLimits
 from articleqa.index.indexer import IndexReport
@@ -21,7 +22,7 @@ from articleqa.qa.question import InvalidQuestion, clean_question
 from articleqa.qa.reader import ExtractiveReader, ReaderOutput, Span
 from articleqa.qa.retriever import HybridRetriever, Passage
 
-__all__ = ["NO_ANSWER", "Alternative", "Answer", "ArticleQA", "InvalidQuestion", "Reading", "Turn"]
+__all__ = ["NO_ANSWER", "SUPPORTED_SUFFIXES", "Alternative", "Answer", "ArticleQA", "InvalidQuestion", "Reading", "Turn"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class ArticleQA:
         settings = settings or Settings.from_env()
         embedder = Embedder(settings.embedder, precision=settings.precision)
         store = SentenceStore(None if in_memory else settings.index_dir, embedder.dimension, embedder.model_id,
-                              store="faiss" if in_memory else settings.store)
+                              store="faiss" if in_memory else settings.store).open()
         reader = ExtractiveReader.from_pretrained(settings.reader, max_answer_tokens=settings.max_answer_tokens,
                                                   precision=settings.precision)
         policy = AnswerPolicy.for_reader(settings.reader, alternatives=settings.alternatives)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -9,16 +8,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "syrian-rebels-capture-hama.txt"
 SEED_TITLE = "Syrian Rebels Capture Hama, Weaken Assad’s Grip on Nation"
 SHARED = ROOT.parent / "shared" / "data" / "qa"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +54,7 @@ def tiny_app(settings, embedder):
     from articleqa.qa.pipeline import ArticleQA
     from articleqa.qa.reader import ExtractiveReader
 
-    store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id)
+    store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id).open()
     return ArticleQA(settings, embedder, store, ExtractiveReader.from_pretrained(settings.reader))
 
 
@@ -74,7 +68,7 @@ def shipped_app(tmp_path_factory, embedder):
     from articleqa.qa.reader import ExtractiveReader
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("shipped"))
-    store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id)
+    store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id).open()
     app = ArticleQA(settings, embedder, store, ExtractiveReader.from_pretrained(settings.reader),
                     AnswerPolicy.for_reader(settings.reader))
     app.add_files([SEEDS_DIR])

@@ -11,7 +11,7 @@ if __name__ == "__main__":
     directory, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     store = sys.argv[4] if len(sys.argv) > 4 else "faiss"
     embedder = Embedder()
-    indexer = Indexer(SentenceStore(directory, embedder.dimension, embedder.model_id, store=store), embedder)
+    indexer = Indexer(SentenceStore(directory, embedder.dimension, embedder.model_id, store=store).open(), embedder)
     print("ready", flush=True)
     for n in range(first, first + count):
         body = " ".join(f"Sentence {k} of report {n} mentions keyword{n}x." for k in range(6))

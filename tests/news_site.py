@@ -156,7 +156,7 @@ def news_app(shipped_app, directory: Path):
 
     settings = replace(shipped_app.settings, data_dir=directory)
     embedder = shipped_app.embedder
-    app = ArticleQA(settings, embedder, SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id),
+    app = ArticleQA(settings, embedder, SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id).open(),
                     shipped_app.reader, shipped_app.policy)
     app.add_files([LIFEBOAT, BRIDGE])
     return app

@@ -42,7 +42,7 @@ def test_kill_9_while_adding_never_breaks_the_index(tmp_path, embedder: Embedder
         reported += [line.removeprefix("added ") for line in out.splitlines() if line.startswith("added ")]
         next_article += 50
 
-        store = SentenceStore(directory, embedder.dimension, embedder.model_id)  # must load
+        store = SentenceStore(directory, embedder.dimension, embedder.model_id).open()  # must load
         titles = {a.title for a in store.articles}
         assert set(reported) <= titles  # everything reported as added survived
         for article in store.articles:  # and nothing is half-present
@@ -86,7 +86,7 @@ def seeded_tiny_app(tmp_path_factory, tiny_reader_dir, embedder):
     from articleqa.qa.reader import ExtractiveReader
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("fuzz"), reader=str(tiny_reader_dir))
-    store = SentenceStore(None, embedder.dimension, embedder.model_id)
+    store = SentenceStore(None, embedder.dimension, embedder.model_id).open()
     app = ArticleQA(settings, embedder, store, ExtractiveReader.from_pretrained(settings.reader))
     app.add_files([SEED])
     return app

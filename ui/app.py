@@ -14,7 +14,7 @@ import gradio as gr
 from articleqa.config import Settings
 from articleqa.qa.batching import BUSY, BatchedQA, ServerBusy
 from articleqa.qa.feedback import FeedbackStore
-from articleqa.qa.pipeline import Answer, ArticleQA, InvalidQuestion, Turn
+from articleqa.qa.pipeline import SUPPORTED_SUFFIXES, Answer, ArticleQA, InvalidQuestion, Turn
 from articleqa.seed import example_questions
 from articleqa.ui.render import answer_markdown, article_html, plain, readable_date, start_markdown
 
@@ -324,7 +324,7 @@ def build_app(app: ArticleQA, answer_question: Callable[[object, list[Turn]], An
                 with gr.Accordion("Add articles", open=True):
                     with gr.Row(equal_height=False):
                         upload = gr.File(label="Upload .txt / .md / .html files (several at once)",
-                                         file_count="multiple", file_types=[".txt", ".md", ".html", ".htm"],
+                                         file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
                                          type="filepath", elem_id="upload", min_width=300, height=180)
                         with gr.Column(min_width=300):
                             url_box = gr.Textbox(label="…or add from a web address (URL)", placeholder="https://…",

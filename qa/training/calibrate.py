@@ -88,7 +88,7 @@ def collect(reader: ExtractiveReader, embedder: Embedder, data_dir: Path, out_of
     unanswerable = [q for q in load_squad(data_dir / "squad-v2.0-dev.val.json.gz") if not q.answerable]
 
     def app_over(chosen: list[Article]) -> ArticleQA:
-        app = ArticleQA(settings, embedder, SentenceStore(None, embedder.dimension, embedder.model_id), reader)
+        app = ArticleQA(settings, embedder, SentenceStore(None, embedder.dimension, embedder.model_id).open(), reader)
         app.indexer.add_articles(chosen)
         return app
 

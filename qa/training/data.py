@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,15 +68,21 @@ def wrong_context_negatives(questions: list[SquadQuestion], count: int, rng: ran
     return result
 
 
+def present_sources(data_dir: Path, mix: dict, counts: dict[str, int]) -> Iterator[tuple[str, object, Path]]:
+    """(name, source, path) of each entry of a mix whose file is in `data_dir`; a missing one counts 0."""
+    for name, source in mix.items():
+        path = data_dir / source.file
+        if path.exists():
+            yield name, source, path
+        else:
+            counts[name] = 0
+
+
 def build_mix(data_dir: Path, seed: int, mix: dict[str, Source] = DEFAULT_MIX) -> tuple[list[SquadQuestion], dict[str, int]]:
     rng = random.Random(seed)
     examples: list[SquadQuestion] = []
     counts: dict[str, int] = {}
-    for name, source in mix.items():
-        path = data_dir / source.file
-        if not path.exists():
-            counts[name] = 0
-            continue
+    for name, source, path in present_sources(data_dir, mix, counts):
         questions = load_squad(path)
         if source.unanswerable_only:
             questions = [q for q in questions if not q.answerable]

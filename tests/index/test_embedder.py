@@ -59,3 +59,17 @@ def test_queries_embedded_together_equal_one_at_a_time(embedder):
     embedder._queries.clear()
     for query, vector in zip(queries, together, strict=True):
         assert np.allclose(embedder.embed_query(query), vector, atol=1e-5)
+
+
+def test_an_embedder_loads_its_model_in_warm_up_not_when_built(tmp_path):
+    import pytest
+
+    from articleqa.index.embedder import Embedder
+
+    missing = Embedder(str(tmp_path / "no-such-model"))  # configuration only: nothing read yet
+    assert missing.model is None
+    with pytest.raises(OSError):
+        missing.warm_up()
+    packaged = Embedder()
+    assert packaged.model is None and packaged.model_id.startswith("all-MiniLM-L6-v2")
+    assert packaged.warm_up() is packaged and packaged.dimension == 384

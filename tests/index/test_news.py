@@ -191,7 +191,7 @@ def test_a_page_by_url_is_stored_with_its_metadata_and_without_its_boilerplate(l
     assert bridge.meta.url == site.url("/local/old-mill-bridge-to-close-for-repairs-4471")  # the canonical link
     assert local.add_url(site.url("/news/bridge")).duplicates == [bridge.title]
 
-    reloaded = SentenceStore(local.settings.index_dir, local.embedder.dimension, local.embedder.model_id)
+    reloaded = SentenceStore(local.settings.index_dir, local.embedder.dimension, local.embedder.model_id).open()
     assert [a.meta for a in reloaded.articles] == [a.meta for a in local.store.articles]  # persisted
     assert local.remove(site.url("/news/lifeboat")) == [listed["title"]]
     assert [a["title"] for a in local.articles()] == [bridge.title]
@@ -313,7 +313,7 @@ def test_an_index_written_before_metadata_still_loads(tiny_app, tmp_path):
             del record[key]
     articles.write_text("".join(json.dumps(r) + "\n" for r in records))
     (index / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
-    old = SentenceStore(index, tiny_app.embedder.dimension, tiny_app.embedder.model_id)
+    old = SentenceStore(index, tiny_app.embedder.dimension, tiny_app.embedder.model_id).open()
     [article] = old.articles
     assert article.file == "syrian-rebels-capture-hama.txt" and article.meta.source == article.meta.date == ""
     assert len(old) == len(tiny_app.store)

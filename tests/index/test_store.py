@@ -13,7 +13,7 @@ ARTICLES = [
 
 
 def make_store(path, embedder):
-    return SentenceStore(path, embedder.dimension, embedder.model_id)
+    return SentenceStore(path, embedder.dimension, embedder.model_id).open()
 
 
 def test_add_search_persist_reload_remove(tmp_path, embedder):
@@ -52,7 +52,17 @@ def test_exact_duplicates_are_skipped(tmp_path, embedder):
 def test_other_embedder_is_refused_with_a_clear_message(tmp_path, embedder):
     Indexer(make_store(tmp_path / "index", embedder), embedder).add_articles(ARTICLES[:1])
     with pytest.raises(IndexMismatch, match="another --data-dir"):
-        SentenceStore(tmp_path / "index", embedder.dimension, "some-other-model")
+        SentenceStore(tmp_path / "index", embedder.dimension, "some-other-model").open()
+
+
+def test_building_a_store_reads_nothing_until_it_is_opened(tmp_path, embedder):
+    Indexer(make_store(tmp_path / "index", embedder), embedder).add_articles(ARTICLES[:1])
+    unopened = SentenceStore(tmp_path / "index", embedder.dimension, "some-other-model")  # no mismatch yet
+    assert unopened.articles == []
+    with pytest.raises(RuntimeError, match=r"open\(\)"):
+        unopened.search_dense(embedder.embed_query("bakery"), 3) or unopened.vectors
+    with pytest.raises(IndexMismatch):
+        unopened.open()
 
 
 def test_leftovers_of_a_crashed_write_are_ignored(tmp_path, embedder):

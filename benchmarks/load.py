@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.common import free_port, percentile, write_readme_section
+from benchmarks.common import free_port, machine, percentile, write_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = {"unbatched": {"ARTICLEQA_BATCHING": "0"}, "batched": {"ARTICLEQA_BATCHING": "1"}}
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.levels.split(",")]
     servers: dict[str, tuple[subprocess.Popen | None, str]] = {}
-    result: dict = {"machine": f"{os.cpu_count()} CPU cores, no GPU", "questions_per_level": args.per_level,
+    result: dict = {"machine": machine(), "questions_per_level": args.per_level,
                     "load_before": _load_average(), "levels": {}}
     if not args.no_alone:  # before any server starts: nothing else of ours runs meanwhile
         result["models_alone"] = models_alone(args.per_level)

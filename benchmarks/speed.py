@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import write_readme_section
+from benchmarks.common import machine, write_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "qa"
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # Both sides always answer (Haystack: no_answer=False), so F1 compares the same task.
     common = {"embedder": default_embedder_path(), "reader": str(SHIPPED_READER), "top_k": 4, "always_answer": True}
-    results: dict = {"machine": "2 CPU cores, no GPU", "corpora": {}}
+    results: dict = {"machine": machine(), "corpora": {}}
     tasks = [] if args.reuse else [seed_task()]
     if args.reuse:
         previous = json.loads(args.out.read_text())

@@ -40,6 +40,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, out: str, lr: float, w
     parser.add_argument("--eval-questions", type=int, default=eval_questions)
     parser.add_argument("--threads", type=int, default=threads)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                        help="autocast of the forward pass (auto: bf16 where the CPU has it natively)")
 
 
 def start_run(args: argparse.Namespace) -> str:

@@ -18,6 +18,7 @@ import random
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from articleqa.index.compute import inference_precision, resolve_precision
 from articleqa.qa.evaluation.run import evaluate_gold_paragraphs
 from articleqa.qa.evaluation.squad_data import load_squad
 from articleqa.qa.reader import ExtractiveReader
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mix", choices=sorted(MIXES), default="default", help="training sets (qa/training/data.py)")
     args = parser.parse_args(argv)
     backbone = start_run(args)
+    precision = resolve_precision(args.precision)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
 
     state_file = args.out / CHECKPOINT
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     def train_step(step: int) -> float:
         model.train()
         batch = collate(features, batch_at(step), tokenizer.pad_token_id)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with inference_precision(precision):
             loss = model(**batch).loss
         return optimise(model, optimizer, loss)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from articleqa.index.compute import inference_precision, resolve_precision
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad, read_squad_json
 from articleqa.qa.evaluation.squad_metric import score_one
 from articleqa.qa.reader import ExtractiveReader
@@ -113,17 +114,17 @@ def evaluate_reader(reader: ExtractiveReader, gold: list[SquadQuestion], multi: 
     result = {}
     scores = []
     for q in gold:
-        spans = reader.read(q.question, [q.context], top_k=1)
+        spans = reader.read(q.question, [q.context], top_k=1).spans
         scores.append(f1(spans[0].text if spans else "", q))
     result["gold_f1"] = 100 * sum(scores) / max(1, len(scores))
     scores = []
     for q, passages in multi:
-        spans = reader.read(q.question, passages, top_k=1)
+        spans = reader.read(q.question, passages, top_k=1).spans
         scores.append(f1(spans[0].text if spans else "", q))
     result["multi_f1"] = 100 * sum(scores) / max(1, len(scores))
     margins = []
     for q in v2:
-        spans = reader.read(q.question, [q.context], top_k=1)
+        spans = reader.read(q.question, [q.context], top_k=1).spans
         margins.append((spans[0].margin if spans else -1e9, f1(spans[0].text, q) if spans else 0.0, f1("", q)))
     best = 0.0
     for threshold in sorted({m for m, _, _ in margins} | {1e9}):
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reuse-groups", action="store_true", help="start afresh on the groups.pt already in --out")
     args = parser.parse_args(argv)
     backbone = start_run(args)
+    precision = resolve_precision(args.precision)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
 
     state_file, plan_file, groups_file = args.out / CHECKPOINT, args.out / "plan.json", args.out / "groups.pt"
@@ -152,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
         groups = torch.load(groups_file)
     elif args.reuse_groups and groups_file.exists():
         groups = torch.load(groups_file)
-        plan = {**json.loads(plan_file.read_text()), "args": {k: str(v) for k, v in vars(args).items()}}
+        plan = {**(json.loads(plan_file.read_text()) if plan_file.exists() else {}), "groups": len(groups),
+                "backbone": backbone, "args": {k: str(v) for k, v in vars(args).items()}}
         log.info("reusing %d groups from %s", len(groups), groups_file)
     else:
         started = time.perf_counter()
@@ -186,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         model.train()
         batch = collate_groups(batch_at(step), tokenizer.pad_token_id, tokenizer.sep_token_id)
         n = int(batch["groups"])
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with inference_precision(precision):
             out = model(input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"],
                         attention_mask=batch["attention_mask"])
         loss = (shared_norm_loss(out.start_logits, batch["context"], batch["gold_start"], n)

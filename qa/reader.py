@@ -13,13 +13,14 @@ import json
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from articleqa.index.compute import inference_precision, resolve_precision
+from articleqa.qa.text import normalize_answer
 
 READER_CONFIG = "articleqa_reader.json"  # window settings and the calibration, stored beside the weights
 
@@ -59,8 +60,12 @@ class ExtractiveReader:
         max_question_tokens: int = 64,
         batch_size: int = 32,
         precision: str = "auto",
+        aggregate: bool = True,
     ) -> None:
         self.model = model.eval()
+        # Sum the probability of every occurrence of the same answer text (as the "summed" training
+        # objective does), rather than keeping only its best occurrence.
+        self.aggregate = aggregate
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.stride = stride
@@ -147,19 +152,29 @@ class ExtractiveReader:
         z_start, z_end = torch.logsumexp(all_start, 0), torch.logsumexp(all_end, 0)
         null_log_p = float(null_start - z_start + null_end - z_end)
         spans: list[Span] = []
+        per_window = max(top_k, self.AGGREGATE_CANDIDATES) if self.aggregate else top_k
         for w in range(n_windows):
             spans.extend(self._spans_of_window(
                 logits[w][0] - z_start, logits[w][1] - z_end, contexts[w], encoded["offset_mapping"][w],
-                passages, encoded["overflow_to_sample_mapping"][w], top_k, null_log_p))
+                passages, encoded["overflow_to_sample_mapping"][w], per_window, null_log_p))
         spans.sort(key=lambda s: s.probability, reverse=True)
-        unique: list[Span] = []
-        seen: set[tuple[int, int, int]] = set()
-        for span in spans:
-            key = (span.passage_index, span.start, span.end)
-            if key not in seen:
-                seen.add(key)
-                unique.append(span)
-        return ReaderOutput(tuple(unique[:top_k]), null_log_p, n_windows)
+        return ReaderOutput(tuple(self._merge(spans, null_log_p)[:top_k]), null_log_p, n_windows)
+
+    AGGREGATE_CANDIDATES = 20  # spans taken from each window before occurrences of one answer are summed
+
+    def _merge(self, spans: list[Span], null_log_p: float) -> list[Span]:
+        """One span per answer, best first. A position seen in two overlapping windows, and (when
+        aggregating) every occurrence of the same answer text, are entries of the one softmax: their
+        probabilities add up. The answer is shown at its most probable occurrence."""
+        merged: dict[object, tuple[Span, float]] = {}
+        for span in spans:  # most probable first
+            key = (normalize_answer(span.text) or span.text) if self.aggregate else \
+                (span.passage_index, span.start, span.end)
+            best, total = merged.get(key, (span, 0.0))
+            merged[key] = (best, total + span.probability if self.aggregate else best.probability)
+        result = [replace(best, probability=total, margin=math.log(total) - null_log_p)
+                  for best, total in merged.values()]
+        return sorted(result, key=lambda s: s.probability, reverse=True)
 
     def _logits(self, encodings: list, windows: list[tuple[int, int]]
                 ) -> dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]]:

@@ -67,9 +67,10 @@ def shipped_app(tmp_path_factory, embedder):
     from articleqa.qa.policy import AnswerPolicy
     from articleqa.qa.reader import ExtractiveReader
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("shipped"))
+    settings = Settings.from_env(data_dir=tmp_path_factory.mktemp("shipped"))  # ARTICLEQA_PRECISION=bf16|fp32
     store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id).open()
-    app = ArticleQA(settings, embedder, store, ExtractiveReader.from_pretrained(settings.reader),
+    app = ArticleQA(settings, embedder, store,
+                    ExtractiveReader.from_pretrained(settings.reader, precision=settings.precision),
                     AnswerPolicy.for_reader(settings.reader))
     app.add_files([SEEDS_DIR])
     return app

@@ -15,8 +15,9 @@ from articleqa.index.embedder import Embedder
 from articleqa.index.store import SentenceStore
 from articleqa.qa.pipeline import Answer, InvalidQuestion
 from articleqa.ui.app import serve
+from benchmarks.common import free_port
 from benchmarks.load import run_load
-from tests.conftest import ROOT, SEED, free_port
+from tests.conftest import ROOT, SEED
 
 FULL = os.environ.get("ARTICLEQA_FULL_TESTS") == "1"  # the benchmark-sized run
 KILLS = 50 if FULL else 20

@@ -20,7 +20,6 @@ KNOWN_MISSES: dict[str, str] = {
     "What group did Jolani dismantle?": "span cut short: 'al Qaeda’s Syrian affiliate al-Nusra' without 'Front'",
     "turn: Who leads HTS?": "as the single question",
     "turn: When was it formed?": "'it' becomes HTS; the reader answers 2018 (the terrorist designation), not 2016",
-    "turn: And which city are they heading for next?": "a long span, 'Homs, another major city about 50 kilometers south of Hama'",
 }
 
 

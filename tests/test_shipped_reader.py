@@ -13,7 +13,8 @@ from gradio_client import Client
 from articleqa.qa.evaluation.squad_data import load_squad
 from articleqa.qa.pipeline import Turn
 from articleqa.ui.app import serve
-from tests.conftest import ROOT, SEED_TITLE, SHARED, free_port
+from benchmarks.common import free_port
+from tests.conftest import ROOT, SEED_TITLE, SHARED
 
 
 def test_an_answer_is_a_span_of_its_sentence_with_its_article(shipped_app):
@@ -66,7 +67,7 @@ def test_conversation_over_squad_articles(shipped_app, tmp_path):
 
     path = SHARED / "squad-v1.1-dev.val.json.gz"
     app = type(shipped_app)(replace(shipped_app.settings, data_dir=tmp_path), shipped_app.embedder,
-                            type(shipped_app.store)(None, shipped_app.embedder.dimension, shipped_app.embedder.model_id),
+                            type(shipped_app.store)(None, shipped_app.embedder.dimension, shipped_app.embedder.model_id).open(),
                             shipped_app.reader)
     app.indexer.add_articles([Article(t, b) for t, b in articles_of(path)])
     questions = load_squad(path)

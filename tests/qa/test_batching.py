@@ -12,8 +12,8 @@ import pytest
 from articleqa.qa.batching import BUSY, BatchedQA, MicroBatcher, ServerBusy
 from articleqa.qa.pipeline import InvalidQuestion, Turn
 from articleqa.seed import seed_conversation, seed_questions
-
-from .conftest import SEED, free_port
+from benchmarks.common import free_port
+from tests.conftest import SEED
 
 
 class Gate:

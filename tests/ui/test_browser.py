@@ -346,6 +346,6 @@ def test_feedback_api_endpoint(served_tiny):
     assert (stored["vote"], stored["question"]) == ("down", "Who leads HTS?")
     found = client.predict(answer["article_id"], answer["sentence"], api_name="/article")
     start, end = found["evidence"]
-    assert found["title"] == SEED_TITLE and found["text"][start:end] == answer["sentence"]
+    assert found["title"] == answer["article"] and found["text"][start:end] == answer["sentence"]
     assert "error" in client.predict(999, "", api_name="/article")
     assert json.dumps(found)  # plain JSON for programs

@@ -22,17 +22,9 @@ from articleqa.index.compute import inference_precision, resolve_precision
 from articleqa.qa.evaluation.run import evaluate_gold_paragraphs
 from articleqa.qa.evaluation.squad_data import load_squad
 from articleqa.qa.reader import ExtractiveReader
+from articleqa.qa.training import loop
 from articleqa.qa.training.data import MIXES, build_mix
 from articleqa.qa.training.features import training_features
-from articleqa.qa.training.loop import (
-    CHECKPOINT,
-    add_run_arguments,
-    measure_steps,
-    optimise,
-    restore,
-    run_steps,
-    start_run,
-)
 
 log = logging.getLogger("articleqa.train")
 
@@ -72,16 +64,16 @@ def collate(features: list[dict], indices: list[int], pad_id: int) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser, out="runs/reader", lr=1e-4, warmup=0.06, minutes=90.0, seed=13, checkpoint_every=200,
+    loop.add_run_arguments(parser, out="runs/reader", lr=1e-4, warmup=0.06, minutes=90.0, seed=13, checkpoint_every=200,
                       eval_questions=300, threads=os.cpu_count() or 2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--mix", choices=sorted(MIXES), default="default", help="training sets (qa/training/data.py)")
     args = parser.parse_args(argv)
-    backbone = start_run(args)
+    backbone = loop.start_run(args)
     precision = resolve_precision(args.precision)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
 
-    state_file = args.out / CHECKPOINT
+    state_file = args.out / loop.CHECKPOINT
     plan_file = args.out / "plan.json"
     features_file = args.out / "features.pt"
     resuming = args.resume and state_file.exists()
@@ -116,25 +108,25 @@ def main(argv: list[str] | None = None) -> None:
         batch = collate(features, batch_at(step), tokenizer.pad_token_id)
         with inference_precision(precision):
             loss = model(**batch).loss
-        return optimise(model, optimizer, loss)
+        return loop.optimise(model, optimizer, loss)
 
     def evaluate() -> dict[str, float]:
         reader = ExtractiveReader(model, tokenizer, max_length=args.max_length, stride=args.stride)
         return evaluate_gold_paragraphs(reader, val_sample).scores
 
-    resumed = restore(args.out, model, optimizer) if resuming else None
+    resumed = loop.restore(args.out, model, optimizer) if resuming else None
     if resumed is not None:
         total_steps = plan["total_steps"]
     else:
         total_steps = args.steps
         if not total_steps:  # size the run from measured speed on the first batches
-            total_steps = measure_steps(train_step, args.minutes, probes=10, overhead=1.08)
+            total_steps = loop.measure_steps(train_step, args.minutes, probes=10, overhead=1.08)
             model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32)  # discard the probe's updates
             optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         plan["total_steps"] = total_steps
         plan["epochs"] = total_steps / batches_per_epoch
         plan_file.write_text(json.dumps(plan, indent=2))
-    run_steps(model, tokenizer, optimizer, train_step, evaluate, out=args.out, total_steps=total_steps,
+    loop.run_steps(model, tokenizer, optimizer, train_step, evaluate, out=args.out, total_steps=total_steps,
               warmup=args.warmup, every=args.checkpoint_every, select="f1", best={"f1": -1.0, "step": 0},
               resumed=resumed)
 

@@ -30,16 +30,8 @@ from articleqa.index.compute import inference_precision, resolve_precision
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad, read_squad_json
 from articleqa.qa.evaluation.squad_metric import score_one
 from articleqa.qa.reader import ExtractiveReader
+from articleqa.qa.training import loop
 from articleqa.qa.training.groups import SHARED_MIX, build_documents, question_groups
-from articleqa.qa.training.loop import (
-    CHECKPOINT,
-    add_run_arguments,
-    measure_steps,
-    optimise,
-    restore,
-    run_steps,
-    start_run,
-)
 
 log = logging.getLogger("articleqa.train")
 
@@ -137,17 +129,17 @@ def evaluate_reader(reader: ExtractiveReader, gold: list[SquadQuestion], multi: 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser, out="runs/shared", lr=3e-5, warmup=0.05, minutes=70.0, seed=17, checkpoint_every=100,
+    loop.add_run_arguments(parser, out="runs/shared", lr=3e-5, warmup=0.05, minutes=70.0, seed=17, checkpoint_every=100,
                       eval_questions=200, threads=2)
     parser.add_argument("--windows", type=int, default=3, help="windows per question group")
     parser.add_argument("--groups", type=int, default=10, help="question groups per batch")
     parser.add_argument("--reuse-groups", action="store_true", help="start afresh on the groups.pt already in --out")
     args = parser.parse_args(argv)
-    backbone = start_run(args)
+    backbone = loop.start_run(args)
     precision = resolve_precision(args.precision)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
 
-    state_file, plan_file, groups_file = args.out / CHECKPOINT, args.out / "plan.json", args.out / "groups.pt"
+    state_file, plan_file, groups_file = args.out / loop.CHECKPOINT, args.out / "plan.json", args.out / "groups.pt"
     resuming = args.resume and state_file.exists()
     if resuming:
         plan = json.loads(plan_file.read_text())
@@ -194,13 +186,13 @@ def main(argv: list[str] | None = None) -> None:
                         attention_mask=batch["attention_mask"])
         loss = (shared_norm_loss(out.start_logits, batch["context"], batch["gold_start"], n)
                 + shared_norm_loss(out.end_logits, batch["context"], batch["gold_end"], n)) / 2
-        return optimise(model, optimizer, loss)
+        return loop.optimise(model, optimizer, loss)
 
     def evaluate() -> dict[str, float]:
         reader = ExtractiveReader(model, tokenizer, max_length=384, stride=128)
         return evaluate_reader(reader, gold_sample, multi_sample, v2_sample)
 
-    resumed = restore(args.out, model, optimizer) if resuming else None
+    resumed = loop.restore(args.out, model, optimizer) if resuming else None
     best = {"select": -1.0, "step": 0}
     if resumed is not None:
         total_steps = plan["total_steps"]
@@ -211,13 +203,13 @@ def main(argv: list[str] | None = None) -> None:
         plan["step0"] = scores
         total_steps = args.steps
         if not total_steps:
-            total_steps = measure_steps(train_step, args.minutes, probes=3, overhead=1.1)
+            total_steps = loop.measure_steps(train_step, args.minutes, probes=3, overhead=1.1)
             model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32)
             optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         plan["total_steps"] = total_steps
         plan["epochs"] = total_steps / per_epoch
         plan_file.write_text(json.dumps(plan, indent=2))
-    run_steps(model, tokenizer, optimizer, train_step, evaluate, out=args.out, total_steps=total_steps,
+    loop.run_steps(model, tokenizer, optimizer, train_step, evaluate, out=args.out, total_steps=total_steps,
               warmup=args.warmup, every=args.checkpoint_every, select="select", best=best, resumed=resumed)
 
 

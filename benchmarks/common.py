@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import resource
 import socket
@@ -36,8 +37,6 @@ def f1(prediction: str, golds: list[str]) -> float:
 def machine() -> str:
     """The CPU the figures come from: absolute times differ several-fold between this project's machines
     (AMX/AVX512-BF16 run the models in bf16; AVX2-only CPUs in fp32)."""
-    import os
-
     name, flags = "CPU", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -51,6 +50,11 @@ def machine() -> str:
     native = "native bf16 (AMX)" if "amx_tile" in flags else "native bf16 (AVX512-BF16)" \
         if "avx512_bf16" in flags else "no native bf16: fp32"
     return f"{os.cpu_count()} cores of {name}, {native}, no GPU"
+
+
+def load_average() -> str:
+    """The machine's 1/5/15-minute load averages, printed beside figures a busy machine would distort."""
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def free_port() -> int:
@@ -108,8 +112,6 @@ def run_side(build, make_answer, process_start: float) -> None:
     result.update(measure(answer, task["questions"]))
     result["peak_rss_mb"] = peak_rss_mb()
     json.dump(result, open(sys.argv[2], "w"), indent=2)
-
-
 
 
 def write_readme_section(readme: Path, name: str, rendered: str) -> None:

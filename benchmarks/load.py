@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.common import free_port, machine, percentile, write_readme_section
+from benchmarks.common import free_port, load_average, machine, percentile, write_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = {"unbatched": {"ARTICLEQA_BATCHING": "0"}, "batched": {"ARTICLEQA_BATCHING": "1"}}
@@ -211,10 +211,6 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _load_average() -> str:
-    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,4,16,32", help="numbers of concurrent callers")
@@ -230,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     counts = [int(n) for n in args.levels.split(",")]
     servers: dict[str, tuple[subprocess.Popen | None, str]] = {}
     result: dict = {"machine": machine(), "questions_per_level": args.per_level,
-                    "load_before": _load_average(), "levels": {}}
+                    "load_before": load_average(), "levels": {}}
     if not args.no_alone:  # before any server starts: nothing else of ours runs meanwhile
         result["models_alone"] = models_alone(args.per_level)
         print("models alone:", json.dumps(result["models_alone"]), flush=True)
@@ -256,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
             if server is not None:
                 server.terminate()
                 server.wait(timeout=30)
-    result["load_after"] = _load_average()
+    result["load_after"] = load_average()
     rendered = table(result)
     print(rendered)
     if args.json:

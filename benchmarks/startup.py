@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import machine, write_readme_section
+from benchmarks.common import load_average, machine, write_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Who leads HTS?"
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
             cells.append(f"{wall['now'][key] / wall[names[0]][key]:.2f}, {cpu['now'][key] / cpu[names[0]][key]:.2f}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", f"Fastest wall time and median CPU time of {args.runs} runs each, interleaved; {machine()}; load average "
-              f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} at the end."]
+              f"{load_average()} at the end."]
     rendered = "\n".join(lines)
     print(rendered)
     if not args.no_readme:

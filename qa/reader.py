@@ -49,6 +49,8 @@ class ReaderOutput:
 class ExtractiveReader:
     """Reads passages for a question: all windows in batched forward passes, scored under one softmax."""
 
+    SPANS_PER_WINDOW = 20  # candidates taken from each window before the occurrences of one answer are summed
+
     def __init__(
         self,
         model: torch.nn.Module,
@@ -60,12 +62,8 @@ class ExtractiveReader:
         max_question_tokens: int = 64,
         batch_size: int = 32,
         precision: str = "auto",
-        aggregate: bool = True,
     ) -> None:
         self.model = model.eval()
-        # Sum the probability of every occurrence of the same answer text (as the "summed" training
-        # objective does), rather than keeping only its best occurrence.
-        self.aggregate = aggregate
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.stride = stride
@@ -118,7 +116,7 @@ class ExtractiveReader:
         )
 
     def read(self, question: str, passages: Sequence[str], top_k: int = 5) -> ReaderOutput:
-        """The best `top_k` spans over all passages (at most one per position) and P(no answer)."""
+        """The best `top_k` answers over all passages (one span per answer text) and P(no answer)."""
         return self.read_many([(question, passages)], top_k)[0]
 
     @torch.inference_mode()
@@ -152,7 +150,7 @@ class ExtractiveReader:
         z_start, z_end = torch.logsumexp(all_start, 0), torch.logsumexp(all_end, 0)
         null_log_p = float(null_start - z_start + null_end - z_end)
         spans: list[Span] = []
-        per_window = max(top_k, self.AGGREGATE_CANDIDATES) if self.aggregate else top_k
+        per_window = max(top_k, self.SPANS_PER_WINDOW)
         for w in range(n_windows):
             spans.extend(self._spans_of_window(
                 logits[w][0] - z_start, logits[w][1] - z_end, contexts[w], encoded["offset_mapping"][w],
@@ -160,18 +158,16 @@ class ExtractiveReader:
         spans.sort(key=lambda s: s.probability, reverse=True)
         return ReaderOutput(tuple(self._merge(spans, null_log_p)[:top_k]), null_log_p, n_windows)
 
-    AGGREGATE_CANDIDATES = 20  # spans taken from each window before occurrences of one answer are summed
-
-    def _merge(self, spans: list[Span], null_log_p: float) -> list[Span]:
-        """One span per answer, best first. A position seen in two overlapping windows, and (when
-        aggregating) every occurrence of the same answer text, are entries of the one softmax: their
-        probabilities add up. The answer is shown at its most probable occurrence."""
-        merged: dict[object, tuple[Span, float]] = {}
+    @staticmethod
+    def _merge(spans: list[Span], null_log_p: float) -> list[Span]:
+        """One span per answer text, best first. Every occurrence of an answer (and a position seen in two
+        overlapping windows) is an entry of the one softmax, so their probabilities add up, as the "summed"
+        training objective counts them; the answer is shown at its most probable occurrence."""
+        merged: dict[str, tuple[Span, float]] = {}
         for span in spans:  # most probable first
-            key = (normalize_answer(span.text) or span.text) if self.aggregate else \
-                (span.passage_index, span.start, span.end)
+            key = normalize_answer(span.text) or span.text
             best, total = merged.get(key, (span, 0.0))
-            merged[key] = (best, total + span.probability if self.aggregate else best.probability)
+            merged[key] = (best, total + span.probability)
         result = [replace(best, probability=total, margin=math.log(total) - null_log_p)
                   for best, total in merged.values()]
         return sorted(result, key=lambda s: s.probability, reverse=True)

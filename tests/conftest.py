@@ -8,7 +8,6 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "syrian-rebels-capture-hama.txt"
 SEED_TITLE = "Syrian Rebels Capture Hama, Weaken Assad’s Grip on Nation"

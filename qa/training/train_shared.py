@@ -130,7 +130,7 @@ def evaluate_reader(reader: ExtractiveReader, gold: list[SquadQuestion], multi: 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     loop.add_run_arguments(parser, out="runs/shared", lr=3e-5, warmup=0.05, minutes=70.0, seed=17, checkpoint_every=100,
-                      eval_questions=200, threads=2)
+                           eval_questions=200, threads=2)
     parser.add_argument("--windows", type=int, default=3, help="windows per question group")
     parser.add_argument("--groups", type=int, default=10, help="question groups per batch")
     parser.add_argument("--reuse-groups", action="store_true", help="start afresh on the groups.pt already in --out")
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         plan["epochs"] = total_steps / per_epoch
         plan_file.write_text(json.dumps(plan, indent=2))
     loop.run_steps(model, tokenizer, optimizer, train_step, evaluate, out=args.out, total_steps=total_steps,
-              warmup=args.warmup, every=args.checkpoint_every, select="select", best=best, resumed=resumed)
+                   warmup=args.warmup, every=args.checkpoint_every, select="select", best=best, resumed=resumed)
 
 
 if __name__ == "__main__":

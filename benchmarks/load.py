@@ -187,7 +187,8 @@ def targets(levels: dict[str, dict[int, dict]]) -> list[str]:
 
 
 def table(result: dict) -> str:
-    levels = result["levels"]
+    # caller counts are ints when measured and strings when the results come back from JSON
+    levels = {mode: {int(n): row for n, row in rows.items()} for mode, rows in result["levels"].items()}
     modes = list(levels)
     lines = [f"| callers | server | questions/s | / {modes[0]} | p50 (ms) | p95 (ms) | errors |", "|---|---|---|---|---|---|---|"]
     for n in sorted({n for rows in levels.values() for n in rows}):

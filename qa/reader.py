@@ -56,7 +56,7 @@ class ExtractiveReader:
         model: torch.nn.Module,
         tokenizer,
         *,
-        max_length: int = 384,
+        max_length: int = 256,
         stride: int = 128,
         max_answer_tokens: int = 30,
         max_question_tokens: int = 64,

@@ -1,5 +1,6 @@
 """Crashes mid-write, concurrent users, hostile input, authentication."""
 
+import json
 import os
 import random
 import subprocess
@@ -16,7 +17,7 @@ from articleqa.index.store import SentenceStore
 from articleqa.qa.pipeline import Answer, InvalidQuestion
 from articleqa.ui.app import serve
 from benchmarks.common import free_port
-from benchmarks.load import run_load
+from benchmarks.load import run_load, table
 from tests.conftest import ROOT, SEED
 
 FULL = os.environ.get("ARTICLEQA_FULL_TESTS") == "1"  # the benchmark-sized run
@@ -101,6 +102,12 @@ def test_concurrent_callers_while_articles_are_added(shipped_app):
         demo.close()
     assert result["errors"] == 0, result["error_samples"]
     assert result["answered"] == 40
+    # the benchmark's README table renders alike from a measured result and from its JSON copy (string keys)
+    report = {"levels": {"batched": {8: result}}, "machine": "test", "questions_per_level": 40,
+              "load_before": "-", "load_after": "-"}
+    rendered = table(report)
+    assert rendered == table(json.loads(json.dumps(report)))
+    assert rendered.splitlines()[2].startswith("| 8 | batched | ")
 
 
 def test_login_is_required_when_auth_is_set(seeded_tiny_app):

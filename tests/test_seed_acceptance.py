@@ -16,10 +16,10 @@ CONVERSATION = seed_conversation()
 KNOWN_MISSES: dict[str, str] = {
     "Who leads HTS?": "answers 'Hayat Tahrir al-Sham' from 'rebels, led by ... HTS'; Jolani is only said to have formed it",
     "Who is in charge of HTS?": "the same paraphrase: the group, not its founder",
-    "Who is the president of Syria?": "answers 'Hafez al-Assad' (the father) instead of 'Bashar al-Assad'",
     "What group did Jolani dismantle?": "span cut short: 'al Qaeda’s Syrian affiliate al-Nusra' without 'Front'",
     "turn: Who leads HTS?": "as the single question",
-    "turn: When was it formed?": "'it' becomes HTS; the reader answers 2018 (the terrorist designation), not 2016",
+    "turn: And which city are they heading for next?": "'Homs, the next city south on the highway to ... Damascus': "
+                                                        "the right city with its description",
 }
 
 

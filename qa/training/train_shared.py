@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
         return loop.optimise(model, optimizer, loss)
 
     def evaluate() -> dict[str, float]:
-        reader = ExtractiveReader(model, tokenizer, max_length=384, stride=128)
+        # read in the training windows: what ships (export --max-length/--stride) and what scores best
+        reader = ExtractiveReader(model, tokenizer, max_length=args.max_length, stride=args.stride)
         return evaluate_reader(reader, gold_sample, multi_sample, v2_sample)
 
     resumed = loop.restore(args.out, model, optimizer) if resuming else None

@@ -13,15 +13,15 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from articleqa.qa.reader import READER_CONFIG
+from articleqa.qa.reader import READER_CONFIG, WINDOW_STRIDE, WINDOW_TOKENS
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path)
     parser.add_argument("target", type=Path)
-    parser.add_argument("--max-length", type=int, default=256)  # the training windows: v3 reads best in them
-    parser.add_argument("--stride", type=int, default=128)
+    parser.add_argument("--max-length", type=int, default=WINDOW_TOKENS)
+    parser.add_argument("--stride", type=int, default=WINDOW_STRIDE)
     args = parser.parse_args(argv)
 
     model = AutoModelForQuestionAnswering.from_pretrained(args.source, dtype=torch.float32)

@@ -17,6 +17,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from articleqa.index.compute import PRECISIONS
 from articleqa.index.embedder import default_embedder_path
+from articleqa.qa.reader import WINDOW_STRIDE, WINDOW_TOKENS
 from articleqa.qa.training import DEFAULT_DATA_DIR
 
 log = logging.getLogger("articleqa.train")
@@ -30,8 +31,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, out: str, lr: float, w
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--out", type=Path, default=Path(out))
     parser.add_argument("--backbone", default=None, help="HF id or path (default: MiniLM-L6 from its package)")
-    parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--stride", type=int, default=128)
+    parser.add_argument("--max-length", type=int, default=WINDOW_TOKENS)
+    parser.add_argument("--stride", type=int, default=WINDOW_STRIDE)
     parser.add_argument("--lr", type=float, default=lr)
     parser.add_argument("--warmup", type=float, default=warmup)
     parser.add_argument("--weight-decay", type=float, default=0.01)

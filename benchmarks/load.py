@@ -1,7 +1,13 @@
-"""Load test on loopback: concurrent gradio_client callers against `articleqa serve`, batched and unbatched.
+"""Load test on loopback: concurrent API callers against `articleqa serve`, batched and unbatched.
 
-    python -m benchmarks.load [--levels 1,4,16,32] [--per-level 64] [--json runs/load.json] [--no-readme]
+    python -m benchmarks.load [--levels 1,4,16,32] [--per-level 64] [--client rest|gradio_client]
+                              [--json runs/load.json] [--no-readme]
     python -m benchmarks.load --url http://127.0.0.1:7860/ --levels 32      # against a running server
+
+The callers use Gradio's HTTP API by default (`--client rest`: POST /gradio_api/call/ask, then read the
+result's event stream), which costs them a few ms of CPU per question; `gradio_client` costs ~100 ms, and
+on this 2-core machine the callers run beside the server, so their CPU would count against the server.
+Each row reports the callers' own CPU per question.
 
 Without --url it starts two `articleqa serve` child processes (shipped reader, seed article, free loopback
 ports; their own processes, so the callers' threads don't share the servers' interpreter lock): one with
@@ -45,20 +51,62 @@ def seed_question_texts() -> list[str]:
     return [q.question for q in seed_questions()]
 
 
-def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, add_articles: bool = True) -> dict:
-    """Each caller asks `questions` questions in turn; one extra caller adds articles meanwhile. The clock
-    starts once every caller has connected (connecting is not answering)."""
-    from gradio_client import Client
+class RestCaller:
+    """Gradio's documented HTTP API, as curl uses it: POST /gradio_api/call/<name> gives an event id, and
+    GET of that id streams the result. A few ms of CPU a call, where gradio_client spends ~100 ms (it
+    starts threads and polls): on a 2-core machine whose callers run beside the server, the client's
+    own CPU would otherwise be measured as the server's slowness."""
 
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self.http = httpx.Client(base_url=url, timeout=120)
+        self.http.get("/gradio_api/info").raise_for_status()
+
+    def predict(self, *data, api_name: str):
+        event = self.http.post(f"/gradio_api/call{api_name}", json={"data": list(data)})
+        event.raise_for_status()
+        kind, payload = "", None
+        with self.http.stream("GET", f"/gradio_api/call{api_name}/{event.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    kind = line.partition(":")[2].strip()
+                elif line.startswith("data:") and kind in ("complete", "error"):
+                    payload = line.partition(":")[2].strip()
+                    break
+        if kind != "complete" or payload is None:
+            raise RuntimeError(f"{kind or 'no event'}: {payload}")
+        return json.loads(payload)[0]
+
+
+CLIENTS = ("rest", "gradio_client")
+
+
+def make_client(url: str, client: str):
+    """A caller of the server's named endpoints: "rest" (plain HTTP) or "gradio_client"."""
+    if client == "gradio_client":
+        from gradio_client import Client
+
+        return Client(url, verbose=False)
+    if client == "rest":
+        return RestCaller(url)
+    raise ValueError(f"client must be one of {', '.join(CLIENTS)}, not {client!r}")
+
+
+def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, add_articles: bool = True,
+             client: str = "gradio_client") -> dict:
+    """Each caller asks `questions` questions in turn; one extra caller adds articles meanwhile. The clock
+    starts once every caller has connected (connecting is not answering). `client_cpu_ms` is this
+    process's CPU per answered question: what the callers themselves took from the machine."""
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
     ready = threading.Barrier(callers + 1)
     texts = seed_question_texts()
 
-    def connect() -> Client | None:
+    def connect():
         try:
-            return Client(url, verbose=False)
+            return make_client(url, client)
         except Exception as error:  # counted, never raised: the test reads the count
             with lock:
                 errors.append(f"connect: {error!r}")
@@ -67,9 +115,9 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
             ready.wait()
 
     def caller(index: int) -> None:
-        client = connect()
+        connection = connect()
         stop_at = time.monotonic() + deadline_s
-        for n in range(questions if client else 0):
+        for n in range(questions if connection else 0):
             if time.monotonic() > stop_at:
                 with lock:
                     errors.append("deadline passed")
@@ -77,7 +125,7 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
             question = texts[(index + n) % len(texts)]
             started = time.perf_counter()
             try:
-                result = client.predict(question, None, api_name="/ask")
+                result = connection.predict(question, None, api_name="/ask")
                 ok = isinstance(result, dict) and "error" not in result
             except Exception as error:
                 ok, result = False, repr(error)
@@ -88,9 +136,9 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
                     errors.append(str(result)[:200])
 
     def writer() -> None:
-        client = Client(url, verbose=False)
+        caller = make_client(url, client)
         for n in range(3):
-            result = client.predict(f"Load test note {n} {time.time()}\n\nThe committee met on day {n} and agreed.",
+            result = caller.predict(f"Load test note {n} {time.time()}\n\nThe committee met on day {n} and agreed.",
                                     "", api_name="/add_article")
             if result.get("errors"):
                 with lock:
@@ -99,13 +147,15 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
     with ThreadPoolExecutor(max_workers=callers + 1) as pool:
         futures = [pool.submit(caller, i) for i in range(callers)]
         ready.wait()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         if add_articles:
             futures.append(pool.submit(writer))
         for future in futures:
             future.result()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     return {
+        "client": client,
+        "client_cpu_ms": 1000 * cpu / max(1, len(latencies)),
         "callers": callers,
         "questions_each": questions,
         "answered": len(latencies),
@@ -190,7 +240,8 @@ def table(result: dict) -> str:
     # caller counts are ints when measured and strings when the results come back from JSON
     levels = {mode: {int(n): row for n, row in rows.items()} for mode, rows in result["levels"].items()}
     modes = list(levels)
-    lines = [f"| callers | server | questions/s | / {modes[0]} | p50 (ms) | p95 (ms) | errors |", "|---|---|---|---|---|---|---|"]
+    lines = [f"| callers | server | questions/s | / {modes[0]} | p50 (ms) | p95 (ms) | errors | callers' CPU (ms/q) |",
+             "|---|---|---|---|---|---|---|---|"]
     for n in sorted({n for rows in levels.values() for n in rows}):
         first = levels[modes[0]].get(n)
         for mode in modes:
@@ -199,7 +250,9 @@ def table(result: dict) -> str:
                 continue
             ratio = f"{row['questions_per_s'] / first['questions_per_s']:.2f}" if first else "–"
             p50, p95 = ((f"{row[k] * 1000:,.0f}" if row[k] is not None else "–") for k in ("p50_s", "p95_s"))
-            lines.append(f"| {n} | {mode} | {row['questions_per_s']:.1f} | {ratio} | {p50} | {p95} | {row['errors']} |")
+            client_cpu = f"{row['client_cpu_ms']:.0f}" if "client_cpu_ms" in row else "–"
+            lines.append(f"| {n} | {mode} | {row['questions_per_s']:.1f} | {ratio} | {p50} | {p95} | {row['errors']} "
+                         f"| {client_cpu} |")
     alone = result.get("models_alone", {})
     lines += ["", *[f"- {line}" for line in targets(levels)]]
     if alone:
@@ -207,7 +260,8 @@ def table(result: dict) -> str:
             f"{name} {row['questions_per_s']:.1f} questions/s, {row['cpu_ms_per_question']:.0f} CPU ms per question"
             for name, row in alone.items()))
     lines += ["",
-              f"Machine: {result['machine']}; {result['questions_per_level']} questions per level and server; "
+              f"Machine: {result['machine']}; {result['questions_per_level']} questions per level and server, "
+              f"asked through {result.get('client', 'gradio_client')}; "
               f"load average {result['load_before']} before, {result['load_after']} after."]
     return "\n".join(lines)
 
@@ -221,12 +275,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", help="measure a running server instead (one mode, called 'server')")
     parser.add_argument("--no-alone", action="store_true", help="skip the in-process figure of the models alone")
     parser.add_argument("--add-articles", action="store_true", help="one more caller adds 3 articles per level")
+    parser.add_argument("--client", choices=CLIENTS, default="rest",
+                        help="how the callers call /ask: plain HTTP (default) or gradio_client")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.levels.split(",")]
     servers: dict[str, tuple[subprocess.Popen | None, str]] = {}
-    result: dict = {"machine": machine(), "questions_per_level": args.per_level,
+    result: dict = {"machine": machine(), "questions_per_level": args.per_level, "client": args.client,
                     "load_before": load_average(), "levels": {}}
     if not args.no_alone:  # before any server starts: nothing else of ours runs meanwhile
         result["models_alone"] = models_alone(args.per_level)
@@ -238,16 +294,16 @@ def main(argv: list[str] | None = None) -> None:
             for mode in args.modes.split(","):
                 servers[mode] = start_server(env=mode_env(mode))
         for _, url in servers.values():  # warm: the first calls pay for lazy set-up on both sides
-            run_load(url, 2, 3, add_articles=False)
+            run_load(url, 2, 3, add_articles=False, client=args.client)
         for n in counts:
             for mode, (_, url) in servers.items():
                 each = max(2, math.ceil(args.per_level / n))
-                row = run_load(url, n, each, add_articles=args.add_articles)
+                row = run_load(url, n, each, add_articles=args.add_articles, client=args.client)
                 result["levels"].setdefault(mode, {})[n] = row
                 p50 = row["p50_s"] * 1000 if row["p50_s"] is not None else float("nan")
                 p95 = row["p95_s"] * 1000 if row["p95_s"] is not None else float("nan")
                 print(f"{mode:>9} {n:>3} callers: {row['questions_per_s']:6.1f} q/s  p50 {p50:6.0f} ms  "
-                      f"p95 {p95:6.0f} ms  errors {row['errors']}", flush=True)
+                      f"p95 {p95:6.0f} ms  errors {row['errors']}  callers' CPU {row['client_cpu_ms']:.0f} ms/q", flush=True)
     finally:
         for server, _ in servers.values():
             if server is not None:

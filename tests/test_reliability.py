@@ -98,10 +98,14 @@ def test_concurrent_callers_while_articles_are_added(shipped_app):
     demo, url = serve(shipped_app, replace(shipped_app.settings, port=free_port()), block=False)
     try:
         result = run_load(url, callers=8, questions=5, deadline_s=300)
+        # the benchmark's default callers: Gradio's plain HTTP API, as curl calls it
+        rest = run_load(url, callers=4, questions=3, deadline_s=300, add_articles=False, client="rest")
     finally:
         demo.close()
     assert result["errors"] == 0, result["error_samples"]
     assert result["answered"] == 40
+    assert rest["errors"] == 0, rest["error_samples"]
+    assert rest["answered"] == 12 and rest["client_cpu_ms"] >= 0
     # the benchmark's README table renders alike from a measured result and from its JSON copy (string keys)
     report = {"levels": {"batched": {8: result}}, "machine": "test", "questions_per_level": 40,
               "load_before": "-", "load_after": "-"}

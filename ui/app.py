@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from articleqa.config import Settings
-from articleqa.qa.batching import BUSY, BatchedQA, ServerBusy
+from articleqa.qa.batching import BatchedQA, ServerBusy
 from articleqa.qa.feedback import FeedbackStore
 from articleqa.qa.pipeline import SUPPORTED_SUFFIXES, Answer, ArticleQA, InvalidQuestion, Turn
 from articleqa.seed import example_questions
@@ -96,10 +96,8 @@ def build_app(app: ArticleQA, answer_question: Callable[[object, list[Turn]], An
         Returns the Answer as a dict, or {"error": message} for input that is not a question."""
         try:
             return answer_question(question, _turns(history)).to_dict()
-        except InvalidQuestion as error:
+        except (InvalidQuestion, ServerBusy) as error:  # both messages are meant for the caller
             return {"question": question if isinstance(question, str) else "", "error": str(error)}
-        except ServerBusy:
-            return {"question": question if isinstance(question, str) else "", "error": BUSY}
         except Exception:
             log.exception("ask failed")
             return {"question": "", "error": FAILURE}
@@ -112,10 +110,8 @@ def build_app(app: ArticleQA, answer_question: Callable[[object, list[Turn]], An
     def _reply(message: str, history: list[dict] | None) -> tuple[str, dict | None]:
         try:
             reply = answer_question(message, _turns(history))
-        except InvalidQuestion as error:
+        except (InvalidQuestion, ServerBusy) as error:
             return plain(str(error)), None
-        except ServerBusy:
-            return plain(BUSY), None
         except Exception:
             log.exception("chat failed")
             return FAILURE, None

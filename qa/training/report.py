@@ -1,0 +1,96 @@
+"""Every answer-quality figure of a reader on `val` and the long-document test, in one run.
+
+    python -m articleqa.qa.training.report READER_DIR [--timeqa 300] [--json OUT]
+
+What `articleqa eval` measures one figure at a time, here in one process and one pass per set (the
+articles are read once; "always answering" and "with abstention" are two decisions on the same readings):
+* SQuAD 1.1 `val`, gold paragraph, always answering;
+* SQuAD 1.1 `val` articles indexed together, retrieval + reader, always answering and with abstention;
+* SQuAD 2.0 `val`, gold paragraph, with abstention;
+* TimeQA human test (the first --timeqa questions), each against its whole long article, always answering;
+* the same questions with all 257 TimeQA test articles (~12,000 characters each) indexed together, always
+  answering and with abstention: long stories that must be found before they are read, as in news.
+Used to choose a checkpoint on `val` and to compare it with the shipped reader in the same precision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from articleqa.config import Settings
+from articleqa.index.documents import Article
+from articleqa.qa.evaluation.run import articles_of, evaluate_gold_paragraphs
+from articleqa.qa.evaluation.squad_data import load_squad
+from articleqa.qa.evaluation.squad_metric import squad_scores
+from articleqa.qa.pipeline import ArticleQA
+from articleqa.qa.training import DEFAULT_DATA_DIR
+
+
+def articles_figures(app: ArticleQA, path: Path, limit: int | None = None) -> dict[str, float]:
+    """Index the file's articles, ask every question (the first `limit`) once; F1/EM always answering and
+    with abstention."""
+    app.indexer.add_articles([Article(title, body) for title, body in articles_of(path)])
+    questions = load_squad(path)[:limit] if limit else load_squad(path)
+    always, decided = {}, {}
+    started = time.perf_counter()
+    for q in questions:
+        reading = app.read(q.question)
+        always[q.id] = reading.best.text if reading.best else ""
+        decided[q.id] = app.decide(reading).answer or ""
+    seconds = (time.perf_counter() - started) / max(1, len(questions))
+    golds = {q.id: q.answers for q in questions}
+    always_scores, decided_scores = squad_scores(always, golds), squad_scores(decided, golds)
+    return {"f1": always_scores["f1"], "em": always_scores["exact"], "abstain_f1": decided_scores["f1"],
+            "abstain_em": decided_scores["exact"], "declined": sum(1 for a in decided.values() if not a),
+            "ms_per_question": 1000 * seconds}
+
+
+def report(reader: str, data_dir: Path, timeqa: int, precision: str = "auto") -> dict[str, dict[str, float]]:
+    def fresh_app() -> ArticleQA:
+        return ArticleQA.from_settings(Settings(data_dir=Path(tempfile.mkdtemp(prefix="articleqa-report-")),
+                                                reader=reader, precision=precision), in_memory=True)
+
+    app = fresh_app()
+    always = app.policy.always_answering()
+    figures: dict[str, dict[str, float]] = {}
+
+    def gold(name: str, file: str, policy, limit: int | None = None) -> None:
+        questions = load_squad(data_dir / file)
+        result = evaluate_gold_paragraphs(app.reader, policy, questions[:limit] if limit else questions)
+        figures[name] = {"f1": result.scores["f1"], "em": result.scores["exact"],
+                         "ms_per_question": 1000 * result.seconds_per_question}
+        print(name, json.dumps({k: round(v, 1) for k, v in figures[name].items()}), flush=True)
+
+    def indexed(name: str, file: str, limit: int | None = None) -> None:
+        figures[name] = articles_figures(fresh_app(), data_dir / file, limit)
+        print(name, json.dumps({k: round(v, 1) for k, v in figures[name].items()}), flush=True)
+
+    gold("squad-val-gold", "squad-v1.1-dev.val.json.gz", always)
+    indexed("squad-val-articles", "squad-v1.1-dev.val.json.gz")
+    gold("squad2-val-gold-abstain", "squad-v2.0-dev.val.json.gz", app.policy)
+    if timeqa:
+        gold("timeqa-test-whole", "extra/timeqa-human-test.json.gz", always, timeqa)
+        indexed("timeqa-test-indexed", "extra/timeqa-human-test.json.gz", timeqa)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("reader", help="reader directory (weights and articleqa_reader.json)")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--timeqa", type=int, default=300, help="TimeQA test questions (0: skip)")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    figures = report(args.reader, args.data_dir, args.timeqa, args.precision)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -69,6 +69,7 @@ def evaluate_articles(app, path: str | Path, limit: int | None = None, progress:
     build_seconds = time.perf_counter() - started
     questions = load_squad(path)[:limit] if limit else load_squad(path)
     recall_hits, windows = 0, 0
+    always: dict[str, str] = {}  # the best span of each reading, whatever the policy decides
     confidences: list[float] = []
     right: list[bool] = []  # would the best span be right (F1 >= 0.5) if it were shown
 
@@ -81,13 +82,15 @@ def evaluate_articles(app, path: str | Path, limit: int | None = None, progress:
         if golds and any(g and g in normalize_answer(p.text) for p in reading.passages for g in golds):
             recall_hits += 1
         answer = app.decide(reading)
+        always[q.id] = reading.best.text if reading.best is not None else ""
         if reading.best is not None:
             confidences.append(answer.score)
             right.append(bool(q.answers) and score_one(reading.best.text, q.answers)[1] >= 0.5)
         return answer.answer or ""
 
     predictions, per_question = _timed_predictions(questions, predict, progress)
-    scores = squad_scores(predictions, {q.id: q.answers for q in questions})
+    golds = {q.id: q.answers for q in questions}
+    scores, always_scores = squad_scores(predictions, golds), squad_scores(always, golds)
     answerable = sum(1 for q in questions if q.answers) or 1
     ece, table = expected_calibration_error(confidences, right)
     if reliability_png:
@@ -96,4 +99,5 @@ def evaluate_articles(app, path: str | Path, limit: int | None = None, progress:
     return EvalResult(scores, predictions, per_question,
                       {"recall": 100.0 * recall_hits / answerable, "windows_per_question": windows / max(1, len(questions)), "index_seconds": build_seconds,
                        "sentences": len(app.store), "ece": ece,
-                       "declined": float(sum(1 for p in predictions.values() if not p))})
+                       "declined": float(sum(1 for p in predictions.values() if not p)),
+                       "always_answering_f1": always_scores["f1"], "always_answering_exact": always_scores["exact"]})

@@ -18,35 +18,22 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 from articleqa.config import Settings
-from articleqa.index.documents import Article
-from articleqa.qa.evaluation.run import articles_of, evaluate_gold_paragraphs
+from articleqa.qa.evaluation.run import evaluate_articles, evaluate_gold_paragraphs
 from articleqa.qa.evaluation.squad_data import load_squad
-from articleqa.qa.evaluation.squad_metric import squad_scores
 from articleqa.qa.pipeline import ArticleQA
 from articleqa.qa.training import DEFAULT_DATA_DIR
 
 
 def articles_figures(app: ArticleQA, path: Path, limit: int | None = None) -> dict[str, float]:
     """Index the file's articles, ask every question (the first `limit`) once; F1/EM always answering and
-    with abstention."""
-    app.indexer.add_articles([Article(title, body) for title, body in articles_of(path)])
-    questions = load_squad(path)[:limit] if limit else load_squad(path)
-    always, decided = {}, {}
-    started = time.perf_counter()
-    for q in questions:
-        reading = app.read(q.question)
-        always[q.id] = reading.best.text if reading.best else ""
-        decided[q.id] = app.decide(reading).answer or ""
-    seconds = (time.perf_counter() - started) / max(1, len(questions))
-    golds = {q.id: q.answers for q in questions}
-    always_scores, decided_scores = squad_scores(always, golds), squad_scores(decided, golds)
-    return {"f1": always_scores["f1"], "em": always_scores["exact"], "abstain_f1": decided_scores["f1"],
-            "abstain_em": decided_scores["exact"], "declined": sum(1 for a in decided.values() if not a),
-            "ms_per_question": 1000 * seconds}
+    with abstention (`evaluate_articles` scores both decisions on the same readings)."""
+    result = evaluate_articles(app, path, limit=limit)
+    return {"f1": result.extra["always_answering_f1"], "em": result.extra["always_answering_exact"],
+            "abstain_f1": result.scores["f1"], "abstain_em": result.scores["exact"],
+            "declined": result.extra["declined"], "ms_per_question": 1000 * result.seconds_per_question}
 
 
 def report(reader: str, data_dir: Path, timeqa: int, precision: str = "auto") -> dict[str, dict[str, float]]:

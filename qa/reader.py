@@ -20,7 +20,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from articleqa.index.compute import inference_precision, resolve_precision
-from articleqa.qa.text import normalize_answer
+from articleqa.qa.text import abbreviation_long_forms, normalize_answer, restates_long_form
 
 READER_CONFIG = "articleqa_reader.json"  # window settings and the calibration, stored beside the weights
 # Reading windows in tokens, and the overlap of consecutive ones: the reader is trained, exported and read
@@ -133,17 +133,19 @@ class ExtractiveReader:
                    for w in range(len(encoded["input_ids"]))]
         logits = self._logits(encodings, windows)
         outputs = []
-        for q, (encoded, (_, passages)) in enumerate(zip(encodings, readings, strict=True)):
+        for q, (encoded, (question, passages)) in enumerate(zip(encodings, readings, strict=True)):
             if encoded is None:
                 outputs.append(ReaderOutput((), 0.0, 0))
                 continue
             own = [logits[q, w] for w in range(len(encoded["input_ids"]))]
-            outputs.append(self._score(encoded, passages, own, top_k))
+            outputs.append(self._score(question, encoded, passages, own, top_k))
         return outputs
 
-    def _score(self, encoded, passages: Sequence[str], logits: list[tuple[torch.Tensor, torch.Tensor]],
-               top_k: int) -> ReaderOutput:
-        """One question's spans and P(no answer), under one softmax over all of its windows."""
+    def _score(self, question: str, encoded, passages: Sequence[str],
+               logits: list[tuple[torch.Tensor, torch.Tensor]], top_k: int) -> ReaderOutput:
+        """One question's spans and P(no answer), under one softmax over all of its windows. A span that names
+        in full what the question calls by an abbreviation ("Who leads HTS?" -> "Hayat Tahrir al-Sham") is
+        not an answer to it, so it is not a candidate."""
         n_windows = len(logits)
         contexts = [torch.tensor([s == 1 for s in encoded.sequence_ids(w)]) for w in range(n_windows)]
         log_n = math.log(n_windows)
@@ -160,7 +162,18 @@ class ExtractiveReader:
                 logits[w][0] - z_start, logits[w][1] - z_end, contexts[w], encoded["offset_mapping"][w],
                 passages, encoded["overflow_to_sample_mapping"][w], per_window, null_log_p))
         spans.sort(key=lambda s: s.probability, reverse=True)
-        return ReaderOutput(tuple(self._merge(spans, null_log_p)[:top_k]), null_log_p, n_windows)
+        long_forms = set().union(*(abbreviation_long_forms(question, passage) for passage in passages))
+        answers, restated = [], 0.0
+        for span in self._merge(spans, null_log_p):
+            if restates_long_form(span.text, long_forms):
+                restated += span.probability
+            else:
+                answers.append(span)
+        if restated:  # the distribution given that the answer is not a restatement (margins are unchanged)
+            rest = max(1e-12, 1.0 - restated)
+            answers = [replace(span, probability=span.probability / rest) for span in answers]
+            null_log_p -= math.log(rest)
+        return ReaderOutput(tuple(answers[:top_k]), null_log_p, n_windows)
 
     @staticmethod
     def _merge(spans: list[Span], null_log_p: float) -> list[Span]:

@@ -1,4 +1,5 @@
-"""Answer text normalisation (the official SQuAD rule), shared by the runtime and the evaluation."""
+"""Answer text: the official SQuAD normalisation (shared by the runtime and the evaluation), and answers that
+only restate what the question names."""
 
 from __future__ import annotations
 
@@ -15,3 +16,51 @@ def normalize_answer(text: str) -> str:
     text = "".join(ch for ch in text if ch not in _PUNCTUATION)
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
+
+
+
+_ABBREVIATION = re.compile(r"\b[A-Z][A-Z&]+\b")  # HTS, FCC, AT&T
+# questions that ask what an abbreviation is short for: there the long form is the answer
+_ASKS_LONG_FORM = re.compile(r"\b(stands?|short|abbreviat\w*|acronym|means?|meaning|full name)\b", re.IGNORECASE)
+_NAME_LINKS = {"al", "el", "de", "del", "la", "le", "of", "the", "and", "for", "von", "van", "du", "&"}
+
+
+def _name_words(text: str) -> list[str]:
+    words = (w.strip(string.punctuation + "’‘“”") for w in re.split(r"[\s\-–—]+", text))
+    return [w for w in words if w]
+
+
+def abbreviation_long_forms(question: str, text: str) -> set[tuple[str, ...]]:
+    """The long forms, in `text`, of the abbreviations the question uses ("HTS" -> "Hayat Tahrir al-Sham"):
+    runs of capitalised words (and name links such as "al", "of") whose initials spell one, lower-cased.
+    None when the question asks what an abbreviation stands for, since there the long form is the answer."""
+    abbreviations = {a.replace("&", "") for a in _ABBREVIATION.findall(question)}
+    if not abbreviations or _ASKS_LONG_FORM.search(question):
+        return set()
+    words = _name_words(text)
+    found = set()
+    for first, word in enumerate(words):
+        if not word[0].isupper():
+            continue
+        initials = ""
+        for last in range(first, len(words)):
+            if words[last][0].isupper():
+                initials += words[last][0]
+                if initials in abbreviations:
+                    found.add(tuple(w.lower() for w in words[first : last + 1]))
+            elif words[last].lower() not in _NAME_LINKS:
+                break
+    return found
+
+
+def restates_long_form(answer: str, long_forms: set[tuple[str, ...]]) -> bool:
+    """True when the answer is, holds or is a piece of one of the long forms: it names what the question
+    asks about instead of answering it ("Who leads HTS?" -> "Hayat Tahrir al-Sham", "Tahrir al-Sham")."""
+    words = tuple(w.lower() for w in _name_words(answer))
+    for form in long_forms:
+        abbreviation = "".join(w[0] for w in form if w not in _NAME_LINKS)
+        if set(words) <= {*form, abbreviation}:
+            return True
+        if any(words[i : i + len(form)] == form for i in range(len(words) - len(form) + 1)):
+            return True
+    return False

@@ -1,6 +1,10 @@
 """Export a trained reader for shipping: fp16 safetensors + tokenizer + reader settings.
 
     python -m articleqa.qa.training.export runs/reader/final qa/model [--max-length 256 --stride 128]
+    python -m articleqa.qa.training.export qa/model runs/shared/final runs/soup   # weights averaged
+
+Several sources (fine-tuned from one another, so they share an architecture and a basin) are averaged
+weight by weight, a uniform "model soup" (Wortsman et al. 2022): the first source gives the tokenizer.
 """
 
 from __future__ import annotations
@@ -18,14 +22,14 @@ from articleqa.qa.reader import READER_CONFIG, WINDOW_STRIDE, WINDOW_TOKENS
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", type=Path)
+    parser.add_argument("sources", type=Path, nargs="+", help="one checkpoint, or several to average")
     parser.add_argument("target", type=Path)
     parser.add_argument("--max-length", type=int, default=WINDOW_TOKENS)
     parser.add_argument("--stride", type=int, default=WINDOW_STRIDE)
     args = parser.parse_args(argv)
 
-    model = AutoModelForQuestionAnswering.from_pretrained(args.source, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(args.source)
+    model = averaged(args.sources)
+    tokenizer = AutoTokenizer.from_pretrained(args.sources[0])
     staging = args.target.with_name(args.target.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     model.half().save_pretrained(staging, safe_serialization=True)  # fp16: half the size, same answers
@@ -38,6 +42,23 @@ def main(argv: list[str] | None = None) -> None:
     staging.rename(args.target)
     size = sum(p.stat().st_size for p in args.target.iterdir())
     print(f"exported to {args.target}: {size / 1e6:.1f} MB")
+
+
+def averaged(sources: list[Path]) -> torch.nn.Module:
+    """The first source's model with every weight the mean of that weight over all sources (in fp32)."""
+    model = AutoModelForQuestionAnswering.from_pretrained(sources[0], dtype=torch.float32)
+    if len(sources) > 1:
+        total = {name: value.clone() for name, value in model.state_dict().items()}
+        for source in sources[1:]:
+            other = AutoModelForQuestionAnswering.from_pretrained(source, dtype=torch.float32).state_dict()
+            if other.keys() != total.keys():
+                raise SystemExit(f"{source} does not have the weights of {sources[0]}")
+            for name, value in other.items():
+                if value.is_floating_point():  # integer buffers (ids) are the same in every source
+                    total[name] += value
+        model.load_state_dict({name: value / len(sources) if value.is_floating_point() else value
+                               for name, value in total.items()})
+    return model
 
 
 if __name__ == "__main__":

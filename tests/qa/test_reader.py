@@ -3,6 +3,7 @@
 import math
 
 from articleqa.qa.reader import ExtractiveReader
+from articleqa.qa.text import abbreviation_long_forms, restates_long_form
 
 
 def test_reader_spans_are_slices_of_their_passage(tiny_reader_dir):
@@ -37,3 +38,18 @@ def test_reader_answers_the_same_in_bf16_and_fp32(tiny_reader_dir):
              for p in ("fp32", "bf16")}
     assert spans["fp32"] and spans["bf16"]
     assert abs(spans["fp32"][0].probability - spans["bf16"][0].probability) < 0.05
+
+
+def test_spans_restating_the_question_abbreviation_are_not_candidates(tiny_reader_dir):
+    reader = ExtractiveReader.from_pretrained(tiny_reader_dir)
+    passage = "The rebels, led by Hayat Tahrir al-Sham, took the city. The group was formed by Jolani in 2016."
+    plain = reader.read("Who leads the group?", [passage], top_k=10_000)
+    asked = reader.read("Who leads HTS?", [passage], top_k=10_000)
+    long_forms = abbreviation_long_forms("Who leads HTS?", passage)
+    assert any(span.text == "Hayat Tahrir al-Sham" for span in plain.spans)
+    assert asked.spans and not any(restates_long_form(span.text, long_forms) for span in asked.spans)
+    # what is left is renormalised: the distribution given that the answer is not the restated name
+    total = sum(s.probability for s in asked.spans) + math.exp(asked.no_answer_log_probability)
+    assert total <= 1.0 + 1e-4
+    for span in asked.spans:
+        assert math.isclose(span.margin, math.log(span.probability) - asked.no_answer_log_probability, abs_tol=1e-4)

@@ -1,0 +1,35 @@
+"""qa/text.py: the long forms of a question's abbreviations, and answers that only restate them."""
+
+from articleqa.qa.text import abbreviation_long_forms, restates_long_form
+from articleqa.seed import SEED_ARTICLE
+
+SEED = SEED_ARTICLE.read_text(encoding="utf-8")
+
+
+def test_long_forms_of_the_question_abbreviations_are_found_in_the_article():
+    assert abbreviation_long_forms("Who leads HTS?", SEED) == {("hayat", "tahrir", "al", "sham")}
+    # no abbreviation in the question, or one the text never spells out: nothing to set aside
+    assert abbreviation_long_forms("Who leads the rebels?", SEED) == set()
+    assert abbreviation_long_forms("What did the UN say?", SEED) == set()
+    assert abbreviation_long_forms("Who designated HTS an FTO?", SEED) == {
+        ("hayat", "tahrir", "al", "sham"), ("foreign", "terrorist", "organization")}
+
+
+def test_questions_asking_for_the_long_form_keep_it():
+    for question in ("What does HTS stand for?", "What is HTS short for?", "What does the acronym HTS mean?"):
+        assert abbreviation_long_forms(question, SEED) == set()
+
+
+def test_restatements_are_the_long_form_a_piece_of_it_or_a_phrase_holding_it():
+    forms = abbreviation_long_forms("Who leads HTS?", SEED)
+    for answer in ("Hayat Tahrir al-Sham", "Tahrir al-Sham", "Hayat Tahrir al-Sham (HTS)",
+                   "the Islamist group Hayat Tahrir al-Sham"):
+        assert restates_long_form(answer, forms), answer
+    for answer in ("Jolani", "Islamist group", "al Qaeda’s Syrian affiliate al-Nusra Front"):
+        assert not restates_long_form(answer, forms), answer
+
+
+def test_names_joined_by_links_and_ampersands_spell_their_abbreviation():
+    text = "The Federal Communications Commission fined American Telephone & Telegraph on Monday."
+    assert ("federal", "communications", "commission") in abbreviation_long_forms("Whom did the FCC fine?", text)
+    assert abbreviation_long_forms("Who did AT&T pay?", text) == {("american", "telephone", "telegraph")}

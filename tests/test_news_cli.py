@@ -68,7 +68,10 @@ def test_follow_indexes_new_entries_until_ctrl_c(tmp_path, tiny_reader_dir, feed
     assert "between 1 minute and 1 day" in run_cli("follow", str(feed_file), "--every", "5s", *common).stderr
     follower = subprocess.Popen([sys.executable, "-m", "articleqa.cli", "follow", str(feed_file), "--every", "15m",
                                  *common], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                # as from a terminal: a child inherits an ignored SIGINT (some libraries
+                                # an earlier test loaded leave it ignored in this process) and keeps it
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         lines, deadline = [], time.monotonic() + 240
         while sum(line.startswith("added: ") for line in lines) < 3 and time.monotonic() < deadline:

@@ -18,7 +18,6 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
-
 _ABBREVIATION = re.compile(r"\b[A-Z][A-Z&]+\b")  # HTS, FCC, AT&T
 # questions that ask what an abbreviation is short for: there the long form is the answer
 _ASKS_LONG_FORM = re.compile(r"\b(stands?|short|abbreviat\w*|acronym|means?|meaning|full name)\b", re.IGNORECASE)

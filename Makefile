@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[dev,scale,train]'
 	touch $(STAMP)
 
+# `prepare` exports the reader and the embedder to ONNX once (a start then skips importing torch); later
+# runs find the exports and return at once.
 run: $(STAMP)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/articleqa prepare
 	$(VENV)/bin/articleqa serve
 
 # Headless Chromium for the browser tests (Debian's package; the tests drive it with playwright).
@@ -24,6 +27,7 @@ browser:
 	  else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi; }
 
 test: $(STAMP) browser
+	HF_HUB_OFFLINE=1 $(VENV)/bin/articleqa prepare
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from articleqa.config import SEEDS_DIR, Settings
 from articleqa.index.compute import PRECISIONS
+from articleqa.index.runtime import RUNTIMES
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=args.data_dir, embedder=args.embedder, reader=args.reader,
-                             precision=args.precision, store=args.store, budget=args.budget,
+                             precision=args.precision, runtime=args.runtime, store=args.store, budget=args.budget,
                              **{k: getattr(args, k) for k in ("host", "port", "auth", "allow_private_urls")
                                 if getattr(args, k, None)})
 
@@ -172,7 +173,7 @@ def cmd_serve(args) -> int:
     app = _app(settings)
     if not app.store.articles:
         _print_report(app.add_files([SEEDS_DIR]))
-    app.warm_up()
+    app.warm_up(wait=False)  # serve at once; torch takes over in the background where it is faster
     serve(app, settings)
     return 0
 
@@ -198,6 +199,24 @@ def cmd_feedback(args) -> int:
     if summary.lowest_confidence_right is not None:
         print(f"Answers voted on were right {args.precision_target:.0%} of the time from confidence "
               f"{summary.lowest_confidence_right:.2f} up (a candidate min_confidence; see README, Feedback).")
+    return 0
+
+
+def cmd_prepare(args) -> int:
+    """Export the reader and the embedder to ONNX once, so that starts skip importing torch."""
+    from articleqa.index.embedder import default_embedder_path
+    from articleqa.index.runtime import export, export_path
+
+    settings = _settings(args)
+    models = [(settings.reader, "question-answering"), (settings.embedder or default_embedder_path(), "features")]
+    for model, kind in models:
+        target = export_path(model, settings.onnx_dir)
+        if target is None:
+            print(f"skipped (not a local model folder, runs on torch): {model}")
+        elif target.is_file():
+            print(f"ready: {target}")
+        else:
+            print(f"exported: {export(model, kind, settings.onnx_dir)}")
     return 0
 
 
@@ -233,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(env ARTICLEQA_STORE)")
     common.add_argument("--precision", choices=PRECISIONS,
                         help="inference precision; auto = bf16 where the CPU has it natively (env ARTICLEQA_PRECISION)")
+    common.add_argument("--runtime", choices=RUNTIMES,
+                        help="auto (default): ONNX Runtime for models exported by `articleqa prepare`, else torch "
+                        "(env ARTICLEQA_RUNTIME)")
     common.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                         help="how much to log (env ARTICLEQA_LOG_LEVEL; default warning)")
     common.add_argument("--budget", type=int,
@@ -288,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     feedback.add_argument("--precision-target", type=float, default=0.7, metavar="SHARE",
                           help="report the lowest confidence at which answers were right this often (default 0.7)")
     feedback.set_defaults(run=cmd_feedback)
+
+    prepare = commands.add_parser("prepare", parents=[common],
+                                  help="export the reader and the embedder to ONNX (a faster start; run once)")
+    prepare.set_defaults(run=cmd_prepare)
 
     evaluate = commands.add_parser("eval", parents=[common], help="evaluate on a SQuAD file")
     evaluate.add_argument("kind", choices=["squad", "articles"],

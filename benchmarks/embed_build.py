@@ -13,7 +13,6 @@ Runtime gets as many threads as torch.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import tempfile
 import time
@@ -44,37 +43,23 @@ def sentences(limit: int) -> list[str]:
     return (texts + seed * (1 + limit // max(1, len(seed))))[:limit]
 
 
-def onnx_encoder(encoder, folder: Path, variant: str = "fp32"):
-    """An `encode(texts, batch_size)` running the encoder's transformer in ONNX Runtime (exported here):
-    "fp32" as exported, "fused" through ONNX Runtime's BERT graph optimiser (fused attention, GELU and
-    layer norm), "int8" dynamically quantised."""
-    import onnxruntime
-    import torch
+def onnx_encoder(folder: Path, variant: str = "fp32"):
+    """An `encode(texts)` running the packaged embedder on ONNX Runtime: "fp32" as `articleqa prepare`
+    exports it (what the product runs), "fused" through ONNX Runtime's BERT graph optimiser (fused
+    attention, GELU and layer norm), "int8" dynamically quantised."""
+    from articleqa.index.embedder import default_embedder_path
+    from articleqa.index.pooled import PooledTransformer
+    from articleqa.index.runtime import OnnxForward, export
 
-    tokenizer, model = encoder.tokenizer, encoder.model
-    sample = tokenizer(["an example sentence", "another"], padding=True, return_tensors="pt")
-    names = list(sample.keys())
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "model.onnx"
-    axes = {name: {0: "batch", 1: "tokens"} for name in names} | {"last_hidden_state": {0: "batch", 1: "tokens"}}
-
-    class Hidden(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, *inputs):
-            return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
-
-    # A copy: tracing for export leaves the module changed (the torch variants must stay as they were).
-    torch.onnx.export(Hidden(copy.deepcopy(model)), tuple(sample[n] for n in names), str(path), input_names=names,
-                      output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    model = default_embedder_path()
+    path = export(model, "features", folder)
+    encoder = PooledTransformer.load(model, runtime="onnx", onnx_dir=folder)
     if variant == "fused":
         from onnxruntime.transformers import optimizer
 
-        config = model.config
-        fused = optimizer.optimize_model(str(path), model_type="bert", num_heads=config.num_attention_heads,
-                                         hidden_size=config.hidden_size)
+        config = json.loads((Path(model) / "config.json").read_text())
+        fused = optimizer.optimize_model(str(path), model_type="bert", num_heads=config["num_attention_heads"],
+                                         hidden_size=config["hidden_size"])
         path = folder / "model.fused.onnx"
         fused.save_model_to_file(str(path))
     elif variant == "int8":
@@ -83,26 +68,9 @@ def onnx_encoder(encoder, folder: Path, variant: str = "fp32"):
         quantized = folder / "model.int8.onnx"
         quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
         path = quantized
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    def encode(texts: list[str], batch_size: int = 32) -> np.ndarray:
-        texts = [t.strip() for t in texts]
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            batch = tokenizer([texts[i] for i in rows], padding=True, truncation="longest_first",
-                              max_length=encoder.max_seq_length, return_tensors="np")
-            hidden = session.run(None, {n: batch[n].astype(np.int64) for n in names})[0]
-            mask = batch["attention_mask"][..., None].astype(np.float32)
-            pooled = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
-            out[rows] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-        return out
-
-    return encode
+    if variant != "fp32":
+        encoder.forward = OnnxForward(path)
+    return lambda texts: encoder.encode(texts, batch_size=32)
 
 
 def measure(encoders: dict, texts: list[str], rounds: int) -> dict[str, dict]:
@@ -137,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     from articleqa.index.pooled import PooledTransformer
 
     texts = sentences(args.sentences)
-    encoder = PooledTransformer.load(default_embedder_path())
+    encoder = PooledTransformer.load(default_embedder_path(), runtime="torch")
 
     def torch_encode(precision: str):
         def encode(batch: list[str]) -> np.ndarray:
@@ -151,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, variant in (("ONNX Runtime fp32", "fp32"), ("ONNX Runtime fp32, fused BERT graph", "fused"),
                               ("ONNX Runtime int8 (dynamic)", "int8")):
             try:
-                encoders[name] = onnx_encoder(encoder, Path(scratch) / variant, variant)
+                encoders[name] = onnx_encoder(Path(scratch) / variant, variant)
             except ImportError as error:
                 missing[name] = str(error)
         rows = measure(encoders, texts, args.rounds)

@@ -2,10 +2,11 @@
 
     python -m benchmarks.startup [--baseline e8e74ca] [--runs 5] [--no-readme]
 
-Each command runs --runs times in fresh processes, the two sides interleaved (a shared machine's slow
+Each command runs --runs times in fresh processes, the sides interleaved (a shared machine's slow
 spells hit both alike). Reported: the fastest wall time (the least disturbed run) and the median CPU
 time (user + system of the process, which other processes on the machine disturb far less). The baseline is the revision's tree exported from git and put first on
-PYTHONPATH, with this checkout's virtual environment. Figures:
+PYTHONPATH, with this checkout's virtual environment; "now, torch" is this checkout with ARTICLEQA_RUNTIME=torch
+(what the ONNX exports give, apart from the lazier imports). Figures:
 - import: `import articleqa.qa.pipeline` (what answering needs before any model loads);
 - ask: `articleqa ask "Who leads HTS?"` on an existing index of the seed article;
 - cold start: the same on an empty data dir (index the seed article, then answer).
@@ -44,9 +45,9 @@ def export(revision: str, into: Path) -> Path:
     return into / "pkg"
 
 
-def seconds(command: list[str], pythonpath: Path | None) -> tuple[float, float]:
+def seconds(command: list[str], pythonpath: Path | None, extra_env: dict | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds of the command in a fresh process."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(extra_env or {})}
     env.pop("PYTHONPATH", None)
     if pythonpath:
         env["PYTHONPATH"] = str(pythonpath)
@@ -69,20 +70,27 @@ def main(argv: list[str] | None = None) -> None:
     python = sys.executable
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        sides: dict[str, Path | None] = {"now": None}
+        # "now, torch": this checkout with the models on torch (ARTICLEQA_RUNTIME=torch), to tell what the
+        # ONNX exports give from what lazy imports give
+        sides: dict[str, Path | None] = {"now, torch": None, "now": None}
+        environments = {"now, torch": {"ARTICLEQA_RUNTIME": "torch"}}
         if args.baseline:
-            sides = {args.baseline: export(args.baseline, scratch / "baseline"), "now": None}
+            sides = {args.baseline: export(args.baseline, scratch / "baseline"), **sides}
         figures: dict[str, dict[str, list[tuple[float, float]]]] = {side: {"import": [], "ask": [], "cold": []}
                                                                     for side in sides}
         for side, path in sides.items():  # the existing index each side answers from
-            seconds([python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / "index")], path)
+            seconds([python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / "index")], path,
+                    environments.get(side))
         for run in range(args.runs):
             for side, path in sides.items():
-                figures[side]["import"].append(seconds([python, "-c", "import articleqa.qa.pipeline"], path))
+                env = environments.get(side)
+                figures[side]["import"].append(seconds([python, "-c", "import articleqa.qa.pipeline"], path, env))
                 figures[side]["ask"].append(seconds(
-                    [python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / "index")], path))
+                    [python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / "index")], path,
+                    env))
                 figures[side]["cold"].append(seconds(
-                    [python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / f"cold{run}")], path))
+                    [python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / f"cold{run}")],
+                    path, env))
                 print(side, {k: [round(x, 2) for x in v[-1]] for k, v in figures[side].items()}, flush=True)
     wall = {side: {k: min(w for w, _ in v) for k, v in rows.items()} for side, rows in figures.items()}
     cpu = {side: {k: statistics.median(c for _, c in v) for k, v in rows.items()} for side, rows in figures.items()}

@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
-
-import torch
+from pathlib import Path
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
 def native_bf16() -> bool:
-    """True when the CPU has bf16 instructions (AVX512-BF16 or AMX), where autocast pays off."""
-    checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
-    return any(check is not None and check() for check in checks)
+    """True when the CPU has bf16 instructions (AVX512-BF16 or AMX), where autocast pays off. Read from the
+    CPU's flags, so that choosing a runtime never imports torch; torch is asked where there are none."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        import torch
+
+        checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None),
+                  getattr(torch.cpu, "_is_amx_tile_supported", None))
+        return any(check is not None and check() for check in checks)
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def resolve_precision(precision: str) -> str:
@@ -36,6 +44,8 @@ def resolve_precision(precision: str) -> str:
 def inference_precision(precision: str) -> Iterator[None]:
     """Run the enclosed forward passes in `precision` ("bf16" or "fp32"); weights stay float32."""
     if precision == "bf16":
+        import torch
+
         with torch.autocast("cpu", dtype=torch.bfloat16):
             yield
     else:
@@ -47,9 +57,20 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+_threads = 0  # set by use_threads: what the models get (0: every available core)
+
+
 def use_threads(threads: int = 0) -> int:
-    """Set torch's intra-op threads (0: every available core) and return the number set. Process-wide:
-    meant for the one thread that runs the models (qa/batching.py)."""
-    threads = threads if threads > 0 else available_cores()
-    torch.set_num_threads(threads)
-    return threads
+    """Set the models' intra-op threads (0: every available core) and return the number set. Process-wide:
+    meant for the one thread that runs the models (qa/batching.py). torch is set now if it is loaded, or
+    when a model loads on it (index/runtime.py); ONNX Runtime sessions take the number when they open."""
+    global _threads
+    _threads = threads if threads > 0 else available_cores()
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(_threads)
+    return _threads
+
+
+def model_threads() -> int:
+    """The threads use_threads chose, or every available core."""
+    return _threads or available_cores()

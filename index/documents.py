@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import trafilatura
 from markdown_it import MarkdownIt
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
@@ -78,6 +77,8 @@ def same_url_key(url: str) -> str:
 
 def _html_article(markup: str, url: str) -> tuple[str, str, ArticleMeta]:
     """(title, text, metadata) of a web page: the story alone, without the page around it."""
+    import trafilatura  # here, not at the top: answering questions never needs it (0.7 s of start-up)
+
     document = trafilatura.bare_extraction(
         markup, url=http_url(url) or None, with_metadata=True, include_comments=False, include_tables=True,
         favor_precision=True,  # boilerplate answers are worse than a lost standfirst; keeps inline tags inline
@@ -99,6 +100,8 @@ def _html_article(markup: str, url: str) -> tuple[str, str, ArticleMeta]:
 
 def _html_fragment_text(markup: str) -> str:
     # Raw HTML inside Markdown: its text, without scripts and styles.
+    import trafilatura
+
     return trafilatura.html2txt(f"<html><body>{markup}</body></html>")
 
 

@@ -12,10 +12,11 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-from trafilatura.utils import decode_file
+if TYPE_CHECKING:
+    import httpx
 
 from articleqa.index.documents import Article, ArticleMeta, InvalidArticle, parse_article
 
@@ -58,6 +59,8 @@ class Fetched:
                 return self.body.decode(self.charset, errors="replace")
             except LookupError:
                 pass  # an unknown charset name: guess, as for a page that names none
+        from trafilatura.utils import decode_file
+
         return decode_file(self.body)  # the page's own <meta charset>, else a guess
 
 
@@ -98,6 +101,8 @@ def _target(url: httpx.URL, limits: FetchLimits) -> tuple[httpx.URL, dict, dict]
 
 def fetch(url: str, limits: FetchLimits, accept: tuple[str, ...] = PAGE_TYPES) -> Fetched:
     """The content at `url`, or FetchError with a message that says what went wrong."""
+    import httpx  # here, not at the top: answering questions never fetches (0.3 s of start-up)
+
     shown = " ".join(str(url).split())[:200]
     try:
         current = httpx.URL(str(url).strip())

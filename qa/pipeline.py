@@ -69,16 +69,23 @@ class ArticleQA:
     @classmethod
     def from_settings(cls, settings: Settings | None = None, in_memory: bool = False) -> ArticleQA:
         settings = settings or Settings.from_env()
-        embedder = Embedder(settings.embedder, precision=settings.precision)
+        embedder = Embedder(settings.embedder, precision=settings.precision, runtime=settings.runtime,
+                            onnx_dir=settings.onnx_dir)
         store = SentenceStore(None if in_memory else settings.index_dir, embedder.dimension, embedder.model_id,
                               store="faiss" if in_memory else settings.store).open()
         reader = ExtractiveReader.from_pretrained(settings.reader, max_answer_tokens=settings.max_answer_tokens,
-                                                  precision=settings.precision)
+                                                  precision=settings.precision, runtime=settings.runtime,
+                                                  onnx_dir=settings.onnx_dir)
         policy = AnswerPolicy.for_reader(settings.reader, alternatives=settings.alternatives)
         return cls(settings, embedder, store, reader, policy)
 
-    def warm_up(self) -> None:
-        """One query embedding and one reader pass, so the first user doesn't wait for kernel set-up."""
+    def warm_up(self, wait: bool = True) -> None:
+        """Ready the models for a long run: where torch runs them faster than their ONNX exports (bf16 on a
+        CPU with native bf16), load it and switch (`wait=False`: in the background, answering meanwhile on
+        ONNX Runtime); then one query embedding and one reader pass, so the first user doesn't wait for
+        kernel set-up."""
+        self.embedder.take_over(wait)
+        self.reader.take_over(wait)
         self.embedder.embed_query("warm-up question")
         self.reader.read("What is this?", ["A warm-up passage of a few words."], top_k=1)
 

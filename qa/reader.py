@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
-from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+import numpy as np
+from tokenizers import Tokenizer
 
-from articleqa.index.compute import inference_precision, resolve_precision
+from articleqa.index.runtime import (
+    Forward,
+    TieredForward,
+    TorchForward,
+    load_forward,
+    load_tokenizer,
+    pad_batch,
+    pad_id,
+)
 from articleqa.qa.text import abbreviation_long_forms, normalize_answer, restates_long_form
 
 READER_CONFIG = "articleqa_reader.json"  # window settings and the calibration, stored beside the weights
@@ -57,112 +64,116 @@ class ExtractiveReader:
 
     def __init__(
         self,
-        model: torch.nn.Module,
-        tokenizer,
+        forward: Forward,
+        tokenizer: Tokenizer,
         *,
         max_length: int = WINDOW_TOKENS,
         stride: int = WINDOW_STRIDE,
         max_answer_tokens: int = 30,
         max_question_tokens: int = 64,
         batch_size: int = 32,
-        precision: str = "auto",
     ) -> None:
-        self.model = model.eval()
-        self.tokenizer = tokenizer
+        """`forward`: the QA model's pass on numpy arrays (index/runtime.py); `tokenizer`: its fast tokenizer."""
+        self.forward = forward
         self.max_length = max_length
         self.stride = stride
         self.max_answer_tokens = max_answer_tokens
         self.max_question_tokens = max_question_tokens
         self.batch_size = batch_size
-        self.precision = resolve_precision(precision)
-        self._lock = threading.Lock()  # torch modules are not re-entrant across threads
+        # one copy per setting: a tokenizer's truncation is its state, and encoding with it is thread-safe
+        self._counter = Tokenizer.from_str(tokenizer.to_str())
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._windows = Tokenizer.from_str(self._counter.to_str())
+        self._windows.enable_truncation(max_length, stride=stride, strategy="only_second")
+        self._pad_id = pad_id(tokenizer)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, **kwargs) -> ExtractiveReader:
+    def from_pretrained(cls, name_or_path: str | Path, *, runtime: str = "auto", precision: str = "auto",
+                        onnx_dir: Path | None = None, **kwargs) -> ExtractiveReader:
+        """A reader folder (or HF id) with its stored window settings, on ONNX Runtime when it has an export
+        ("auto"), else on torch in `precision`."""
         name_or_path = str(name_or_path)
         settings = reader_settings(name_or_path)
-        model = AutoModelForQuestionAnswering.from_pretrained(name_or_path)
-        model = model.float()  # weights may be stored in fp16 to stay small
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
         for key in ("max_length", "stride", "max_answer_tokens"):
             if key in settings and key not in kwargs:
                 kwargs[key] = settings[key]
-        return cls(model, tokenizer, **kwargs)
+        forward = load_forward(name_or_path, "question-answering", runtime, precision, onnx_dir)
+        return cls(forward, load_tokenizer(name_or_path), **kwargs)
+
+    @classmethod
+    def from_model(cls, model, tokenizer, precision: str = "auto", **kwargs) -> ExtractiveReader:
+        """A reader around a torch model in memory and its transformers tokenizer (training's evaluation)."""
+        backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+        return cls(TorchForward(model, "question-answering", precision), backend, **kwargs)
+
+    def take_over(self, wait: bool = True) -> None:
+        """Move the model from ONNX Runtime to torch where torch runs it faster (index/runtime.py)."""
+        if isinstance(self.forward, TieredForward):
+            self.forward.take_over(wait)
 
     def count_tokens(self, text: str) -> int:
         """Model tokens of a text (what a reading budget is counted in)."""
-        # verbose=False: a whole story is longer than the model's window, which is fine for counting
-        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     def _truncate_question(self, question: str) -> str:
-        encoded = self.tokenizer(
-            question,
-            add_special_tokens=False,
-            truncation=True,
-            # the tokenizer needs room for at least `stride` passage tokens beside the question
-            max_length=max(1, min(self.max_question_tokens, self.max_length - self.stride - 4)),
-            return_offsets_mapping=True,
-        )
-        offsets = encoded["offset_mapping"]
+        # the windows need room for at least `stride` passage tokens beside the question
+        keep = max(1, min(self.max_question_tokens, self.max_length - self.stride - 4))
+        offsets = self._counter.encode(question, add_special_tokens=False).offsets[:keep]
         return question[: offsets[-1][1]] if offsets else question
 
-    def _encode(self, question: str, passages: Sequence[str]):
-        """Every window of every passage, question first (a long passage overflows into several)."""
-        return self.tokenizer(
-            [self._truncate_question(question)] * len(passages),
-            list(passages),
-            truncation="only_second",
-            max_length=self.max_length,
-            stride=self.stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-            padding=False,
-        )
+    def _encode(self, question: str, passages: Sequence[str]) -> list[_Window]:
+        """Every window of every passage, question first (a long passage overflows into several), as
+        transformers' tokenizer(..., truncation="only_second", return_overflowing_tokens=True) makes them."""
+        question = self._truncate_question(question)
+        windows = []
+        for index, encoding in enumerate(self._windows.encode_batch([(question, p) for p in passages])):
+            for part in (encoding, *encoding.overflowing):
+                windows.append(_Window(part.ids, part.type_ids, part.offsets,
+                                       np.array([s == 1 for s in part.sequence_ids], dtype=bool), index))
+        return windows
 
     def read(self, question: str, passages: Sequence[str], top_k: int = 5) -> ReaderOutput:
         """The best `top_k` answers over all passages (one span per answer text) and P(no answer)."""
         return self.read_many([(question, passages)], top_k)[0]
 
-    @torch.inference_mode()
     def read_many(self, readings: Sequence[tuple[str, Sequence[str]]], top_k: int = 5) -> list[ReaderOutput]:
         """`read` for several questions at once: the windows of all of them share length-sorted forward
         passes (fewer, fuller batches), then each question's windows are scored under their own softmax,
         exactly as if it had been read alone."""
-        encodings = [self._encode(question, passages) if passages else None for question, passages in readings]
-        windows = [(q, w) for q, encoded in enumerate(encodings) if encoded is not None
-                   for w in range(len(encoded["input_ids"]))]
-        logits = self._logits(encodings, windows)
+        encodings = [self._encode(question, passages) if passages else [] for question, passages in readings]
+        logits = self._logits(encodings)
         outputs = []
-        for q, (encoded, (question, passages)) in enumerate(zip(encodings, readings, strict=True)):
-            if encoded is None:
+        for q, (windows, (question, passages)) in enumerate(zip(encodings, readings, strict=True)):
+            if not windows:
                 outputs.append(ReaderOutput((), 0.0, 0))
                 continue
-            own = [logits[q, w] for w in range(len(encoded["input_ids"]))]
-            outputs.append(self._score(question, encoded, passages, own, top_k))
+            own = [logits[q, w] for w in range(len(windows))]
+            outputs.append(self._score(question, windows, passages, own, top_k))
         return outputs
 
-    def _score(self, question: str, encoded, passages: Sequence[str],
-               logits: list[tuple[torch.Tensor, torch.Tensor]], top_k: int) -> ReaderOutput:
+    def _score(self, question: str, windows: list[_Window], passages: Sequence[str],
+               logits: list[tuple[np.ndarray, np.ndarray]], top_k: int) -> ReaderOutput:
         """One question's spans and P(no answer), under one softmax over all of its windows. A span that names
         in full what the question calls by an abbreviation ("Who leads HTS?" -> "Hayat Tahrir al-Sham") is
         not an answer to it, so it is not a candidate."""
         n_windows = len(logits)
-        contexts = [torch.tensor([s == 1 for s in encoded.sequence_ids(w)]) for w in range(n_windows)]
         log_n = math.log(n_windows)
-        null_start = torch.logsumexp(torch.stack([s[0] for s, _ in logits]), 0) - log_n
-        null_end = torch.logsumexp(torch.stack([e[0] for _, e in logits]), 0) - log_n
-        all_start = torch.cat([s[c] for (s, _), c in zip(logits, contexts, strict=True)] + [null_start[None]])
-        all_end = torch.cat([e[c] for (_, e), c in zip(logits, contexts, strict=True)] + [null_end[None]])
-        z_start, z_end = torch.logsumexp(all_start, 0), torch.logsumexp(all_end, 0)
+        null_start = _logsumexp(np.array([s[0] for s, _ in logits])) - log_n
+        null_end = _logsumexp(np.array([e[0] for _, e in logits])) - log_n
+        z_start = _logsumexp(np.concatenate([s[w.context] for (s, _), w in zip(logits, windows, strict=True)]
+                                            + [[null_start]]))
+        z_end = _logsumexp(np.concatenate([e[w.context] for (_, e), w in zip(logits, windows, strict=True)]
+                                          + [[null_end]]))
         null_log_p = float(null_start - z_start + null_end - z_end)
         spans: list[Span] = []
         per_window = max(top_k, self.SPANS_PER_WINDOW)
-        for w in range(n_windows):
-            spans.extend(self._spans_of_window(
-                logits[w][0] - z_start, logits[w][1] - z_end, contexts[w], encoded["offset_mapping"][w],
-                passages, encoded["overflow_to_sample_mapping"][w], per_window, null_log_p))
+        for (start, end), window in zip(logits, windows, strict=True):
+            spans.extend(self._spans_of_window(start - z_start, end - z_end, window, passages, per_window,
+                                               null_log_p))
         spans.sort(key=lambda s: s.probability, reverse=True)
-        long_forms = set().union(*(abbreviation_long_forms(question, passage) for passage in passages))
+        long_forms = {form: abbreviation for passage in passages
+                      for form, abbreviation in abbreviation_long_forms(question, passage).items()}
         answers, restated = [], 0.0
         for span in self._merge(spans, null_log_p):
             if restates_long_form(span.text, long_forms):
@@ -189,48 +200,59 @@ class ExtractiveReader:
                   for best, total in merged.values()]
         return sorted(result, key=lambda s: s.probability, reverse=True)
 
-    def _logits(self, encodings: list, windows: list[tuple[int, int]]
-                ) -> dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]]:
-        """(start, end) logits of every (question, window), in batches of similar length (little padding),
-        whichever question a window belongs to."""
-        def length(window: tuple[int, int]) -> int:
-            return len(encodings[window[0]]["input_ids"][window[1]])
-
-        order = sorted(windows, key=length)
-        logits: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+    def _logits(self, encodings: list[list[_Window]]) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
+        """(start, end) logits (float32) of every (question, window), in batches of similar length (little
+        padding), whichever question a window belongs to."""
+        order = sorted(((q, w) for q, windows in enumerate(encodings) for w in range(len(windows))),
+                       key=lambda key: len(encodings[key[0]][key[1]].ids))
+        logits: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         for begin in range(0, len(order), self.batch_size):
-            batch_windows = order[begin : begin + self.batch_size]
-            features = [
-                {k: encodings[q][k][w] for k in ("input_ids", "attention_mask", "token_type_ids") if k in encodings[q]}
-                for q, w in batch_windows
-            ]
-            batch = self.tokenizer.pad(features, return_tensors="pt")
-            with self._lock, inference_precision(self.precision):
-                output = self.model(**batch)
-            for row, window in enumerate(batch_windows):
-                n = length(window)
-                logits[window] = (output.start_logits[row, :n].float(), output.end_logits[row, :n].float())
+            keys = order[begin : begin + self.batch_size]
+            batch = pad_batch([(encodings[q][w].ids, encodings[q][w].type_ids) for q, w in keys], self._pad_id)
+            start_logits, end_logits = self.forward(batch)
+            for row, (q, w) in enumerate(keys):
+                n = len(encodings[q][w].ids)
+                logits[q, w] = (start_logits[row, :n].astype(np.float32), end_logits[row, :n].astype(np.float32))
         return logits
 
-    def _spans_of_window(self, start_log_p, end_log_p, context, offsets, passages, passage_index, top_k, null_log_p):
-        length = len(context)
-        minus_inf = torch.finfo(start_log_p.dtype).min
-        pair = start_log_p[:, None] + end_log_p[None, :]
-        band = torch.ones(length, length, dtype=torch.bool).triu().tril(self.max_answer_tokens - 1)
-        valid = band & context[:, None] & context[None, :]
-        pair = pair.masked_fill(~valid, minus_inf)
-        k = min(top_k, int(valid.sum()))
-        if k == 0:
+    def _spans_of_window(self, start_log_p: np.ndarray, end_log_p: np.ndarray, window: _Window,
+                         passages: Sequence[str], top_k: int, null_log_p: float) -> list[Span]:
+        length = len(window.ids)
+        # pairs (start i, end j) with i <= j < i + max_answer_tokens, both inside the passage
+        valid = np.triu(np.ones((length, length), dtype=bool)) & ~np.triu(np.ones((length, length), dtype=bool),
+                                                                          self.max_answer_tokens)
+        valid &= window.context[:, None] & window.context[None, :]
+        candidates = np.flatnonzero(valid)
+        if candidates.size == 0:
             return []
-        values, indices = pair.flatten().topk(k)
-        passage = passages[passage_index]
+        pair = (start_log_p[:, None] + end_log_p[None, :]).ravel()[candidates]
+        k = min(top_k, candidates.size)
+        best = np.argpartition(-pair, k - 1)[:k]
+        best = best[np.argsort(-pair[best], kind="stable")]
+        passage = passages[window.passage]
         result = []
-        for log_p, index in zip(values.tolist(), indices.tolist(), strict=True):
+        for log_p, index in zip(pair[best].tolist(), candidates[best].tolist(), strict=True):
             i, j = divmod(index, length)
-            start_char, end_char = offsets[i][0], offsets[j][1]
-            result.append(Span(text=passage[start_char:end_char], passage_index=passage_index, start=start_char,
+            start_char, end_char = window.offsets[i][0], window.offsets[j][1]
+            result.append(Span(text=passage[start_char:end_char], passage_index=window.passage, start=start_char,
                                end=end_char, probability=math.exp(log_p), margin=log_p - null_log_p))
         return result
+
+
+@dataclass(frozen=True)
+class _Window:
+    """One model window: question and a stretch of one passage, with each token's character offsets."""
+
+    ids: list[int]
+    type_ids: list[int]
+    offsets: list[tuple[int, int]]
+    context: np.ndarray  # True where the token is passage text (not the question or a special token)
+    passage: int  # which passage it reads
+
+
+def _logsumexp(values: np.ndarray) -> float:
+    peak = float(np.max(values))
+    return peak + math.log(float(np.sum(np.exp(values - peak))))
 
 
 def reader_settings(name_or_path: str | Path) -> dict:

@@ -29,15 +29,16 @@ def _name_words(text: str) -> list[str]:
     return [w for w in words if w]
 
 
-def abbreviation_long_forms(question: str, text: str) -> set[tuple[str, ...]]:
+def abbreviation_long_forms(question: str, text: str) -> dict[tuple[str, ...], str]:
     """The long forms, in `text`, of the abbreviations the question uses ("HTS" -> "Hayat Tahrir al-Sham"):
-    runs of capitalised words (and name links such as "al", "of") whose initials spell one, lower-cased.
-    None when the question asks what an abbreviation stands for, since there the long form is the answer."""
+    runs of capitalised words (and name links such as "al", "of") whose initials spell one, lower-cased,
+    each with the abbreviation it spells (lower-cased, without "&"). Empty when the question asks what an
+    abbreviation stands for, since there the long form is the answer."""
     abbreviations = {a.replace("&", "") for a in _ABBREVIATION.findall(question)}
     if not abbreviations or _ASKS_LONG_FORM.search(question):
-        return set()
+        return {}
     words = _name_words(text)
-    found = set()
+    found: dict[tuple[str, ...], str] = {}
     for first, word in enumerate(words):
         if not word[0].isupper():
             continue
@@ -46,18 +47,19 @@ def abbreviation_long_forms(question: str, text: str) -> set[tuple[str, ...]]:
             if words[last][0].isupper():
                 initials += words[last][0]
                 if initials in abbreviations:
-                    found.add(tuple(w.lower() for w in words[first : last + 1]))
+                    found[tuple(w.lower() for w in words[first : last + 1])] = initials.lower()
             elif words[last].lower() not in _NAME_LINKS:
                 break
     return found
 
 
-def restates_long_form(answer: str, long_forms: set[tuple[str, ...]]) -> bool:
-    """True when the answer is, holds or is a piece of one of the long forms: it names what the question
-    asks about instead of answering it ("Who leads HTS?" -> "Hayat Tahrir al-Sham", "Tahrir al-Sham")."""
-    words = tuple(w.lower() for w in _name_words(answer))
-    for form in long_forms:
-        abbreviation = "".join(w[0] for w in form if w not in _NAME_LINKS)
+def restates_long_form(answer: str, long_forms: dict[tuple[str, ...], str]) -> bool:
+    """True when the answer is, holds or is a piece of one of the long forms (or their abbreviation): it
+    names what the question asks about instead of answering it ("Who leads HTS?" -> "Hayat Tahrir al-Sham",
+    "Tahrir al-Sham", "Hayat Tahrir al-Sham (HTS)")."""
+    words = tuple(w.lower().replace("&", "") for w in _name_words(answer))
+    words = tuple(w for w in words if w)
+    for form, abbreviation in long_forms.items():
         if set(words) <= {*form, abbreviation}:
             return True
         if any(words[i : i + len(form)] == form for i in range(len(words) - len(form) + 1)):

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         return loop.optimise(model, optimizer, loss)
 
     def evaluate() -> dict[str, float]:
-        reader = ExtractiveReader(model, tokenizer, max_length=args.max_length, stride=args.stride)
+        reader = ExtractiveReader.from_model(model, tokenizer, precision, max_length=args.max_length, stride=args.stride)
         return evaluate_gold_paragraphs(reader, val_sample).scores
 
     resumed = loop.restore(args.out, model, optimizer) if resuming else None

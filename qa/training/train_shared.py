@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def evaluate() -> dict[str, float]:
         # read in the training windows: what ships (export --max-length/--stride) and what scores best
-        reader = ExtractiveReader(model, tokenizer, max_length=args.max_length, stride=args.stride)
+        reader = ExtractiveReader.from_model(model, tokenizer, precision, max_length=args.max_length, stride=args.stride)
         return evaluate_reader(reader, gold_sample, multi_sample, v2_sample)
 
     resumed = loop.restore(args.out, model, optimizer) if resuming else None

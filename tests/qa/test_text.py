@@ -7,17 +7,17 @@ SEED = SEED_ARTICLE.read_text(encoding="utf-8")
 
 
 def test_long_forms_of_the_question_abbreviations_are_found_in_the_article():
-    assert abbreviation_long_forms("Who leads HTS?", SEED) == {("hayat", "tahrir", "al", "sham")}
+    assert abbreviation_long_forms("Who leads HTS?", SEED) == {("hayat", "tahrir", "al", "sham"): "hts"}
     # no abbreviation in the question, or one the text never spells out: nothing to set aside
-    assert abbreviation_long_forms("Who leads the rebels?", SEED) == set()
-    assert abbreviation_long_forms("What did the UN say?", SEED) == set()
+    assert abbreviation_long_forms("Who leads the rebels?", SEED) == {}
+    assert abbreviation_long_forms("What did the UN say?", SEED) == {}
     assert abbreviation_long_forms("Who designated HTS an FTO?", SEED) == {
-        ("hayat", "tahrir", "al", "sham"), ("foreign", "terrorist", "organization")}
+        ("hayat", "tahrir", "al", "sham"): "hts", ("foreign", "terrorist", "organization"): "fto"}
 
 
 def test_questions_asking_for_the_long_form_keep_it():
     for question in ("What does HTS stand for?", "What is HTS short for?", "What does the acronym HTS mean?"):
-        assert abbreviation_long_forms(question, SEED) == set()
+        assert abbreviation_long_forms(question, SEED) == {}
 
 
 def test_restatements_are_the_long_form_a_piece_of_it_or_a_phrase_holding_it():
@@ -32,4 +32,17 @@ def test_restatements_are_the_long_form_a_piece_of_it_or_a_phrase_holding_it():
 def test_names_joined_by_links_and_ampersands_spell_their_abbreviation():
     text = "The Federal Communications Commission fined American Telephone & Telegraph on Monday."
     assert ("federal", "communications", "commission") in abbreviation_long_forms("Whom did the FCC fine?", text)
-    assert abbreviation_long_forms("Who did AT&T pay?", text) == {("american", "telephone", "telegraph")}
+    assert abbreviation_long_forms("Who did AT&T pay?", text) == {("american", "telephone", "telegraph"): "att"}
+
+
+def test_restatements_use_the_abbreviation_as_it_was_spelt():
+    # a capitalised link counts towards the initials ("Of" in BOA), and "&" inside an abbreviation is not a letter
+    text = "Bank Of America settled with American Telephone & Telegraph (AT&T) in May."
+    boa = abbreviation_long_forms("Whom did BOA sue?", text)
+    assert boa == {("bank", "of", "america"): "boa"}
+    for answer in ("Bank Of America (BOA)", "BOA", "America (BOA)"):
+        assert restates_long_form(answer, boa), answer
+    att = abbreviation_long_forms("Whom did AT&T pay?", text)
+    for answer in ("American Telephone & Telegraph (AT&T)", "AT&T", "Telegraph (AT&T)"):
+        assert restates_long_form(answer, att), answer
+    assert not restates_long_form("Bank Of America", att)

@@ -1,0 +1,256 @@
+"""Where the transformer models run: ONNX Runtime, from an export made once per model, or torch.
+
+Importing torch and transformers takes ~2.7 s on this project's 2-core machine, more than half of a cold
+start; onnxruntime and tokenizers import in ~0.2 s. So a model with an ONNX export (`articleqa prepare`,
+run by `make run` and `make test`; kept in a cache folder, keyed by the weights file) runs on ONNX Runtime
+and the process never imports torch. Where torch would run the model in bf16 (a CPU with native bf16,
+where that is ~2x faster than ONNX Runtime's fp32), a long-running process hands over to torch once it
+has loaded it in the background (TieredForward). Without an export, or with `runtime="torch"` (hub ids,
+training), it runs on torch as before. All take and return numpy arrays, so the reader and the embedder
+compute the same thing on any of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from articleqa.index.compute import inference_precision, model_threads, resolve_precision
+
+RUNTIMES = ("auto", "onnx", "torch")
+# What each kind of model returns, by name (the ONNX graph's outputs are named the same).
+OUTPUTS = {"question-answering": ("start_logits", "end_logits"), "features": ("last_hidden_state",)}
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def default_onnx_dir() -> Path:
+    """The exports' folder: $ARTICLEQA_ONNX_DIR, else the user's cache folder."""
+    configured = os.environ.get("ARTICLEQA_ONNX_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("articleqa")) / "onnx"
+
+
+def export_path(model_dir: str | Path, onnx_dir: Path | None = None) -> Path | None:
+    """Where the export of a local model folder lives (None for a hub id or a folder without weights). The
+    name holds the folder and its weights' size and time, so new weights never run on an old export."""
+    model_dir = Path(model_dir)
+    weights = next((w for w in (model_dir / "model.safetensors", model_dir / "pytorch_model.bin") if w.is_file()),
+                   None)
+    if weights is None:
+        return None
+    stat = weights.stat()
+    key = hashlib.sha256(f"{model_dir.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return (onnx_dir or default_onnx_dir()) / f"{model_dir.name}-{key}.onnx"
+
+
+def onnxruntime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_runtime(runtime: str, name_or_path: str | Path, onnx_dir: Path | None = None) -> str:
+    """"onnx" or "torch": "auto" picks ONNX Runtime when the model has an export and onnxruntime imports."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    path = export_path(name_or_path, onnx_dir)
+    if runtime == "onnx" and (path is None or not path.is_file()):
+        raise FileNotFoundError(f"{name_or_path} has no ONNX export: run `articleqa prepare` first")
+    if runtime == "auto":
+        return "onnx" if path is not None and path.is_file() and onnxruntime_available() else "torch"
+    return runtime
+
+
+def export(model_dir: str | Path, kind: str, onnx_dir: Path | None = None) -> Path:
+    """Export a local model folder to ONNX (needs torch and transformers) and return the file. Written to a
+    temporary name and renamed, so a crash mid-export never leaves a half file that a start would load."""
+    import torch
+    from transformers import AutoModel, AutoModelForQuestionAnswering
+
+    target = export_path(model_dir, onnx_dir)
+    if target is None:
+        raise FileNotFoundError(f"{model_dir} is not a model folder with weights")
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    loader = AutoModelForQuestionAnswering if kind == "question-answering" else AutoModel
+    model = loader.from_pretrained(str(model_dir)).float().eval()
+    accepted = inspect.signature(model.forward).parameters
+    names = [name for name in _INPUTS if name in accepted]
+    outputs = list(OUTPUTS[kind])
+
+    class ByName(torch.nn.Module):  # positional inputs to the model's keywords, its named outputs as a tuple
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = model
+
+        def forward(self, *inputs):
+            result = self.inner(**dict(zip(names, inputs, strict=True)))
+            return tuple(getattr(result, name) for name in outputs)
+
+    example = tuple(torch.ones(1, 8, dtype=torch.long) for _ in names)
+    partial = target.with_suffix(f".{os.getpid()}.partial")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on Python control flow in the model's code
+            torch.onnx.export(ByName(), example, str(partial), input_names=names, output_names=outputs,
+                              dynamic_axes={name: {0: "batch", 1: "tokens"} for name in names + outputs},
+                              opset_version=17, dynamo=False)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    (target.with_suffix(".json")).write_text(json.dumps({"model": str(Path(model_dir).resolve()), "kind": kind}))
+    return target
+
+
+class Forward(Protocol):
+    """A model's forward pass on numpy arrays: named inputs in, the kind's outputs (float32) out."""
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
+class OnnxForward:
+    def __init__(self, path: Path, threads: int = 0) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads if threads > 0 else model_threads()
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        # a session runs concurrent calls safely
+        return self.session.run(None, {name: inputs[name] for name in self.inputs})
+
+
+class TorchForward:
+    def __init__(self, model, kind: str, precision: str = "auto") -> None:
+        import torch
+
+        torch.set_num_threads(model_threads())
+        self.model = model.eval()
+        self.outputs = OUTPUTS[kind]
+        self.precision = resolve_precision(precision)
+        self.inputs = [n for n in _INPUTS if n in inspect.signature(model.forward).parameters]
+        self._lock = threading.Lock()  # torch modules are not re-entrant across threads
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        batch = {name: torch.from_numpy(inputs[name]) for name in self.inputs}
+        with self._lock, torch.inference_mode(), inference_precision(self.precision):
+            output = self.model(**batch)
+        return [getattr(output, name).float().numpy() for name in self.outputs]
+
+
+class TieredForward:
+    """ONNX Runtime first, torch once it has loaded: answers at once from the export, and hands over to torch
+    after `take_over()`. Used where torch runs the models in bf16 on a CPU with native bf16 (AMX,
+    AVX512-BF16), where it is ~2x faster than ONNX Runtime's fp32 (`benchmarks/speed.py --levers`); a
+    process that answers one question never pays torch's import, a server pays it in the background."""
+
+    def __init__(self, first: Forward, load_second: Callable[[], Forward]) -> None:
+        self.current: Forward = first
+        self._load_second = load_second
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        return self.current(inputs)
+
+    def take_over(self, wait: bool = True) -> None:
+        """Load torch's model (once) and switch to it; `wait=False` returns at once and switches when loaded."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._switch, name="torch-takeover", daemon=True)
+                self._thread.start()
+        if wait:
+            self._thread.join()
+
+    def _switch(self) -> None:
+        try:
+            second = self._load_second()
+            second({name: np.ones((1, 8), dtype=np.int64) for name in _INPUTS})  # kernel set-up, off the clock
+            self.current = second
+        except Exception:  # torch missing or broken: ONNX Runtime goes on answering
+            logging.getLogger(__name__).warning("torch could not take over; staying on ONNX Runtime", exc_info=True)
+
+
+def current_forward(forward: Forward) -> Forward:
+    """The forward pass a (possibly tiered) forward runs now."""
+    return forward.current if isinstance(forward, TieredForward) else forward
+
+
+def load_forward(name_or_path: str | Path, kind: str, runtime: str = "auto", precision: str = "auto",
+                 onnx_dir: Path | None = None, threads: int = 0, autocast: bool = True) -> Forward:
+    """The model's forward pass on the runtime asked for. "auto": its ONNX export when it has one, tiered
+    to torch where torch would run it in bf16 (see TieredForward); torch when there is no export.
+    `autocast=False`: torch runs in whatever precision the caller sets around each call."""
+    def on_torch() -> Forward:
+        from transformers import AutoModel, AutoModelForQuestionAnswering
+
+        loader = AutoModelForQuestionAnswering if kind == "question-answering" else AutoModel
+        # weights may be stored in fp16 to stay small; autocast (bf16) or fp32 runs on float32 weights
+        model = loader.from_pretrained(str(name_or_path)).float()
+        return TorchForward(model, kind, precision if autocast else "fp32")
+
+    if resolve_runtime(runtime, name_or_path, onnx_dir) == "torch":
+        return on_torch()
+    first = OnnxForward(export_path(name_or_path, onnx_dir), threads)
+    if runtime == "auto" and resolve_precision(precision) == "bf16":
+        return TieredForward(first, on_torch)
+    return first
+
+
+def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
+    """The model's fast tokenizer (the `tokenizers` object transformers wraps), with no truncation or padding
+    set: callers set their own on their own copy."""
+    file = Path(name_or_path) / "tokenizer.json"
+    if file.is_file():
+        tokenizer = Tokenizer.from_file(str(file))
+    else:  # a hub id, or a folder with only a vocabulary: transformers builds the fast tokenizer
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(name_or_path)).backend_tokenizer
+        tokenizer = Tokenizer.from_str(tokenizer.to_str())
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def pad_batch(encodings: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, np.ndarray]:
+    """(ids, type ids) of several sequences as right-padded int64 arrays with their attention mask."""
+    width = max(len(ids) for ids, _ in encodings)
+    input_ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
+    token_type_ids = np.zeros((len(encodings), width), dtype=np.int64)
+    attention_mask = np.zeros((len(encodings), width), dtype=np.int64)
+    for row, (ids, type_ids) in enumerate(encodings):
+        input_ids[row, : len(ids)] = ids
+        token_type_ids[row, : len(ids)] = type_ids
+        attention_mask[row, : len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+
+
+def pad_id(tokenizer: Tokenizer) -> int:
+    for token in ("[PAD]", "<pad>"):
+        found = tokenizer.token_to_id(token)
+        if found is not None:
+            return found
+    return 0

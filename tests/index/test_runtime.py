@@ -1,0 +1,130 @@
+"""index/runtime.py: ONNX exports of the models, and the same answers on ONNX Runtime as on torch."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from articleqa.index.runtime import export, export_path, resolve_runtime
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory) -> Path:
+    """A folder with the shipped reader and the packaged embedder exported, as `articleqa prepare` makes."""
+    from articleqa.cli import main
+
+    folder = tmp_path_factory.mktemp("onnx")
+    before = os.environ.get("ARTICLEQA_ONNX_DIR")
+    os.environ["ARTICLEQA_ONNX_DIR"] = str(folder)
+    try:
+        assert main(["prepare"]) == 0
+        assert main(["prepare"]) == 0  # a second run finds them and exports nothing
+    finally:
+        os.environ.pop("ARTICLEQA_ONNX_DIR") if before is None else os.environ.update(ARTICLEQA_ONNX_DIR=before)
+    assert len(list(folder.glob("*.onnx"))) == 2
+    return folder
+
+
+def test_the_tiny_reader_reads_the_same_on_onnx_runtime_as_on_torch(tiny_reader_dir, tmp_path):
+    from articleqa.qa.reader import ExtractiveReader
+
+    assert resolve_runtime("auto", tiny_reader_dir, tmp_path) == "torch"  # no export yet
+    with pytest.raises(FileNotFoundError, match="articleqa prepare"):
+        resolve_runtime("onnx", tiny_reader_dir, tmp_path)
+    export(tiny_reader_dir, "question-answering", tmp_path)
+    assert resolve_runtime("auto", tiny_reader_dir, tmp_path) == "onnx"
+    passages = ["The bridge over the river was opened in 1932 by the mayor.",
+                " ".join(f"Sentence number {i} is here." for i in range(40))]
+    outputs = {runtime: ExtractiveReader.from_pretrained(tiny_reader_dir, runtime=runtime, precision="fp32",
+                                                         onnx_dir=tmp_path, max_length=64, stride=16)
+               .read("When was the bridge opened?", passages, top_k=10)
+               for runtime in ("torch", "onnx")}
+    assert outputs["onnx"].windows == outputs["torch"].windows > 2
+    assert [s.text for s in outputs["onnx"].spans] == [s.text for s in outputs["torch"].spans]
+    for a, b in zip(outputs["onnx"].spans, outputs["torch"].spans, strict=True):
+        assert abs(a.probability - b.probability) < 1e-4 and (a.passage_index, a.start) == (b.passage_index, b.start)
+    assert abs(outputs["onnx"].no_answer_log_probability - outputs["torch"].no_answer_log_probability) < 1e-3
+
+
+def test_new_weights_never_run_on_an_old_export(tiny_reader_dir, tmp_path):
+    import shutil
+
+    model = tmp_path / "reader"
+    shutil.copytree(tiny_reader_dir, model)
+    first = export(model, "question-answering", tmp_path / "onnx")
+    assert first == export_path(model, tmp_path / "onnx") and first.is_file()
+    weights = model / "model.safetensors"
+    weights.write_bytes(weights.read_bytes())  # same bytes, a new file: treated as new weights
+    os.utime(weights, ns=(first.stat().st_mtime_ns + 10**9,) * 2)
+    assert export_path(model, tmp_path / "onnx") != first
+    assert resolve_runtime("auto", model, tmp_path / "onnx") == "torch"
+    assert export_path("some-org/hub-model", tmp_path) is None  # a hub id: torch, never exported
+
+
+def test_an_export_that_fails_leaves_nothing_a_start_would_load(tiny_reader_dir, tmp_path, monkeypatch):
+    import torch
+
+    def crash(*args, **kwargs):
+        Path(args[2]).write_bytes(b"half a model")  # the exporter got part of the way
+        raise RuntimeError("killed mid-export")
+
+    monkeypatch.setattr(torch.onnx, "export", crash)
+    with pytest.raises(RuntimeError, match="mid-export"):
+        export(tiny_reader_dir, "question-answering", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert resolve_runtime("auto", tiny_reader_dir, tmp_path) == "torch"
+
+
+def test_the_embedder_on_onnx_runtime_gives_torch_vectors(exports):
+    from articleqa.index.embedder import Embedder
+
+    texts = ["  Who leads HTS?  ", "x", "The rebels took Hama. " * 80, "", "Aleppo fell within days."] * 4
+    onnx = Embedder(runtime="auto", onnx_dir=exports)
+    torch_fp32 = Embedder(runtime="torch", precision="fp32")
+    assert onnx.on_onnx and not torch_fp32.on_onnx
+    cosine = np.sum(onnx.embed(texts) * torch_fp32.embed(texts), axis=1)
+    assert cosine.min() > 0.99999
+
+
+def test_the_seed_answers_are_the_same_on_either_runtime(exports, embedder, tmp_path):
+    """The shipped reader and embedder on ONNX Runtime answer every seed question as on torch (fp32)."""
+    from articleqa.config import SEEDS_DIR, Settings
+    from articleqa.qa.pipeline import ArticleQA
+
+    questions = [q["question"] for q in json.loads(
+        (SEEDS_DIR / "syrian-rebels-capture-hama.questions.json").read_text())["questions"]]
+    answers = {}
+    for runtime in ("onnx", "torch"):
+        settings = Settings(data_dir=tmp_path / runtime, runtime=runtime, precision="fp32", onnx_dir=exports)
+        app = ArticleQA.from_settings(settings)
+        app.add_files([SEEDS_DIR / "syrian-rebels-capture-hama.txt"])
+        answers[runtime] = [app.ask(q) for q in questions]
+    for onnx, torch_ in zip(answers["onnx"], answers["torch"], strict=True):
+        assert (onnx.answer, onnx.sentence) == (torch_.answer, torch_.sentence), onnx.question
+        assert abs(onnx.score - torch_.score) < 0.01, onnx.question
+
+
+def test_answering_on_exports_never_imports_torch(exports, tmp_path):
+    """What makes the start fast: with the exports, indexing the seed and answering load neither torch nor
+    transformers (nor sentence-transformers)."""
+    script = (
+        "import sys, json\n"
+        "from articleqa.config import SEEDS_DIR, Settings\n"
+        "from articleqa.qa.pipeline import ArticleQA\n"
+        f"app = ArticleQA.from_settings(Settings.from_env(data_dir={str(tmp_path)!r}))\n"
+        "app.add_files([SEEDS_DIR / 'syrian-rebels-capture-hama.txt'])\n"
+        "answer = app.ask('Which city are the rebels heading for next?')\n"
+        "print(json.dumps({'answer': answer.answer, 'loaded': sorted(m for m in ('torch', 'transformers',\n"
+        "    'sentence_transformers') if m in sys.modules)}))\n"
+    )
+    env = {**os.environ, "ARTICLEQA_ONNX_DIR": str(exports), "HF_HUB_OFFLINE": "1"}
+    env.pop("ARTICLEQA_RUNTIME", None)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["loaded"] == []
+    assert result["answer"]

@@ -29,7 +29,7 @@ class Embedder:
     # Below this many texts a call runs in fp32: one short query is faster without the bf16 casts.
     BF16_MIN_BATCH = 8
     # From this many texts (an index build) the model moves from ONNX Runtime to torch first where torch runs
-    # it in bf16: ~3 s of loading, repaid within the batch (541 against ~200 sentences/s on AMX).
+    # it in bf16: ~3 s of loading, repaid within the batch (280 against 124 sentences/s on AMX).
     TAKE_OVER_BATCH = 512
     QUERY_CACHE = 512  # recent query vectors kept (a chat repeats and rephrases questions)
 

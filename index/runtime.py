@@ -115,7 +115,16 @@ def export(model_dir: str | Path, kind: str, onnx_dir: Path | None = None) -> Pa
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    (target.with_suffix(".json")).write_text(json.dumps({"model": str(Path(model_dir).resolve()), "kind": kind}))
+    source = str(Path(model_dir).resolve())
+    for sidecar in target.parent.glob("*.json"):  # the folder's earlier exports (older weights) go
+        try:
+            stale = sidecar != target.with_suffix(".json") and json.loads(sidecar.read_text())["model"] == source
+        except (OSError, ValueError, KeyError, TypeError):
+            stale = False
+        if stale:
+            sidecar.with_suffix(".onnx").unlink(missing_ok=True)
+            sidecar.unlink(missing_ok=True)
+    target.with_suffix(".json").write_text(json.dumps({"model": source, "kind": kind}))
     return target
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from articleqa.qa.reader import ReaderOutput, Span, reader_settings
 from articleqa.qa.text import normalize_answer
 
-FEATURES = ("margin", "log_probability", "log_support", "log_lead", "passage_rank")
+FEATURES = ("margin", "log_probability", "log_support", "log_lead", "passage_rank", "evidence")
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,8 @@ def answer_features(best: Span, spans: tuple[Span, ...] | list[Span] = ()) -> di
     """What the calibration sees of an answer. Besides the span's own scores (its margin over "no answer"
     and its probability): `log_support`, the mass of all candidates that overlap it or say the same
     ("$10 million" and "10 million" split the model's probability between them); `log_lead`, how far it
-    is ahead of the best different answer; and the rank of its passage in retrieval."""
+    is ahead of the best different answer; the rank of its passage in retrieval; and how much of the question
+    its sentence repeats (qa/evidence.py)."""
     key = normalize_answer(best.text)
     support = best.probability
     rival = 0.0
@@ -114,6 +115,7 @@ def answer_features(best: Span, spans: tuple[Span, ...] | list[Span] = ()) -> di
         "log_support": math.log(max(min(support, 1.0), 1e-9)),
         "log_lead": min(10.0, log_p - math.log(max(rival, 1e-9))),
         "passage_rank": float(best.passage_index),
+        "evidence": best.evidence,
     }
 
 

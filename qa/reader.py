@@ -27,6 +27,7 @@ from articleqa.index.runtime import (
     pad_batch,
     pad_id,
 )
+from articleqa.qa.evidence import SentenceFinder, content_words, sentence_evidence
 from articleqa.qa.text import abbreviation_long_forms, normalize_answer, restates_long_form
 
 READER_CONFIG = "articleqa_reader.json"  # window settings and the calibration, stored beside the weights
@@ -46,6 +47,7 @@ class Span:
     end: int
     probability: float  # p(start) * p(end) under one softmax over every window of the reading
     margin: float  # log probability minus the reading's no-answer log probability; higher = more sure
+    evidence: float = 0.0  # share of the question's words its sentence repeats (qa/evidence.py)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class ExtractiveReader:
     """Reads passages for a question: all windows in batched forward passes, scored under one softmax."""
 
     SPANS_PER_WINDOW = 20  # candidates taken from each window before the occurrences of one answer are summed
+    RANKED_BY_EVIDENCE = 20  # the most probable answers, re-ranked with their sentence evidence
 
     def __init__(
         self,
@@ -72,9 +75,13 @@ class ExtractiveReader:
         max_answer_tokens: int = 30,
         max_question_tokens: int = 64,
         batch_size: int = 32,
+        evidence_weight: float = 0.0,
     ) -> None:
-        """`forward`: the QA model's pass on numpy arrays (index/runtime.py); `tokenizer`: its fast tokenizer."""
+        """`forward`: the QA model's pass on numpy arrays (index/runtime.py); `tokenizer`: its fast tokenizer;
+        `evidence_weight`: how much an answer's sentence evidence counts against its log probability when
+        the candidates are ranked (0: by probability alone; stored beside a reader's weights)."""
         self.forward = forward
+        self.evidence_weight = evidence_weight
         self.max_length = max_length
         self.stride = stride
         self.max_answer_tokens = max_answer_tokens
@@ -95,7 +102,7 @@ class ExtractiveReader:
         ("auto"), else on torch in `precision`."""
         name_or_path = str(name_or_path)
         settings = reader_settings(name_or_path)
-        for key in ("max_length", "stride", "max_answer_tokens"):
+        for key in ("max_length", "stride", "max_answer_tokens", "evidence_weight"):
             if key in settings and key not in kwargs:
                 kwargs[key] = settings[key]
         forward = load_forward(name_or_path, "question-answering", runtime, precision, onnx_dir)
@@ -184,7 +191,19 @@ class ExtractiveReader:
             rest = max(1e-12, 1.0 - restated)
             answers = [replace(span, probability=span.probability / rest) for span in answers]
             null_log_p -= math.log(rest)
+        if self.evidence_weight:
+            answers = self._ranked_with_evidence(question, passages, answers)
         return ReaderOutput(tuple(answers[:top_k]), null_log_p, n_windows)
+
+    def _ranked_with_evidence(self, question: str, passages: Sequence[str], answers: list[Span]) -> list[Span]:
+        """The most probable answers ranked by log p + weight x sentence evidence (qa/evidence.py)."""
+        asked = content_words(question)
+        sentences = SentenceFinder(passages)
+        head = [replace(span, evidence=sentence_evidence(asked, span.text,
+                                                         sentences.sentence(span.passage_index, span.start)))
+                for span in answers[: self.RANKED_BY_EVIDENCE]]
+        head.sort(key=lambda s: math.log(max(s.probability, 1e-12)) + self.evidence_weight * s.evidence, reverse=True)
+        return head + answers[self.RANKED_BY_EVIDENCE :]
 
     @staticmethod
     def _merge(spans: list[Span], null_log_p: float) -> list[Span]:

@@ -66,10 +66,11 @@ def shipped_app(tmp_path_factory, embedder):
     from articleqa.qa.policy import AnswerPolicy
     from articleqa.qa.reader import ExtractiveReader
 
-    settings = Settings.from_env(data_dir=tmp_path_factory.mktemp("shipped"))  # ARTICLEQA_PRECISION=bf16|fp32
+    # ARTICLEQA_RUNTIME=torch with ARTICLEQA_PRECISION=bf16|fp32 runs the reader as a server does after the
+    # hand-over to torch (bf16 on CPUs with native bf16); by default it runs on the ONNX export (fp32)
+    settings = Settings.from_env(data_dir=tmp_path_factory.mktemp("shipped"))
     store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id).open()
-    app = ArticleQA(settings, embedder, store,
-                    ExtractiveReader.from_pretrained(settings.reader, precision=settings.precision),
-                    AnswerPolicy.for_reader(settings.reader))
+    reader = ExtractiveReader.from_pretrained(settings.reader, precision=settings.precision, runtime=settings.runtime)
+    app = ArticleQA(settings, embedder, store, reader, AnswerPolicy.for_reader(settings.reader))
     app.add_files([SEEDS_DIR])
     return app

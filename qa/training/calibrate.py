@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="abstain for this share of answers shown right (default: maximise F1 on the mix)")
     parser.add_argument("--out-of-corpus", type=int, default=100, help="questions per held-out article")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--runtime", default="auto", help="auto (ONNX Runtime where exported), onnx or torch")
     parser.add_argument("--reuse", action="store_true", help="refit from the report's stored observations")
     args = parser.parse_args(argv)
     report_dir = args.report or args.model
@@ -211,8 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.reuse and stored.exists():
         observations = [Observation(**json.loads(line)) for line in stored.read_text().splitlines()]
     else:
-        reader = ExtractiveReader.from_pretrained(args.model)
-        observations = collect(reader, Embedder(), args.data_dir, args.out_of_corpus, args.seed)
+        reader = ExtractiveReader.from_pretrained(args.model, runtime=args.runtime)
+        observations = collect(reader, Embedder(runtime=args.runtime), args.data_dir, args.out_of_corpus, args.seed)
         stored.write_text("".join(json.dumps(asdict(o)) + "\n" for o in observations))
 
     right = [o.right for o in observations]

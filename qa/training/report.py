@@ -36,10 +36,11 @@ def articles_figures(app: ArticleQA, path: Path, limit: int | None = None) -> di
             "declined": result.extra["declined"], "ms_per_question": 1000 * result.seconds_per_question}
 
 
-def report(reader: str, data_dir: Path, timeqa: int, precision: str = "auto") -> dict[str, dict[str, float]]:
+def report(reader: str, data_dir: Path, timeqa: int, precision: str = "auto",
+           runtime: str = "auto") -> dict[str, dict[str, float]]:
     def fresh_app() -> ArticleQA:
         return ArticleQA.from_settings(Settings(data_dir=Path(tempfile.mkdtemp(prefix="articleqa-report-")),
-                                                reader=reader, precision=precision), in_memory=True)
+                                                reader=reader, precision=precision, runtime=runtime), in_memory=True)
 
     app = fresh_app()
     always = app.policy.always_answering()
@@ -71,9 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--timeqa", type=int, default=300, help="TimeQA test questions (0: skip)")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--runtime", default="auto", help="auto (ONNX Runtime where exported), onnx or torch")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    figures = report(args.reader, args.data_dir, args.timeqa, args.precision)
+    figures = report(args.reader, args.data_dir, args.timeqa, args.precision, args.runtime)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2))

@@ -62,6 +62,9 @@ def test_new_weights_never_run_on_an_old_export(tiny_reader_dir, tmp_path):
     os.utime(weights, ns=(first.stat().st_mtime_ns + 10**9,) * 2)
     assert export_path(model, tmp_path / "onnx") != first
     assert resolve_runtime("auto", model, tmp_path / "onnx") == "torch"
+    second = export(model, "question-answering", tmp_path / "onnx")
+    assert second.is_file() and not first.exists()  # the old weights' export is removed, not left to pile up
+    assert resolve_runtime("auto", model, tmp_path / "onnx") == "onnx"
     assert export_path("some-org/hub-model", tmp_path) is None  # a hub id: torch, never exported
 
 

@@ -1,0 +1,50 @@
+"""Sentence evidence: how much of the question the sentence around an answer repeats.
+
+A small reader spreads its probability over plausible spans of every window it reads, and on a long story
+the most probable one often sits in a sentence about something else ("When was HTS formed?" -> the year
+of a later designation, two sentences on). The words of the question that the answer's own sentence
+repeats are evidence the reader under-weighs: the reader ranks candidates by log p + weight x evidence
+(qa/reader.py; the weight is chosen on `val` and stored beside the weights).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+from articleqa.index.sentences import SentenceSpan, split_sentences
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of `text` that carry meaning (English stop words and question words dropped)."""
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+
+
+def sentence_evidence(question_words: set[str], answer: str, sentence: str) -> float:
+    """The share of the question's content words, other than the answer's own, found in the sentence."""
+    asked = question_words - content_words(answer)
+    if not asked:
+        return 0.0
+    return len(asked & content_words(sentence)) / len(asked)
+
+
+class SentenceFinder:
+    """The sentence around a character offset of each passage, split once per passage on first use."""
+
+    def __init__(self, passages: Sequence[str]) -> None:
+        self.passages = passages
+        self._sentences: dict[int, list[SentenceSpan]] = {}
+
+    def sentence(self, passage_index: int, offset: int) -> str:
+        sentences = self._sentences.get(passage_index)
+        if sentences is None:
+            sentences = self._sentences[passage_index] = split_sentences(self.passages[passage_index])
+        for span in sentences:
+            if span.start <= offset < span.end:
+                return span.text
+        return self.passages[passage_index]

@@ -1,0 +1,40 @@
+"""qa/evidence.py and the reader's ranking: the words of the question an answer's sentence repeats."""
+
+import math
+
+from articleqa.qa.evidence import SentenceFinder, content_words, sentence_evidence
+from articleqa.qa.reader import ExtractiveReader
+from articleqa.seed import SEED_ARTICLE
+
+SEED = SEED_ARTICLE.read_text(encoding="utf-8")
+
+
+def test_content_words_leave_out_stop_and_question_words():
+    assert content_words("When was HTS formed?") == {"hts", "formed"}
+    assert content_words("Who is the president of Syria?") == {"president", "syria"}
+
+
+def test_the_sentence_that_says_what_was_asked_is_the_better_evidence():
+    asked = content_words("When was HTS formed?")
+    finder = SentenceFinder([SEED])
+    formed = finder.sentence(0, SEED.index("2016"))
+    designated = finder.sentence(0, SEED.index("2018"))
+    assert "formed" in formed and "2018" in designated and formed != designated
+    assert sentence_evidence(asked, "2016", formed) == 1.0
+    assert sentence_evidence(asked, "2018", designated) == 0.5  # it names HTS, not its forming
+    # the answer's own words are not evidence for it: "HTS" answering "Who leads HTS?" gets no credit for "HTS"
+    assert sentence_evidence(content_words("Who leads HTS?"), "HTS", "HTS is a group.") == 0.0
+
+
+def test_the_reader_ranks_its_candidates_by_probability_and_evidence(tiny_reader_dir):
+    passages = ["The bridge was opened in 1932 by the mayor.", "The river flooded the town in 1954 and 1962."]
+    question = "When was the bridge opened?"
+    plain = ExtractiveReader.from_pretrained(tiny_reader_dir).read(question, passages, top_k=20)
+    ranked = ExtractiveReader.from_pretrained(tiny_reader_dir, evidence_weight=3.0).read(question, passages, top_k=20)
+    assert sorted(s.text for s in plain.spans) == sorted(s.text for s in ranked.spans)  # the same candidates
+    assert ranked.no_answer_log_probability == plain.no_answer_log_probability
+    scores = [math.log(s.probability) + 3.0 * s.evidence for s in ranked.spans]
+    assert scores == sorted(scores, reverse=True)
+    assert {s.evidence for s in ranked.spans if s.passage_index == 1} == {0.0}  # "flooded the town" says nothing asked
+    assert all(s.evidence == 1.0 for s in ranked.spans if s.passage_index == 0 and "bridge" not in s.text
+               and "opened" not in s.text)

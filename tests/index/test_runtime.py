@@ -24,7 +24,10 @@ def exports(tmp_path_factory) -> Path:
         assert main(["prepare"]) == 0
         assert main(["prepare"]) == 0  # a second run finds them and exports nothing
     finally:
-        os.environ.pop("ARTICLEQA_ONNX_DIR") if before is None else os.environ.update(ARTICLEQA_ONNX_DIR=before)
+        if before is None:
+            del os.environ["ARTICLEQA_ONNX_DIR"]
+        else:
+            os.environ["ARTICLEQA_ONNX_DIR"] = before
     assert len(list(folder.glob("*.onnx"))) == 2
     return folder
 

@@ -23,6 +23,7 @@ from articleqa.index.runtime import (
     load_tokenizer,
     pad_batch,
     pad_id,
+    plain_copy,
 )
 
 _TYPES = ("Transformer", "Pooling", "Normalize")
@@ -34,8 +35,7 @@ class PooledTransformer:
     def __init__(self, forward: Forward, tokenizer: Tokenizer, dimension: int, max_seq_length: int | None,
                  pooling: str, lower_case: bool = False) -> None:
         self.forward = forward
-        self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
-        self.tokenizer.no_padding()
+        self.tokenizer = plain_copy(tokenizer)
         self.tokenizer.enable_truncation(max_seq_length or 512)
         self._pad_id = pad_id(tokenizer)
         self.dimension = dimension

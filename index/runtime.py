@@ -238,10 +238,16 @@ def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(name_or_path)).backend_tokenizer
-        tokenizer = Tokenizer.from_str(tokenizer.to_str())
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer
+    return plain_copy(tokenizer)
+
+
+def plain_copy(tokenizer: Tokenizer) -> Tokenizer:
+    """A copy of a fast tokenizer with no truncation or padding set: a tokenizer's settings are its state,
+    so each use that sets its own (windows, counting, embedding) gets its own copy."""
+    copy = Tokenizer.from_str(tokenizer.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    return copy
 
 
 def pad_batch(encodings: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, np.ndarray]:

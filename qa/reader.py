@@ -26,6 +26,7 @@ from articleqa.index.runtime import (
     load_tokenizer,
     pad_batch,
     pad_id,
+    plain_copy,
 )
 from articleqa.qa.evidence import SentenceFinder, content_words, sentence_evidence
 from articleqa.qa.text import abbreviation_long_forms, normalize_answer, restates_long_form
@@ -88,10 +89,8 @@ class ExtractiveReader:
         self.max_question_tokens = max_question_tokens
         self.batch_size = batch_size
         # one copy per setting: a tokenizer's truncation is its state, and encoding with it is thread-safe
-        self._counter = Tokenizer.from_str(tokenizer.to_str())
-        self._counter.no_truncation()
-        self._counter.no_padding()
-        self._windows = Tokenizer.from_str(self._counter.to_str())
+        self._counter = plain_copy(tokenizer)
+        self._windows = plain_copy(tokenizer)
         self._windows.enable_truncation(max_length, stride=stride, strategy="only_second")
         self._pad_id = pad_id(tokenizer)
 
@@ -111,8 +110,7 @@ class ExtractiveReader:
     @classmethod
     def from_model(cls, model, tokenizer, precision: str = "auto", **kwargs) -> ExtractiveReader:
         """A reader around a torch model in memory and its transformers tokenizer (training's evaluation)."""
-        backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
-        return cls(TorchForward(model, "question-answering", precision), backend, **kwargs)
+        return cls(TorchForward(model, "question-answering", precision), tokenizer.backend_tokenizer, **kwargs)
 
     def take_over(self, wait: bool = True) -> None:
         """Move the model from ONNX Runtime to torch where torch runs it faster (index/runtime.py)."""

@@ -9,6 +9,7 @@ sentences/s, cosine to fp32 >= 0.99997). On a CPU without native bf16 it is slow
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
+@functools.cache  # the CPU does not change while the process runs
 def native_bf16() -> bool:
     """True when the CPU has bf16 instructions (AVX512-BF16 or AMX), where autocast pays off. Read from the
     CPU's flags, so that choosing a runtime never imports torch; torch is asked where there are none."""

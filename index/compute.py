@@ -33,10 +33,17 @@ def native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def check_setting(name: str, value: str, choices: tuple[str, ...]) -> str:
+    """`value` if it is one of `choices`, else a ValueError naming the setting (torch-free: settings fail
+    where they are given, before any model loads)."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 def resolve_precision(precision: str) -> str:
     """"bf16" or "fp32" for a setting of "auto", "bf16" or "fp32"."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    check_setting("precision", precision, PRECISIONS)
     if precision == "auto":
         return "bf16" if native_bf16() else "fp32"
     return precision

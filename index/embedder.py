@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from articleqa.index.compute import PRECISIONS, inference_precision, resolve_precision
+from articleqa.index.compute import PRECISIONS, check_setting, inference_precision, resolve_precision
 from articleqa.index.pooled import PooledTransformer
 from articleqa.index.runtime import RUNTIMES
 
@@ -38,8 +38,8 @@ class Embedder:
         """Configuration only: the model loads in `warm_up()` (or on first use), so building one is cheap.
         `runtime`: "auto" runs the model's ONNX export when it has one (index/runtime.py), else torch, where
         `precision` applies."""
-        if precision not in PRECISIONS or runtime not in RUNTIMES:
-            raise ValueError(f"precision must be one of {PRECISIONS} and runtime one of {RUNTIMES}")
+        check_setting("precision", precision, PRECISIONS)
+        check_setting("runtime", runtime, RUNTIMES)
         self.packaged = not name_or_path
         self.name = name_or_path or default_embedder_path()
         self.batch_size = batch_size

@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 from tokenizers import Tokenizer
 
-from articleqa.index.compute import inference_precision, model_threads, resolve_precision
+from articleqa.index.compute import check_setting, inference_precision, model_threads, resolve_precision
 
 RUNTIMES = ("auto", "onnx", "torch")
 # What each kind of model returns, by name (the ONNX graph's outputs are named the same).
@@ -67,8 +67,7 @@ def onnxruntime_available() -> bool:
 
 def resolve_runtime(runtime: str, name_or_path: str | Path, onnx_dir: Path | None = None) -> str:
     """"onnx" or "torch": "auto" picks ONNX Runtime when the model has an export and onnxruntime imports."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    check_setting("runtime", runtime, RUNTIMES)
     path = export_path(name_or_path, onnx_dir)
     if runtime == "onnx" and (path is None or not path.is_file()):
         raise FileNotFoundError(f"{name_or_path} has no ONNX export: run `articleqa prepare` first")

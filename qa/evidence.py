@@ -9,6 +9,7 @@ repeats are evidence the reader under-weighs: the reader ranks candidates by log
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -20,12 +21,13 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
 
 
-def content_words(text: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)  # candidates share sentences, and a chat re-reads the same passages
+def content_words(text: str) -> frozenset[str]:
     """Lower-cased words of `text` that carry meaning (English stop words and question words dropped)."""
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+    return frozenset(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS)
 
 
-def sentence_evidence(question_words: set[str], answer: str, sentence: str) -> float:
+def sentence_evidence(question_words: frozenset[str], answer: str, sentence: str) -> float:
     """The share of the question's content words, other than the answer's own, found in the sentence."""
     asked = question_words - content_words(answer)
     if not asked:

@@ -73,3 +73,14 @@ def test_an_embedder_loads_its_model_in_warm_up_not_when_built(tmp_path):
     packaged = Embedder()
     assert packaged.model is None and packaged.model_id.startswith("all-MiniLM-L6-v2")
     assert packaged.warm_up() is packaged and packaged.dimension == 384
+
+
+def test_bad_settings_fail_when_the_embedder_is_made_not_when_it_loads():
+    import pytest
+
+    from articleqa.index.embedder import Embedder
+
+    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32, not 'int3'"):
+        Embedder(precision="int3")
+    with pytest.raises(ValueError, match="runtime must be one of"):
+        Embedder(runtime="gpu")

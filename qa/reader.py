@@ -189,18 +189,20 @@ class ExtractiveReader:
             rest = max(1e-12, 1.0 - restated)
             answers = [replace(span, probability=span.probability / rest) for span in answers]
             null_log_p -= math.log(rest)
-        if self.evidence_weight:
-            answers = self._ranked_with_evidence(question, passages, answers)
+        answers = self._ranked_with_evidence(question, passages, answers)
         return ReaderOutput(tuple(answers[:top_k]), null_log_p, n_windows)
 
     def _ranked_with_evidence(self, question: str, passages: Sequence[str], answers: list[Span]) -> list[Span]:
-        """The most probable answers ranked by log p + weight x sentence evidence (qa/evidence.py)."""
+        """The most probable answers ranked by log p + weight x sentence evidence (qa/evidence.py). Evidence
+        is measured even at weight 0, because a calibration may use it as a feature."""
         asked = content_words(question)
         sentences = SentenceFinder(passages)
         head = [replace(span, evidence=sentence_evidence(asked, span.text,
                                                          sentences.sentence(span.passage_index, span.start)))
                 for span in answers[: self.RANKED_BY_EVIDENCE]]
-        head.sort(key=lambda s: math.log(max(s.probability, 1e-12)) + self.evidence_weight * s.evidence, reverse=True)
+        if self.evidence_weight:
+            head.sort(key=lambda s: math.log(max(s.probability, 1e-12)) + self.evidence_weight * s.evidence,
+                      reverse=True)
         return head + answers[self.RANKED_BY_EVIDENCE :]
 
     @staticmethod

@@ -38,3 +38,11 @@ def test_the_reader_ranks_its_candidates_by_probability_and_evidence(tiny_reader
     assert {s.evidence for s in ranked.spans if s.passage_index == 1} == {0.0}  # "flooded the town" says nothing asked
     assert all(s.evidence == 1.0 for s in ranked.spans if s.passage_index == 0 and "bridge" not in s.text
                and "opened" not in s.text)
+    # at weight 0 the order is by probability alone, but the evidence is still measured: a calibration
+    # fitted with it as a feature must not see zeros when the weight is changed
+    probabilities = [s.probability for s in plain.spans]
+    assert probabilities == sorted(probabilities, reverse=True)
+    measured = {s.text: s.evidence for s in ranked.spans}
+    assert [s.evidence for s in plain.spans[:ExtractiveReader.RANKED_BY_EVIDENCE]] == \
+        [measured[s.text] for s in plain.spans[:ExtractiveReader.RANKED_BY_EVIDENCE]]
+    assert any(s.evidence > 0 for s in plain.spans)

@@ -32,6 +32,10 @@ RUNTIMES = ("auto", "onnx", "torch")
 # What each kind of model returns, by name (the ONNX graph's outputs are named the same).
 OUTPUTS = {"question-answering": ("start_logits", "end_logits"), "features": ("last_hidden_state",)}
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# One torch model loads at a time: transformers' lazy imports are not thread-safe, and a server hands the
+# embedder and the reader over in two background threads at once (one failed with an ImportError, and
+# stayed on ONNX Runtime's fp32, ~2x slower per question).
+_TORCH_LOADS = threading.Lock()
 
 
 def default_onnx_dir() -> Path:
@@ -197,6 +201,7 @@ class TieredForward:
             second = self._load_second()
             second({name: np.ones((1, 8), dtype=np.int64) for name in _INPUTS})  # kernel set-up, off the clock
             self.current = second
+            logging.getLogger(__name__).info("torch took over from ONNX Runtime (%s)", type(second).__name__)
         except Exception:  # torch missing or broken: ONNX Runtime goes on answering
             logging.getLogger(__name__).warning("torch could not take over; staying on ONNX Runtime", exc_info=True)
 
@@ -212,11 +217,12 @@ def load_forward(name_or_path: str | Path, kind: str, runtime: str = "auto", pre
     to torch where torch would run it in bf16 (see TieredForward); torch when there is no export.
     `autocast=False`: torch runs in whatever precision the caller sets around each call."""
     def on_torch() -> Forward:
-        from transformers import AutoModel, AutoModelForQuestionAnswering
+        with _TORCH_LOADS:
+            from transformers import AutoModel, AutoModelForQuestionAnswering
 
-        loader = AutoModelForQuestionAnswering if kind == "question-answering" else AutoModel
-        # weights may be stored in fp16 to stay small; autocast (bf16) or fp32 runs on float32 weights
-        model = loader.from_pretrained(str(name_or_path)).float()
+            loader = AutoModelForQuestionAnswering if kind == "question-answering" else AutoModel
+            # weights may be stored in fp16 to stay small; autocast (bf16) or fp32 runs on float32 weights
+            model = loader.from_pretrained(str(name_or_path)).float()
         return TorchForward(model, kind, precision if autocast else "fp32")
 
     if resolve_runtime(runtime, name_or_path, onnx_dir) == "torch":

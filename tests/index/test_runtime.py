@@ -134,3 +134,33 @@ def test_answering_on_exports_never_imports_torch(exports, tmp_path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["loaded"] == []
     assert result["answer"]
+
+
+@pytest.mark.slow
+def test_a_server_hands_both_models_over_to_torch(exports, tmp_path):
+    """`articleqa serve` answers on the exports at once and moves the embedder and the reader to torch in two
+    background threads. Both must arrive: when they loaded transformers at the same time, one failed with an
+    ImportError and stayed on ONNX Runtime's fp32, and every question took ~2x as long."""
+    from articleqa.index.compute import resolve_precision
+    from benchmarks.common import free_port
+
+    if resolve_precision("auto") != "bf16":
+        pytest.skip("no hand-over here: torch would not run bf16 on this CPU, so the models stay on ONNX Runtime")
+    env = {**os.environ, "ARTICLEQA_ONNX_DIR": str(exports), "HF_HUB_OFFLINE": "1"}
+    env.pop("ARTICLEQA_RUNTIME", None)
+    server = subprocess.Popen([sys.executable, "-m", "articleqa.cli", "serve", "--port", str(free_port()),
+                               "--data-dir", str(tmp_path), "--log-level", "info"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    took_over, failed, lines = 0, 0, []
+    try:
+        while took_over < 2 and not failed:
+            line = server.stderr.readline()
+            if not line:  # the server exited
+                break
+            lines.append(line)
+            took_over += "torch took over" in line
+            failed += "could not take over" in line
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+    assert (took_over, failed) == (2, 0), "".join(lines)[-3000:]

@@ -168,17 +168,17 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
     }
 
 
-def hands_over(env: dict[str, str]) -> bool:
-    """Whether a server with these settings starts on ONNX Runtime and moves both models to torch
-    (index/runtime.py TieredForward): then the benchmark waits for that before it measures."""
+def models_handing_over() -> int:
+    """How many of a server's models (the reader, the embedder) start on ONNX Runtime and move to torch
+    (index/runtime.py TieredForward): the benchmark waits for them before it measures. The servers' own
+    settings only add batching and threads to this process's environment."""
     from articleqa.config import Settings
-    from articleqa.index.compute import resolve_precision
-    from articleqa.index.runtime import resolve_runtime
+    from articleqa.index.embedder import default_embedder_path
+    from articleqa.index.runtime import hands_over
 
     settings = Settings.from_env()
-    runtime, precision = env.get("ARTICLEQA_RUNTIME", settings.runtime), env.get("ARTICLEQA_PRECISION", settings.precision)
-    return (runtime == "auto" and resolve_precision(precision) == "bf16"
-            and resolve_runtime("auto", settings.reader, settings.onnx_dir) == "onnx")
+    return sum(hands_over(name, settings.runtime, settings.precision, settings.onnx_dir)
+               for name in (settings.reader, settings.embedder or default_embedder_path()))
 
 
 def start_server(timeout_s: float = 300.0, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
@@ -218,13 +218,12 @@ def start_server(timeout_s: float = 300.0, env: dict[str, str] | None = None) ->
     else:
         server.kill()
         raise RuntimeError(f"the server did not answer within {timeout_s:.0f} s")
-    if hands_over(env):
-        for _ in range(2):  # the embedder and the reader
-            if not handed_over.acquire(timeout=max(1.0, deadline - time.monotonic())):
-                print("warning: the models did not move to torch in time; measuring as they are", file=sys.stderr)
-                break
-        for failure in failures:
-            print(f"warning: {failure}", file=sys.stderr)
+    for _ in range(models_handing_over()):
+        if not handed_over.acquire(timeout=max(1.0, deadline - time.monotonic())):
+            print("warning: the models did not move to torch in time; measuring as they are", file=sys.stderr)
+            break
+    for failure in failures:
+        print(f"warning: {failure}", file=sys.stderr)
     return server, url
 
 

@@ -228,9 +228,15 @@ def load_forward(name_or_path: str | Path, kind: str, runtime: str = "auto", pre
     if resolve_runtime(runtime, name_or_path, onnx_dir) == "torch":
         return on_torch()
     first = OnnxForward(export_path(name_or_path, onnx_dir), threads)
-    if runtime == "auto" and resolve_precision(precision) == "bf16":
-        return TieredForward(first, on_torch)
-    return first
+    return TieredForward(first, on_torch) if hands_over(name_or_path, runtime, precision, onnx_dir) else first
+
+
+def hands_over(name_or_path: str | Path, runtime: str = "auto", precision: str = "auto",
+               onnx_dir: Path | None = None) -> bool:
+    """Whether `load_forward` starts this model on its ONNX export and moves it to torch later (TieredForward):
+    runtime "auto", an export, and a CPU where torch runs it in bf16."""
+    return (runtime == "auto" and resolve_precision(precision) == "bf16"
+            and resolve_runtime(runtime, name_or_path, onnx_dir) == "onnx")
 
 
 def load_tokenizer(name_or_path: str | Path) -> Tokenizer:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from articleqa.index.compute import resolve_precision
-from articleqa.index.runtime import export, export_path, resolve_runtime
+from articleqa.config import SHIPPED_READER
+from articleqa.index.runtime import export, export_path, hands_over, resolve_runtime
 from benchmarks.common import free_port
 
 
@@ -143,7 +143,7 @@ def test_a_server_hands_both_models_over_to_torch(exports, tmp_path):
     """`articleqa serve` answers on the exports at once and moves the embedder and the reader to torch in two
     background threads. Both must arrive: when they loaded transformers at the same time, one failed with an
     ImportError and stayed on ONNX Runtime's fp32, and every question took ~2x as long."""
-    if resolve_precision("auto") != "bf16":
+    if not hands_over(SHIPPED_READER, onnx_dir=exports):
         pytest.skip("no hand-over here: torch would not run bf16 on this CPU, so the models stay on ONNX Runtime")
     env = {**os.environ, "ARTICLEQA_ONNX_DIR": str(exports), "HF_HUB_OFFLINE": "1"}
     env.pop("ARTICLEQA_RUNTIME", None)

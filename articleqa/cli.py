@@ -203,20 +203,27 @@ def cmd_feedback(args) -> int:
 
 
 def cmd_prepare(args) -> int:
-    """Export the reader and the embedder to ONNX once, so that starts skip importing torch."""
+    """Export the reader and the embedder to ONNX once, so that starts skip importing torch, and compile the
+    exports with OpenVINO into its disk cache, in the precisions they will run in (a start then loads them
+    in ~0.2 s instead of ~0.9 s each)."""
     from articleqa.index.embedder import default_embedder_path
-    from articleqa.index.runtime import export, export_path
+    from articleqa.index.runtime import OpenVinoForward, export, export_path, openvino_available
 
     settings = _settings(args)
-    models = [(settings.reader, "question-answering"), (settings.embedder or default_embedder_path(), "features")]
-    for model, kind in models:
+    # the reader runs in the settings' precision; the embedder embeds queries in fp32 and batches in it
+    models = [(settings.reader, "question-answering", {settings.precision}),
+              (settings.embedder or default_embedder_path(), "features", {"fp32", settings.precision})]
+    for model, kind, precisions in models:
         target = export_path(model, settings.onnx_dir)
         if target is None:
             print(f"skipped (not a local model folder, runs on torch): {model}")
-        elif target.is_file():
-            print(f"ready: {target}")
-        else:
-            print(f"exported: {export(model, kind, settings.onnx_dir)}")
+            continue
+        print(f"ready: {target}" if target.is_file() else f"exported: {export(model, kind, settings.onnx_dir)}")
+        if openvino_available() and settings.runtime in ("auto", "openvino"):
+            first, *others = sorted(precisions)
+            forward = OpenVinoForward(target, precision=first)  # compiles `first`
+            for precision in others:
+                forward.compile(precision)
     return 0
 
 
@@ -253,8 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--precision", choices=PRECISIONS,
                         help="inference precision; auto = bf16 where the CPU has it natively (env ARTICLEQA_PRECISION)")
     common.add_argument("--runtime", choices=RUNTIMES,
-                        help="auto (default): ONNX Runtime for models exported by `articleqa prepare`, else torch "
-                        "(env ARTICLEQA_RUNTIME)")
+                        help="auto (default): OpenVINO (else ONNX Runtime) for models exported by `articleqa "
+                        "prepare`, else torch (env ARTICLEQA_RUNTIME)")
     common.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                         help="how much to log (env ARTICLEQA_LOG_LEVEL; default warning)")
     common.add_argument("--budget", type=int,

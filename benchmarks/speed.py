@@ -111,8 +111,8 @@ def table(results: dict) -> str:
         lines.append(f"| synthetic {million['sentences']:,} sentences | peak RSS (MB), build (s) | "
                      f"{million['peak_rss_mb']:,.0f}, {million['build_s']:.0f} ({million['dense_index']}) | – | – |")
     levers = results.get("levers", {})
-    if levers:  # the same articleqa side on torch (bf16 where the CPU has it natively) instead of ONNX Runtime
-        lines += ["", "| corpus | lever: ONNX Runtime (vs torch) | ONNX Runtime | torch | ONNX / torch |",
+    if levers:  # the same articleqa side on torch (bf16 where the CPU has it natively) instead of its exports
+        lines += ["", "| corpus | lever: the exports (vs torch) | exports | torch | exports / torch |",
                   "|---|---|---|---|---|"]
         for corpus, on_torch in levers.items():
             lines += _comparison(corpus, results["corpora"][corpus]["articleqa"], on_torch)
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--million", type=int, default=1_000_000, help="synthetic sentences (0: skip)")
     parser.add_argument("--no-haystack", action="store_true")
-    parser.add_argument("--levers", action="store_true", help="also run articleqa on torch (ARTICLEQA_RUNTIME=torch) to show the ONNX Runtime lever")
+    parser.add_argument("--levers", action="store_true", help="also run articleqa on torch (ARTICLEQA_RUNTIME=torch) to show what its exports give")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="keep the corpora figures of --out; rerun the rest")
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"[{name}] Haystack ...", flush=True)
             sides["haystack"] = run(HAYSTACK_PYTHON, ["benchmarks/side_haystack.py"], task)
         results["corpora"][name] = sides
-        if args.levers:  # the same side on torch: what the ONNX exports gave
+        if args.levers:  # the same side on torch: what the exports (OpenVINO, else ONNX Runtime) give
             print(f"[{name}] articleqa on torch ...", flush=True)
             results.setdefault("levers", {})[name] = run(sys.executable, ["-m", "benchmarks.side_ours"],
                                                          {**task, "ours": {"runtime": "torch"}})

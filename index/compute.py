@@ -9,6 +9,7 @@ sentences/s, cosine to fp32 >= 0.99997). On a CPU without native bf16 it is slow
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import os
 import sys
@@ -49,16 +50,28 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
+_requested: contextvars.ContextVar[str | None] = contextvars.ContextVar("inference_precision", default=None)
+
+
+def requested_precision() -> str | None:
+    """The precision an enclosing `inference_precision` asks for (None outside one)."""
+    return _requested.get()
+
+
 @contextlib.contextmanager
 def inference_precision(precision: str) -> Iterator[None]:
-    """Run the enclosed forward passes in `precision` ("bf16" or "fp32"); weights stay float32."""
-    if precision == "bf16":
-        import torch
-
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+    """Run the enclosed forward passes in `precision` ("bf16" or "fp32"); weights stay float32. torch runs
+    them under autocast; OpenVINO picks its model compiled in that precision (index/runtime.py). A torch
+    model exists only once torch is imported, so this never imports it."""
+    token = _requested.set(precision)
+    try:
+        if precision == "bf16" and "torch" in sys.modules:
+            with sys.modules["torch"].autocast("cpu", dtype=sys.modules["torch"].bfloat16):
+                yield
+        else:
             yield
-    else:
-        yield
+    finally:
+        _requested.reset(token)
 
 
 def available_cores() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from collections import OrderedDict
@@ -36,8 +35,8 @@ class Embedder:
     def __init__(self, name_or_path: str = "", batch_size: int = 32, precision: str = "auto",
                  runtime: str = "auto", onnx_dir: Path | None = None) -> None:
         """Configuration only: the model loads in `warm_up()` (or on first use), so building one is cheap.
-        `runtime`: "auto" runs the model's ONNX export when it has one (index/runtime.py), else torch, where
-        `precision` applies."""
+        `runtime`: "auto" runs the model's ONNX export when it has one, on OpenVINO (index/runtime.py), else
+        torch; `precision` applies to batches of BF16_MIN_BATCH texts or more (ONNX Runtime runs fp32 always)."""
         check_setting("precision", precision, PRECISIONS)
         check_setting("runtime", runtime, RUNTIMES)
         self.packaged = not name_or_path
@@ -72,12 +71,6 @@ class Embedder:
             model.take_over(wait)
 
     @property
-    def on_onnx(self) -> bool:
-        """Whether the model runs on ONNX Runtime (fp32 always) rather than torch."""
-        model = self.warm_up().model
-        return isinstance(model, PooledTransformer) and model.on_onnx
-
-    @property
     def dimension(self) -> int:
         return self.warm_up().model.dimension
 
@@ -95,9 +88,8 @@ class Embedder:
         model = self.warm_up().model
         if len(texts) >= self.TAKE_OVER_BATCH:
             self.take_over()
-        # ONNX Runtime runs fp32 whatever the setting; torch runs the batch in the precision chosen
-        numerics = contextlib.nullcontext() if self.on_onnx else inference_precision(resolve_precision(precision))
-        with self._lock, numerics:
+        # torch and OpenVINO run the batch in the precision chosen; ONNX Runtime runs fp32 whatever it is
+        with self._lock, inference_precision(resolve_precision(precision)):
             vectors = model.encode(texts, batch_size=self.batch_size, progress=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 

@@ -22,10 +22,10 @@ def _worker_class():
     @ray.remote(num_cpus=1)
     class EmbedWorker:
         def __init__(self, name: str, options: dict) -> None:
-            import torch
-
-            torch.set_num_threads(1)  # one core per actor: the actors are the parallelism
+            from articleqa.index.compute import use_threads
             from articleqa.index.embedder import Embedder
+
+            use_threads(1)  # one core per actor, whatever the runtime: the actors are the parallelism
 
             self.embedder = Embedder(name, **options)
 

@@ -16,9 +16,7 @@ from tokenizers import Tokenizer
 
 from articleqa.index.runtime import (
     Forward,
-    OnnxForward,
     TieredForward,
-    current_forward,
     load_forward,
     load_tokenizer,
     pad_batch,
@@ -41,11 +39,6 @@ class PooledTransformer:
         self.dimension = dimension
         self.pooling = pooling  # "mean" or "cls"
         self.lower_case = lower_case
-
-    @property
-    def on_onnx(self) -> bool:
-        """Whether the model runs on ONNX Runtime now (fp32 whatever the caller sets)."""
-        return isinstance(current_forward(self.forward), OnnxForward)
 
     def take_over(self, wait: bool = True) -> None:
         """Move to torch, where the model is tiered (index/runtime.py TieredForward); else nothing."""

@@ -66,8 +66,8 @@ def shipped_app(tmp_path_factory, embedder):
     from articleqa.qa.policy import AnswerPolicy
     from articleqa.qa.reader import ExtractiveReader
 
-    # ARTICLEQA_RUNTIME=torch with ARTICLEQA_PRECISION=bf16|fp32 runs the reader as a server does after the
-    # hand-over to torch (bf16 on CPUs with native bf16); by default it runs on the ONNX export (fp32)
+    # By default the reader runs as the product does: on its export in OpenVINO, bf16 on CPUs with native
+    # bf16; ARTICLEQA_RUNTIME=onnx|torch and ARTICLEQA_PRECISION=bf16|fp32 run it elsewhere
     settings = Settings.from_env(data_dir=tmp_path_factory.mktemp("shipped"))
     store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id).open()
     reader = ExtractiveReader.from_pretrained(settings.reader, precision=settings.precision, runtime=settings.runtime)

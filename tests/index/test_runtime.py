@@ -1,4 +1,4 @@
-"""index/runtime.py: ONNX exports of the models, and the same answers on ONNX Runtime as on torch."""
+"""index/runtime.py: ONNX exports of the models, and the same answers on OpenVINO and ONNX Runtime as on torch."""
 
 import json
 import os
@@ -9,8 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from articleqa.config import SHIPPED_READER
-from articleqa.index.runtime import export, export_path, hands_over, resolve_runtime
+from articleqa.index.runtime import (
+    OnnxForward,
+    OpenVinoForward,
+    current_forward,
+    export,
+    export_path,
+    hands_over,
+    openvino_cache,
+    resolve_runtime,
+)
 from benchmarks.common import free_port
 
 
@@ -31,28 +39,43 @@ def exports(tmp_path_factory) -> Path:
         else:
             os.environ["ARTICLEQA_ONNX_DIR"] = before
     assert len(list(folder.glob("*.onnx"))) == 2
+    assert all(any(openvino_cache(path).iterdir()) for path in folder.glob("*.onnx"))  # compiled for OpenVINO
     return folder
 
 
-def test_the_tiny_reader_reads_the_same_on_onnx_runtime_as_on_torch(tiny_reader_dir, tmp_path):
+def test_the_tiny_reader_reads_the_same_on_the_exports_as_on_torch(tiny_reader_dir, tmp_path):
     from articleqa.qa.reader import ExtractiveReader
 
     assert resolve_runtime("auto", tiny_reader_dir, tmp_path) == "torch"  # no export yet
-    with pytest.raises(FileNotFoundError, match="articleqa prepare"):
-        resolve_runtime("onnx", tiny_reader_dir, tmp_path)
+    for runtime in ("onnx", "openvino"):
+        with pytest.raises(FileNotFoundError, match="articleqa prepare"):
+            resolve_runtime(runtime, tiny_reader_dir, tmp_path)
     export(tiny_reader_dir, "question-answering", tmp_path)
-    assert resolve_runtime("auto", tiny_reader_dir, tmp_path) == "onnx"
+    assert resolve_runtime("auto", tiny_reader_dir, tmp_path) == "openvino"
     passages = ["The bridge over the river was opened in 1932 by the mayor.",
                 " ".join(f"Sentence number {i} is here." for i in range(40))]
     outputs = {runtime: ExtractiveReader.from_pretrained(tiny_reader_dir, runtime=runtime, precision="fp32",
                                                          onnx_dir=tmp_path, max_length=64, stride=16)
                .read("When was the bridge opened?", passages, top_k=10)
-               for runtime in ("torch", "onnx")}
-    assert outputs["onnx"].windows == outputs["torch"].windows > 2
-    assert [s.text for s in outputs["onnx"].spans] == [s.text for s in outputs["torch"].spans]
-    for a, b in zip(outputs["onnx"].spans, outputs["torch"].spans, strict=True):
-        assert abs(a.probability - b.probability) < 1e-4 and (a.passage_index, a.start) == (b.passage_index, b.start)
-    assert abs(outputs["onnx"].no_answer_log_probability - outputs["torch"].no_answer_log_probability) < 1e-3
+               for runtime in ("torch", "onnx", "openvino")}
+    for runtime in ("onnx", "openvino"):
+        assert outputs[runtime].windows == outputs["torch"].windows > 2
+        assert [s.text for s in outputs[runtime].spans] == [s.text for s in outputs["torch"].spans]
+        for a, b in zip(outputs[runtime].spans, outputs["torch"].spans, strict=True):
+            assert abs(a.probability - b.probability) < 1e-4
+            assert (a.passage_index, a.start) == (b.passage_index, b.start)
+        assert abs(outputs[runtime].no_answer_log_probability - outputs["torch"].no_answer_log_probability) < 1e-3
+
+
+def test_without_openvino_the_exports_run_on_onnx_runtime(tiny_reader_dir, tmp_path, monkeypatch):
+    from articleqa.index import runtime
+
+    export(tiny_reader_dir, "question-answering", tmp_path)
+    monkeypatch.setattr(runtime, "openvino_available", lambda: False)  # as where the package is not installed
+    assert resolve_runtime("auto", tiny_reader_dir, tmp_path) == "onnx"
+    forward = runtime.load_forward(tiny_reader_dir, "question-answering", precision="fp32", onnx_dir=tmp_path)
+    assert isinstance(forward, runtime.OnnxForward)
+    assert hands_over(tiny_reader_dir, precision="bf16", onnx_dir=tmp_path)
 
 
 def test_new_weights_never_run_on_an_old_export(tiny_reader_dir, tmp_path):
@@ -69,7 +92,7 @@ def test_new_weights_never_run_on_an_old_export(tiny_reader_dir, tmp_path):
     assert resolve_runtime("auto", model, tmp_path / "onnx") == "torch"
     second = export(model, "question-answering", tmp_path / "onnx")
     assert second.is_file() and not first.exists()  # the old weights' export is removed, not left to pile up
-    assert resolve_runtime("auto", model, tmp_path / "onnx") == "onnx"
+    assert resolve_runtime("auto", model, tmp_path / "onnx") == "openvino"
     assert export_path("some-org/hub-model", tmp_path) is None  # a hub id: torch, never exported
 
 
@@ -87,33 +110,44 @@ def test_an_export_that_fails_leaves_nothing_a_start_would_load(tiny_reader_dir,
     assert resolve_runtime("auto", tiny_reader_dir, tmp_path) == "torch"
 
 
-def test_the_embedder_on_onnx_runtime_gives_torch_vectors(exports):
+def test_the_embedder_on_the_exports_gives_torch_vectors(exports):
+    from articleqa.index.compute import native_bf16
     from articleqa.index.embedder import Embedder
 
     texts = ["  Who leads HTS?  ", "x", "The rebels took Hama. " * 80, "", "Aleppo fell within days."] * 4
-    onnx = Embedder(runtime="auto", onnx_dir=exports)
-    torch_fp32 = Embedder(runtime="torch", precision="fp32")
-    assert onnx.on_onnx and not torch_fp32.on_onnx
-    cosine = np.sum(onnx.embed(texts) * torch_fp32.embed(texts), axis=1)
-    assert cosine.min() > 0.99999
+    torch_fp32 = Embedder(runtime="torch", precision="fp32").embed(texts)
+    torch_bf16 = Embedder(runtime="torch", precision="bf16").embed(texts) if native_bf16() else torch_fp32
+    for runtime in ("onnx", "openvino"):
+        fp32 = Embedder(runtime=runtime, precision="fp32", onnx_dir=exports)
+        expected = {"onnx": OnnxForward, "openvino": OpenVinoForward}[runtime]
+        assert type(current_forward(fp32.warm_up().model.forward)) is expected
+        assert np.sum(fp32.embed(texts) * torch_fp32, axis=1).min() > 0.99999, runtime
+    # bf16 where the CPU has it (a batch of 8 or more), as torch's autocast computes it; queries stay fp32
+    openvino = Embedder(runtime="openvino", onnx_dir=exports)
+    assert np.sum(openvino.embed(texts) * torch_bf16, axis=1).min() > 0.9999
+    assert np.sum(openvino.embed(texts) * torch_fp32, axis=1).min() > 0.999
+    queries = np.array(openvino.embed_queries(texts[:5]))
+    assert np.sum(queries * torch_fp32[:5], axis=1).min() > 0.99999
 
 
 def test_the_seed_answers_are_the_same_on_either_runtime(exports, embedder, tmp_path):
-    """The shipped reader and embedder on ONNX Runtime answer every seed question as on torch (fp32)."""
+    """The shipped reader and embedder on OpenVINO and ONNX Runtime answer every seed question as on torch
+    (fp32)."""
     from articleqa.config import SEEDS_DIR, Settings
     from articleqa.qa.pipeline import ArticleQA
 
     questions = [q["question"] for q in json.loads(
         (SEEDS_DIR / "syrian-rebels-capture-hama.questions.json").read_text())["questions"]]
     answers = {}
-    for runtime in ("onnx", "torch"):
+    for runtime in ("openvino", "onnx", "torch"):
         settings = Settings(data_dir=tmp_path / runtime, runtime=runtime, precision="fp32", onnx_dir=exports)
         app = ArticleQA.from_settings(settings)
         app.add_files([SEEDS_DIR / "syrian-rebels-capture-hama.txt"])
         answers[runtime] = [app.ask(q) for q in questions]
-    for onnx, torch_ in zip(answers["onnx"], answers["torch"], strict=True):
-        assert (onnx.answer, onnx.sentence) == (torch_.answer, torch_.sentence), onnx.question
-        assert abs(onnx.score - torch_.score) < 0.01, onnx.question
+    for runtime in ("openvino", "onnx"):
+        for exported, torch_ in zip(answers[runtime], answers["torch"], strict=True):
+            assert (exported.answer, exported.sentence) == (torch_.answer, torch_.sentence), exported.question
+            assert abs(exported.score - torch_.score) < 0.01, exported.question
 
 
 def test_answering_on_exports_never_imports_torch(exports, tmp_path):
@@ -139,15 +173,18 @@ def test_answering_on_exports_never_imports_torch(exports, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_server_hands_both_models_over_to_torch(exports, tmp_path):
-    """`articleqa serve` answers on the exports at once and moves the embedder and the reader to torch in two
-    background threads. Both must arrive: when they loaded transformers at the same time, one failed with an
-    ImportError and stayed on ONNX Runtime's fp32, and every question took ~2x as long."""
-    if not hands_over(SHIPPED_READER, onnx_dir=exports):
+def test_a_server_without_openvino_hands_both_models_over_to_torch(exports, tmp_path):
+    """Where openvino is not installed, `articleqa serve` answers on ONNX Runtime at once and moves the embedder
+    and the reader to torch in two background threads. Both must arrive: when they loaded transformers at the
+    same time, one failed with an ImportError and stayed on ONNX Runtime's fp32, ~2x slower per question."""
+    from articleqa.index.compute import native_bf16
+
+    if not native_bf16():
         pytest.skip("no hand-over here: torch would not run bf16 on this CPU, so the models stay on ONNX Runtime")
     env = {**os.environ, "ARTICLEQA_ONNX_DIR": str(exports), "HF_HUB_OFFLINE": "1"}
     env.pop("ARTICLEQA_RUNTIME", None)
-    server = subprocess.Popen([sys.executable, "-m", "articleqa.cli", "serve", "--port", str(free_port()),
+    without_openvino = "import sys; sys.modules['openvino'] = None; from articleqa.cli import main; sys.exit(main())"
+    server = subprocess.Popen([sys.executable, "-c", without_openvino, "serve", "--port", str(free_port()),
                                "--data-dir", str(tmp_path), "--log-level", "info"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     took_over, failed, lines = 0, 0, []

@@ -3,15 +3,14 @@ or torch.
 
 Importing torch and transformers takes ~2.7 s on this project's 2-core machine, more than half of a cold
 start; openvino, onnxruntime and tokenizers import in ~0.2-0.4 s. So a model with an ONNX export (`articleqa
-prepare`, run by `make run` and `make test`; kept in a cache folder, keyed by the weights file) runs
-without torch: "auto" runs it on OpenVINO, which computes in bf16 where the CPU has it natively (AMX,
-AVX512-BF16) and in fp32 elsewhere (on the AMX machine it read a seed question in 64 ms against ONNX
-Runtime's fp32 167 ms: `python -m benchmarks.runtimes`), or on ONNX Runtime (fp32) where openvino is not
-installed. Where torch runs the model in bf16, torch is faster still in a long run (55 ms one question at
-a time, 41 ms per question in batches of 16, against OpenVINO's 64 and 61), so a long-running process
-hands over to torch once it has loaded it in the background (TieredForward). Without an export, or with
-`runtime="torch"` (hub ids, training), it runs on torch. All take and return numpy arrays, so the reader
-and the embedder compute the same thing on any of them.
+prepare`, run by `make run` and `make test`; kept in a cache folder, keyed by the weights file) never
+needs torch. "auto" runs it on OpenVINO, which computes in bf16 where the CPU has it natively (AMX,
+AVX512-BF16) and in fp32 elsewhere: on the AMX machine the reader read the seed 1.7x faster than torch's
+bf16 and 3x faster than ONNX Runtime's fp32 (`python -m benchmarks.runtimes`). Without openvino, ONNX
+Runtime runs it (fp32), and where torch would run it in bf16 a long-running process hands over to torch
+once it has loaded it in the background (TieredForward). Without an export, or with `runtime="torch"`
+(hub ids, training), it runs on torch. All take and return numpy arrays, so the reader and the embedder
+compute the same thing on any of them.
 """
 
 from __future__ import annotations
@@ -249,9 +248,9 @@ class TorchForward:
 
 
 class TieredForward:
-    """The export first (OpenVINO or ONNX Runtime), torch once it has loaded: answers at once, and hands over
-    to torch after `take_over()`. Used where torch runs the models in bf16 on a CPU with native bf16 (AMX,
-    AVX512-BF16), where it is the fastest in a long run, batched above all (`benchmarks/runtimes.py`); a
+    """ONNX Runtime first, torch once it has loaded: answers at once from the export, and hands over to torch
+    after `take_over()`. Used where torch runs the models in bf16 on a CPU with native bf16 (AMX,
+    AVX512-BF16), where it is ~2x faster than ONNX Runtime's fp32 (`benchmarks/speed.py --levers`); a
     process that answers one question never pays torch's import, a server pays it in the background."""
 
     def __init__(self, first: Forward, load_second: Callable[[], Forward]) -> None:
@@ -276,11 +275,10 @@ class TieredForward:
         try:
             second = self._load_second()
             second({name: np.ones((1, 8), dtype=np.int64) for name in _INPUTS})  # kernel set-up, off the clock
-            first, self.current = self.current, second
-            logging.getLogger(__name__).info("torch took over from %s", type(first).__name__)
-        except Exception:  # torch missing or broken: the export goes on answering
-            logging.getLogger(__name__).warning("torch could not take over; staying on %s", type(self.current).__name__,
-                                                exc_info=True)
+            self.current = second
+            logging.getLogger(__name__).info("torch took over from ONNX Runtime (%s)", type(second).__name__)
+        except Exception:  # torch missing or broken: ONNX Runtime goes on answering
+            logging.getLogger(__name__).warning("torch could not take over; staying on ONNX Runtime", exc_info=True)
 
 
 def current_forward(forward: Forward) -> Forward:
@@ -291,8 +289,8 @@ def current_forward(forward: Forward) -> Forward:
 def load_forward(name_or_path: str | Path, kind: str, runtime: str = "auto", precision: str = "auto",
                  onnx_dir: Path | None = None, threads: int = 0, autocast: bool = True) -> Forward:
     """The model's forward pass on the runtime asked for. "auto": its ONNX export when it has one, on OpenVINO
-    (ONNX Runtime where openvino is not installed), tiered to torch where torch runs it in bf16 (see
-    TieredForward); torch when there is no export. `autocast=False`: the model runs in fp32 unless the caller sets another precision
+    (or on ONNX Runtime, tiered to torch where torch would run it in bf16: see TieredForward); torch when
+    there is no export. `autocast=False`: the model runs in fp32 unless the caller sets another precision
     around a call (compute.inference_precision)."""
     def on_torch() -> Forward:
         with _TORCH_LOADS:
@@ -306,18 +304,18 @@ def load_forward(name_or_path: str | Path, kind: str, runtime: str = "auto", pre
     chosen = resolve_runtime(runtime, name_or_path, onnx_dir)
     if chosen == "torch":
         return on_torch()
-    path = export_path(name_or_path, onnx_dir)
-    first = (OpenVinoForward(path, threads, precision if autocast else "fp32") if chosen == "openvino"
-             else OnnxForward(path, threads))
+    if chosen == "openvino":
+        return OpenVinoForward(export_path(name_or_path, onnx_dir), threads, precision if autocast else "fp32")
+    first = OnnxForward(export_path(name_or_path, onnx_dir), threads)
     return TieredForward(first, on_torch) if hands_over(name_or_path, runtime, precision, onnx_dir) else first
 
 
 def hands_over(name_or_path: str | Path, runtime: str = "auto", precision: str = "auto",
                onnx_dir: Path | None = None) -> bool:
     """Whether `load_forward` starts this model on its ONNX export and moves it to torch later (TieredForward):
-    runtime "auto", an export, and a CPU where torch runs it in bf16."""
+    runtime "auto", an export that OpenVINO cannot run (not installed), and a CPU where torch runs it in bf16."""
     return (runtime == "auto" and resolve_precision(precision) == "bf16"
-            and resolve_runtime(runtime, name_or_path, onnx_dir) in ON_EXPORTS)
+            and resolve_runtime(runtime, name_or_path, onnx_dir) == "onnx")
 
 
 def load_tokenizer(name_or_path: str | Path) -> Tokenizer:

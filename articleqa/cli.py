@@ -167,13 +167,15 @@ def cmd_remove(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from articleqa.index.compute import use_threads
     from articleqa.ui.app import serve
 
     settings = _settings(args)
+    use_threads(settings.threads)  # before the models load: OpenVINO and ONNX Runtime take it when they open
     app = _app(settings)
     if not app.store.articles:
         _print_report(app.add_files([SEEDS_DIR]))
-    app.warm_up(wait=False)  # serve at once; torch takes over in the background where it is faster
+    app.warm_up(wait=False)  # serve at once (where the models hand over to torch, in the background)
     serve(app, settings)
     return 0
 

@@ -200,3 +200,16 @@ def test_a_server_without_openvino_hands_both_models_over_to_torch(exports, tmp_
         server.kill()
         server.wait(timeout=30)
     assert (took_over, failed) == (2, 0), "".join(lines)[-3000:]
+
+
+def test_openvino_takes_the_thread_count_set_for_the_models(tiny_reader_dir, tmp_path):
+    """`threads` (use_threads) reaches OpenVINO when a model compiles: `articleqa serve` sets it first."""
+    from articleqa.index.compute import use_threads
+
+    path = export(tiny_reader_dir, "question-answering", tmp_path)
+    try:
+        use_threads(1)
+        request, _ = OpenVinoForward(path, precision="fp32")._request("fp32")
+        assert request.get_compiled_model().get_property("INFERENCE_NUM_THREADS") == 1
+    finally:
+        use_threads(0)  # every core again, as the other tests expect

@@ -11,8 +11,8 @@ than one that handed over to torch's bf16 (9.1-11.5 against 7.4 questions/s, `be
 alone in one process is a little faster, but not beside a server's threads), so it stays on OpenVINO.
 Without openvino, ONNX Runtime runs it (fp32), and where torch would run it in bf16 a long-running
 process hands over to torch once it has loaded it in the background (TieredForward). Without an export,
-or with `runtime="torch"` (hub ids, training), it runs on torch. All take and return numpy arrays, so the reader and the embedder
-compute the same thing on any of them.
+or with `runtime="torch"` (hub ids, training), it runs on torch. All take and return numpy arrays, so the
+reader and the embedder compute the same thing on any of them.
 """
 
 from __future__ import annotations
@@ -281,11 +281,6 @@ class TieredForward:
             logging.getLogger(__name__).info("torch took over from ONNX Runtime (%s)", type(second).__name__)
         except Exception:  # torch missing or broken: ONNX Runtime goes on answering
             logging.getLogger(__name__).warning("torch could not take over; staying on ONNX Runtime", exc_info=True)
-
-
-def current_forward(forward: Forward) -> Forward:
-    """The forward pass a (possibly tiered) forward runs now."""
-    return forward.current if isinstance(forward, TieredForward) else forward
 
 
 def load_forward(name_or_path: str | Path, kind: str, runtime: str = "auto", precision: str = "auto",

@@ -40,9 +40,12 @@ MODES = {"unbatched": {"ARTICLEQA_BATCHING": "0"}, "batched": {"ARTICLEQA_BATCHI
 
 
 def mode_env(mode: str) -> dict[str, str]:
-    """A mode's server settings: "batched", "unbatched", or either with ":N" torch threads ("batched:1")."""
+    """A mode's server settings: "batched", "unbatched", either with ":N" model threads ("batched:1"), and
+    "batched" with "/N" questions per batch at most ("batched/4")."""
+    mode, _, max_batch = mode.partition("/")
     name, _, threads = mode.partition(":")
-    return {**MODES[name], **({"ARTICLEQA_THREADS": threads} if threads else {})}
+    return {**MODES[name], **({"ARTICLEQA_THREADS": threads} if threads else {}),
+            **({"ARTICLEQA_MAX_BATCH": max_batch} if max_batch else {})}
 
 
 def seed_question_texts() -> list[str]:

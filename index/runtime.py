@@ -5,8 +5,8 @@ Importing torch and transformers takes ~2.7 s on this project's 2-core machine, 
 start; openvino, onnxruntime and tokenizers import in ~0.2-0.4 s. So a model with an ONNX export (`articleqa
 prepare`, run by `make run` and `make test`; kept in a cache folder, keyed by the weights file) never
 needs torch. "auto" runs it on OpenVINO, which computes in bf16 where the CPU has it natively (AMX,
-AVX512-BF16) and in fp32 elsewhere. On the AMX machine it read a seed question in 64 ms against ONNX
-Runtime's fp32 167 ms (`python -m benchmarks.runtimes`), and a server on it answered one caller faster
+AVX512-BF16) and in fp32 elsewhere. On the AMX machine it reads a seed question in 49 ms against ONNX
+Runtime's fp32 130 ms (`python -m benchmarks.runtimes`, session 12), and a server on it answered one caller faster
 than one that handed over to torch's bf16 (9.1-11.5 against 7.4 questions/s, `benchmarks/load.py`; torch
 alone in one process is a little faster, but not beside a server's threads), so it stays on OpenVINO.
 Without openvino, ONNX Runtime runs it (fp32), and where torch would run it in bf16 a long-running
@@ -46,6 +46,10 @@ ON_EXPORTS = ("openvino", "onnx")  # the runtimes that run a model's ONNX export
 # What each kind of model returns, by name (the ONNX graph's outputs are named the same).
 OUTPUTS = {"question-answering": ("start_logits", "end_logits"), "features": ("last_hidden_state",)}
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# How `export` writes a model; part of the export's name, so a change re-exports. "eager-attention": the
+# attention exported as plain matmul + mask + softmax, which OpenVINO fuses into one attention kernel; torch's
+# SDPA exports with NaN guards (IsNaN, Select) that it runs op by op: 45 -> 33 ms per seed question (bf16, AMX).
+EXPORT_FORMAT = "eager-attention"
 # One torch model loads at a time: transformers' lazy imports are not thread-safe, and a server hands the
 # embedder and the reader over in two background threads at once (one failed with an ImportError, and
 # stayed on ONNX Runtime's fp32, ~2x slower per question).
@@ -64,14 +68,16 @@ def default_onnx_dir() -> Path:
 
 def export_path(model_dir: str | Path, onnx_dir: Path | None = None) -> Path | None:
     """Where the export of a local model folder lives (None for a hub id or a folder without weights). The
-    name holds the folder and its weights' size and time, so new weights never run on an old export."""
+    name holds the folder, its weights' size and time and the export's format, so new weights (or an export
+    made the old way) never run on an old export."""
     model_dir = Path(model_dir)
     weights = next((w for w in (model_dir / "model.safetensors", model_dir / "pytorch_model.bin") if w.is_file()),
                    None)
     if weights is None:
         return None
     stat = weights.stat()
-    key = hashlib.sha256(f"{model_dir.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = f"{model_dir.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{EXPORT_FORMAT}"
+    key = hashlib.sha256(key.encode()).hexdigest()[:16]
     return (onnx_dir or default_onnx_dir()) / f"{model_dir.name}-{key}.onnx"
 
 
@@ -124,7 +130,7 @@ def export(model_dir: str | Path, kind: str, onnx_dir: Path | None = None) -> Pa
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     loader = AutoModelForQuestionAnswering if kind == "question-answering" else AutoModel
-    model = loader.from_pretrained(str(model_dir)).float().eval()
+    model = loader.from_pretrained(str(model_dir), attn_implementation="eager").float().eval()
     accepted = inspect.signature(model.forward).parameters
     names = [name for name in _INPUTS if name in accepted]
     outputs = list(OUTPUTS[kind])

@@ -35,17 +35,22 @@ def sentence_evidence(question_words: frozenset[str], answer: str, sentence: str
     return len(asked & content_words(sentence)) / len(asked)
 
 
+@functools.lru_cache(maxsize=1024)  # every question about a story reads the same passages
+def _sentences_of(passage: str) -> tuple[SentenceSpan, ...]:
+    return tuple(split_sentences(passage))
+
+
 class SentenceFinder:
     """The sentence around a character offset of each passage, split once per passage on first use."""
 
     def __init__(self, passages: Sequence[str]) -> None:
         self.passages = passages
-        self._sentences: dict[int, list[SentenceSpan]] = {}
+        self._sentences: dict[int, tuple[SentenceSpan, ...]] = {}
 
     def sentence(self, passage_index: int, offset: int) -> str:
         sentences = self._sentences.get(passage_index)
         if sentences is None:
-            sentences = self._sentences[passage_index] = split_sentences(self.passages[passage_index])
+            sentences = self._sentences[passage_index] = _sentences_of(self.passages[passage_index])
         for span in sentences:
             if span.start <= offset < span.end:
                 return span.text

@@ -9,6 +9,7 @@ abstain, and how sure to sound, is the AnswerPolicy's job (qa/policy.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -93,6 +94,8 @@ class ExtractiveReader:
         self._windows = plain_copy(tokenizer)
         self._windows.enable_truncation(max_length, stride=stride, strategy="only_second")
         self._pad_id = pad_id(tokenizer)
+        # every question counts its stories' tokens for the reading budget: the same texts, over and over
+        self._token_counts = functools.lru_cache(maxsize=4096)(self._count)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, *, runtime: str = "auto", precision: str = "auto",
@@ -119,6 +122,9 @@ class ExtractiveReader:
 
     def count_tokens(self, text: str) -> int:
         """Model tokens of a text (what a reading budget is counted in)."""
+        return self._token_counts(text)
+
+    def _count(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     def _truncate_question(self, question: str) -> str:
@@ -238,9 +244,7 @@ class ExtractiveReader:
                          passages: Sequence[str], top_k: int, null_log_p: float) -> list[Span]:
         length = len(window.ids)
         # pairs (start i, end j) with i <= j < i + max_answer_tokens, both inside the passage
-        valid = np.triu(np.ones((length, length), dtype=bool)) & ~np.triu(np.ones((length, length), dtype=bool),
-                                                                          self.max_answer_tokens)
-        valid &= window.context[:, None] & window.context[None, :]
+        valid = _short_spans(length, self.max_answer_tokens) & window.context[:, None] & window.context[None, :]
         candidates = np.flatnonzero(valid)
         if candidates.size == 0:
             return []
@@ -267,6 +271,15 @@ class _Window:
     offsets: list[tuple[int, int]]
     context: np.ndarray  # True where the token is passage text (not the question or a special token)
     passage: int  # which passage it reads
+
+
+@functools.lru_cache(maxsize=64)
+def _short_spans(length: int, max_tokens: int) -> np.ndarray:
+    """(i, j) -> i <= j < i + max_tokens, for a window of `length` tokens (read-only: it is shared)."""
+    ones = np.ones((length, length), dtype=bool)
+    mask = np.triu(ones) & ~np.triu(ones, max_tokens)
+    mask.flags.writeable = False
+    return mask
 
 
 def _logsumexp(values: np.ndarray) -> float:

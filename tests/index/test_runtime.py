@@ -66,6 +66,16 @@ def test_the_tiny_reader_reads_the_same_on_the_exports_as_on_torch(tiny_reader_d
         assert abs(outputs[runtime].no_answer_log_probability - outputs["torch"].no_answer_log_probability) < 1e-3
 
 
+def test_the_export_writes_attention_as_plain_ops(tiny_reader_dir, tmp_path):
+    # torch's SDPA exports with NaN guards that OpenVINO runs op by op; the plain form it fuses into one
+    # attention kernel (index/runtime.EXPORT_FORMAT)
+    import onnx
+
+    graph = onnx.load(str(export(tiny_reader_dir, "question-answering", tmp_path))).graph
+    ops = {node.op_type for node in graph.node}
+    assert "Softmax" in ops and "IsNaN" not in ops
+
+
 def test_without_openvino_the_exports_run_on_onnx_runtime(tiny_reader_dir, tmp_path, monkeypatch):
     from articleqa.index import runtime
 

@@ -48,7 +48,8 @@ OUTPUTS = {"question-answering": ("start_logits", "end_logits"), "features": ("l
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # How `export` writes a model; part of the export's name, so a change re-exports. "eager-attention": the
 # attention exported as plain matmul + mask + softmax, which OpenVINO fuses into one attention kernel; torch's
-# SDPA exports with NaN guards (IsNaN, Select) that it runs op by op: 45 -> 33 ms per seed question (bf16, AMX).
+# SDPA exports with NaN guards (IsNaN, Select) that it runs op by op. Reader, OpenVINO bf16, AMX machine: 54 ->
+# 47 ms per seed question (interleaved, best of 8 rounds; 45 -> 33 ms in OpenVINO's per-op counters).
 EXPORT_FORMAT = "eager-attention"
 # One torch model loads at a time: transformers' lazy imports are not thread-safe, and a server hands the
 # embedder and the reader over in two background threads at once (one failed with an ImportError, and

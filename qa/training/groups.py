@@ -105,6 +105,59 @@ def build_documents(data_dir: Path, seed: int, mix: dict[str, DocumentSource] = 
     return documents, counts
 
 
+# A name in a question: capitalised words (not the question's first word), or a year.
+_NAME = re.compile(r"(?<!^)\b(?:[A-Z][\w'-]*(?:\s+(?:of|the|de|du|von|van|al)?\s*[A-Z][\w'-]*)*|1\d{3}|20\d{2})\b")
+
+
+def _names(text: str) -> list[re.Match]:
+    return [m for m in _NAME.finditer(text) if m.start() > 0]
+
+
+def entity_swapped_questions(documents: list[Document], count: int, seed: int) -> int:
+    """Unanswerable questions made from answerable ones: a name or year that the question shares with its
+    document is swapped for one of the same shape (as many words; a year for a year) from another document
+    of the same set, which this document never mentions. "When did Tesla move to New York?" asked of an
+    article that never names Edison becomes "When did Edison move to New York?": still close to the
+    paragraph in its words, no longer answered by it. SQuAD 2.0's unanswerable questions are partly of
+    this kind, and the reader told them from answerable ones barely better than chance (MODEL.md, session
+    12). Appended to their documents with no answer; returns how many were made."""
+    rng = random.Random(seed)
+    by_source: dict[str, list[str]] = {}
+    for document in documents:
+        names = by_source.setdefault(document.source, [])
+        names.extend(m.group(0) for m in _names(document.text))
+    pools: dict[tuple[str, bool, int], list[str]] = {}
+    for source, names in by_source.items():
+        for name in set(names):
+            pools.setdefault((source, name.isdigit(), len(name.split())), []).append(name)
+    for pool in pools.values():
+        pool.sort()  # set order varies between processes; the draw must not
+    candidates = [(d, q) for d in documents for q in d.questions if q.answers]
+    rng.shuffle(candidates)
+    made = 0
+    for document, q in candidates:
+        if made >= count:
+            break
+        lowered = document.text.lower()
+        shared = [m for m in _names(q.question) if m.group(0).lower() in lowered
+                  and not any(m.group(0).lower() in a.lower() or a.lower() in m.group(0).lower() for a in q.answers)]
+        rng.shuffle(shared)
+        swap = next(((name, other) for name in shared for other in
+                     _draws(rng, pools.get((document.source, name.group(0).isdigit(), len(name.group(0).split())), []))
+                     if other.lower() not in lowered), None)
+        if swap is None:
+            continue
+        name, other = swap
+        question = q.question[: name.start()] + other + q.question[name.end() :]
+        document.questions.append(DocumentQuestion(f"swap-{q.id}", question, [], [], q.anchor))
+        made += 1
+    return made
+
+
+def _draws(rng: random.Random, pool: list[str], tries: int = 10) -> list[str]:
+    return [rng.choice(pool) for _ in range(tries)] if pool else []
+
+
 _WORD = re.compile(r"\w+")
 _STOP = set("the a an of in on at to for and or is was were are be by with as from that this which who what when "
             "where why how did does do its it his her their".split())

@@ -31,7 +31,7 @@ from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad, read_s
 from articleqa.qa.evaluation.squad_metric import score_one
 from articleqa.qa.reader import ExtractiveReader
 from articleqa.qa.training import loop
-from articleqa.qa.training.groups import SHARED_MIX, build_documents, question_groups
+from articleqa.qa.training.groups import SHARED_MIX, build_documents, entity_swapped_questions, question_groups
 
 log = logging.getLogger("articleqa.train")
 
@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--windows", type=int, default=3, help="windows per question group")
     parser.add_argument("--groups", type=int, default=10, help="question groups per batch")
     parser.add_argument("--reuse-groups", action="store_true", help="start afresh on the groups.pt already in --out")
+    parser.add_argument("--swapped", type=int, default=0,
+                        help="unanswerable questions made by swapping a name of an answerable one (groups.py); "
+                             "with --reuse-groups, added to the groups already there")
     args = parser.parse_args(argv)
     backbone = loop.start_run(args)
     precision = resolve_precision(args.precision)
@@ -149,9 +152,23 @@ def main(argv: list[str] | None = None) -> None:
         plan = {**(json.loads(plan_file.read_text()) if plan_file.exists() else {}), "groups": len(groups),
                 "backbone": backbone, "args": {k: str(v) for k, v in vars(args).items()}}
         log.info("reusing %d groups from %s", len(groups), groups_file)
+        if args.swapped and not any(g["id"].startswith("swap-") for g in groups):
+            documents, _ = build_documents(args.data_dir, args.seed, SHARED_MIX)
+            made = entity_swapped_questions(documents, args.swapped, args.seed)
+            for document in documents:
+                document.questions[:] = [q for q in document.questions if q.id.startswith("swap-")]
+            extra = question_groups([d for d in documents if d.questions], tokenizer, max_length=args.max_length,
+                                    stride=args.stride, windows=len(groups[0]["windows"]), seed=args.seed)
+            groups = groups + extra
+            random.Random(args.seed).shuffle(groups)
+            torch.save(groups, groups_file)
+            plan.update({"groups": len(groups), "swapped": made})
+            log.info("added %d groups of entity-swapped questions (%d made)", len(extra), made)
     else:
         started = time.perf_counter()
         documents, counts = build_documents(args.data_dir, args.seed, SHARED_MIX)
+        if args.swapped:
+            counts["entity-swapped"] = entity_swapped_questions(documents, args.swapped, args.seed)
         groups = question_groups(documents, tokenizer, max_length=args.max_length, stride=args.stride,
                                  windows=args.windows, seed=args.seed)
         torch.save(groups, groups_file)

@@ -1,0 +1,39 @@
+"""Training groups: the unanswerable questions made by swapping a name (qa/training/groups.py)."""
+
+from articleqa.qa.training.groups import Document, DocumentQuestion, entity_swapped_questions
+
+
+def _documents() -> list[Document]:
+    tesla = Document("wiki", "Tesla", "In 1884 Tesla moved to New York. He worked for the Edison company at first.", [
+        DocumentQuestion("q1", "When did Tesla move to New York?", ["1884"], [3], 0),
+        DocumentQuestion("q2", "Did Tesla or Edison move to New York?", ["Tesla"], [8], 0),
+        DocumentQuestion("q3", "Where did he move?", ["New York"], [23], 0),  # no name of its own to swap
+    ])
+    marconi = Document("wiki", "Marconi", "In 1895 Marconi built a radio in Bologna.", [])
+    return [tesla, marconi]
+
+
+def test_a_name_the_question_shares_with_its_article_is_swapped_for_one_the_article_never_mentions():
+    documents = _documents()
+    assert entity_swapped_questions(documents, 10, seed=1) == 2
+    tesla = documents[0]
+    originals = {q.id: q.question for q in tesla.questions if not q.id.startswith("swap-")}
+    swapped = [q for q in tesla.questions if q.id.startswith("swap-")]
+    assert sorted(q.id for q in swapped) == ["swap-q1", "swap-q2"]
+    for q in swapped:
+        assert q.answers == [] and q.answer_starts == [] and q.anchor == 0
+        before, after = originals[q.id.removeprefix("swap-")].split(), q.question.split()
+        changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+        assert len(changed) == 1  # one word for one word: same shape
+        old, new = (word.strip("?") for word in changed[0])
+        assert old in tesla.text and new not in tesla.text and new in documents[1].text
+        assert old.isdigit() == new.isdigit()  # a year for a year, a name for a name
+    # never the answer itself: q2 is answered by Tesla, so Edison goes (New York has no two-word stand-in)
+    assert next(q.question for q in swapped if q.id == "swap-q2").startswith("Did Tesla or ")
+
+
+def test_no_more_than_asked_and_the_same_for_the_same_seed():
+    first, second = _documents(), _documents()
+    assert entity_swapped_questions(first, 1, seed=3) == 1 == entity_swapped_questions(second, 1, seed=3)
+    assert [q.question for q in first[0].questions] == [q.question for q in second[0].questions]
+    assert len(first[0].questions) == 4

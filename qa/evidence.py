@@ -41,16 +41,13 @@ def _sentences_of(passage: str) -> tuple[SentenceSpan, ...]:
 
 
 class SentenceFinder:
-    """The sentence around a character offset of each passage, split once per passage on first use."""
+    """The sentence around a character offset of each passage (a passage's text is split once, then cached)."""
 
     def __init__(self, passages: Sequence[str]) -> None:
         self.passages = passages
-        self._sentences: dict[int, tuple[SentenceSpan, ...]] = {}
 
     def sentence(self, passage_index: int, offset: int) -> str:
-        sentences = self._sentences.get(passage_index)
-        if sentences is None:
-            sentences = self._sentences[passage_index] = _sentences_of(self.passages[passage_index])
+        sentences = _sentences_of(self.passages[passage_index])
         for span in sentences:
             if span.start <= offset < span.end:
                 return span.text

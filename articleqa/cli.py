@@ -167,12 +167,10 @@ def cmd_remove(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from articleqa.index.compute import use_threads
     from articleqa.ui.app import serve
 
     settings = _settings(args)
-    use_threads(settings.threads)  # before the models load: OpenVINO and ONNX Runtime take it when they open
-    app = _app(settings)
+    app = _app(settings)  # ArticleQA.from_settings: sets the models' threads before they load
     if not app.store.articles:
         _print_report(app.add_files([SEEDS_DIR]))
     app.warm_up(wait=False)  # serve at once (where the models hand over to torch, in the background)

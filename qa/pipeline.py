@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from articleqa.config import Settings
+from articleqa.index.compute import use_threads
 from articleqa.index.documents import SUPPORTED_SUFFIXES
 from articleqa.index.embedder import Embedder
 from articleqa.index.fetch import FetchLimits
@@ -69,6 +70,9 @@ class ArticleQA:
     @classmethod
     def from_settings(cls, settings: Settings | None = None, in_memory: bool = False) -> ArticleQA:
         settings = settings or Settings.from_env()
+        # Before the models load: OpenVINO and ONNX Runtime take the count when they compile, so every face
+        # (serve, ask, eval, benchmarks) runs the models on the threads the settings give.
+        use_threads(settings.threads)
         embedder = Embedder(settings.embedder, precision=settings.precision, runtime=settings.runtime,
                             onnx_dir=settings.onnx_dir)
         store = SentenceStore(None if in_memory else settings.index_dir, embedder.dimension, embedder.model_id,

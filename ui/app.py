@@ -391,7 +391,9 @@ def serve(app: ArticleQA, settings: Settings, block: bool = True) -> tuple[gr.Bl
     queue answers "busy" at once instead of leaving callers waiting in Gradio's queue."""
     from articleqa.index.compute import use_threads
 
-    use_threads(settings.threads)  # process-wide: every core for the models, set on purpose
+    # ArticleQA.from_settings set it before the models loaded; again here for apps built otherwise (torch
+    # takes it at any time)
+    use_threads(settings.threads)
     # Gradio rebuilds a pandas summary of its last 10,000 events after every event, for a monitoring page
     # this app does not enable: 10 CPU ms per question on a server that has answered 10,000 (2 ms on a
     # fresh one), taken from the cores the models use. Here: once per 1,000 events, over the last 1,000.

@@ -39,3 +39,22 @@ def test_add_text_reports_problems_instead_of_raising(tiny_app):
     assert [a.title for a in report.added] == ["Fresh story"]
     assert tiny_app.add_text("Fresh story\n\nThe council approved the new park on Tuesday.").duplicates
     assert tiny_app.remove("fresh story") == ["Fresh story"] and tiny_app.articles() == []
+
+
+def test_the_thread_setting_reaches_the_models_from_any_face(settings):
+    """`threads` is applied where the models load from the settings (ArticleQA.from_settings), so `ask`,
+    `eval` and `serve` all run them on the threads it gives."""
+    from dataclasses import replace
+
+    import torch
+
+    from articleqa.index.compute import model_threads, use_threads
+    from articleqa.qa.pipeline import ArticleQA
+
+    try:
+        app = ArticleQA.from_settings(replace(settings, threads=1), in_memory=True)
+        app.add_text("Hama is a city in Syria. Rebels captured it in December.", "Hama")
+        assert app.ask("Who captured Hama?").question == "Who captured Hama?"
+        assert model_threads() == 1 and torch.get_num_threads() == 1
+    finally:
+        use_threads(0)  # every core again, as the other tests expect

@@ -30,7 +30,13 @@ from articleqa.index.runtime import (
     plain_copy,
 )
 from articleqa.qa.evidence import SentenceFinder, content_words, sentence_evidence
-from articleqa.qa.text import abbreviation_long_forms, normalize_answer, restates_long_form
+from articleqa.qa.text import (
+    abbreviation_long_forms,
+    long_form_occurrences,
+    name_end,
+    normalize_answer,
+    restates_long_form,
+)
 
 READER_CONFIG = "articleqa_reader.json"  # window settings and the calibration, stored beside the weights
 # Reading windows in tokens, and the overlap of consecutive ones: the reader is trained, exported and read
@@ -167,7 +173,13 @@ class ExtractiveReader:
                logits: list[tuple[np.ndarray, np.ndarray]], top_k: int) -> ReaderOutput:
         """One question's spans and P(no answer), under one softmax over all of its windows. A span that names
         in full what the question calls by an abbreviation ("Who leads HTS?" -> "Hayat Tahrir al-Sham") is
-        not an answer to it, so it is not a candidate."""
+        not an answer to it: the softmax is taken without the starts and ends inside the name, and candidates
+        that still hold it are dropped."""
+        per_window = max(top_k, self.SPANS_PER_WINDOW)
+        long_forms = {form: abbreviation for passage in passages
+                      for form, abbreviation in abbreviation_long_forms(question, passage).items()}
+        if long_forms:
+            logits = self._without_restatements(logits, windows, passages, long_forms)
         n_windows = len(logits)
         log_n = math.log(n_windows)
         null_start = _logsumexp(np.array([s[0] for s, _ in logits])) - log_n
@@ -178,25 +190,42 @@ class ExtractiveReader:
                                           + [[null_end]]))
         null_log_p = float(null_start - z_start + null_end - z_end)
         spans: list[Span] = []
-        per_window = max(top_k, self.SPANS_PER_WINDOW)
         for (start, end), window in zip(logits, windows, strict=True):
             spans.extend(self._spans_of_window(start - z_start, end - z_end, window, passages, per_window,
                                                null_log_p))
         spans.sort(key=lambda s: s.probability, reverse=True)
-        long_forms = {form: abbreviation for passage in passages
-                      for form, abbreviation in abbreviation_long_forms(question, passage).items()}
-        answers, restated = [], 0.0
-        for span in self._merge(spans, null_log_p):
-            if restates_long_form(span.text, long_forms):
-                restated += span.probability
-            else:
-                answers.append(span)
-        if restated:  # the distribution given that the answer is not a restatement (margins are unchanged)
-            rest = max(1e-12, 1.0 - restated)
-            answers = [replace(span, probability=span.probability / rest) for span in answers]
-            null_log_p -= math.log(rest)
+        answers = [span for span in self._merge(spans, null_log_p)
+                   if not (long_forms and restates_long_form(span.text, long_forms))]
         answers = self._ranked_with_evidence(question, passages, answers)
         return ReaderOutput(tuple(answers[:top_k]), null_log_p, n_windows)
+
+    @staticmethod
+    def _without_restatements(logits: list[tuple[np.ndarray, np.ndarray]], windows: list[_Window],
+                              passages: Sequence[str],
+                              long_forms: dict[tuple[str, ...], str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The logits with every start and end inside an occurrence of a long form taken out (-inf). The
+        reader scores starts and ends apart, so this is its distribution given that the answer neither
+        starts nor ends inside the name: when it puts 80 % of its start mass on "Hayat" and 76 % of its end
+        mass on "Sham", the rest goes to the other answers in proportion, as p(start) p(end) implies; the
+        margins over "no answer" do not change. Only the name's own positions go: elsewhere the same words
+        may begin an answer ("ABC" of "ABC News Now" where the question asks about ABC). A candidate that
+        holds the name and more is dropped afterwards, without renormalising."""
+        names = [long_form_occurrences(passage, long_forms) for passage in passages]
+        if not any(names):
+            return logits
+        masked = []
+        for (start, end), window in zip(logits, windows, strict=True):
+            occurrences = names[window.passage]
+            if occurrences:
+                start, end = start.copy(), end.copy()
+                for k in np.flatnonzero(window.context):
+                    first, last = window.offsets[k]
+                    if any(a <= first < b for a, b in occurrences):
+                        start[k] = -np.inf
+                    if any(a < last <= b for a, b in occurrences):
+                        end[k] = -np.inf
+            masked.append((start, end))
+        return masked
 
     def _ranked_with_evidence(self, question: str, passages: Sequence[str], answers: list[Span]) -> list[Span]:
         """The most probable answers ranked by log p + weight x sentence evidence (qa/evidence.py). Evidence
@@ -255,8 +284,13 @@ class ExtractiveReader:
         passage = passages[window.passage]
         result = []
         for log_p, index in zip(pair[best].tolist(), candidates[best].tolist(), strict=True):
+            if log_p == -math.inf:  # a start or end taken out (_without_restatements)
+                break
             i, j = divmod(index, length)
-            start_char, end_char = window.offsets[i][0], window.offsets[j][1]
+            start_char = window.offsets[i][0]
+            # the reader often stops a multi-word name short ("al-Nusra" for "al-Nusra Front"); the whole name
+            # then merges with the spans that hold it (_merge), adding up their probabilities
+            end_char = name_end(passage, start_char, window.offsets[j][1])
             result.append(Span(text=passage[start_char:end_char], passage_index=window.passage, start=start_char,
                                end=end_char, probability=math.exp(log_p), margin=log_p - null_log_p))
         return result

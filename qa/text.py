@@ -24,9 +24,24 @@ _ASKS_LONG_FORM = re.compile(r"\b(stands?|short|abbreviat\w*|acronym|means?|mean
 _NAME_LINKS = {"al", "el", "de", "del", "la", "le", "of", "the", "and", "for", "von", "van", "du", "&"}
 
 
+_WORD = re.compile(r"[^\s\-–—]+")
+_WORD_EDGES = string.punctuation + "’‘“”"
+
+
+def _name_word_spans(text: str) -> list[tuple[str, int, int]]:
+    """Words (split at spaces and dashes, edge punctuation stripped) with their character span in `text`."""
+    spans = []
+    for match in _WORD.finditer(text):
+        raw = match.group()
+        word = raw.strip(_WORD_EDGES)
+        if word:
+            start = match.start() + len(raw) - len(raw.lstrip(_WORD_EDGES))
+            spans.append((word, start, start + len(word)))
+    return spans
+
+
 def _name_words(text: str) -> list[str]:
-    words = (w.strip(string.punctuation + "’‘“”") for w in re.split(r"[\s\-–—]+", text))
-    return [w for w in words if w]
+    return [word for word, _, _ in _name_word_spans(text)]
 
 
 def abbreviation_long_forms(question: str, text: str) -> dict[tuple[str, ...], str]:
@@ -53,6 +68,24 @@ def abbreviation_long_forms(question: str, text: str) -> dict[tuple[str, ...], s
     return found
 
 
+def long_form_occurrences(text: str, long_forms: dict[tuple[str, ...], str]) -> list[tuple[int, int]]:
+    """Character spans of the long forms in `text`, each with its abbreviation when it follows in brackets:
+    "Hayat Tahrir al-Sham (HTS)"."""
+    words = _name_word_spans(text)
+    keys = [word.lower().replace("&", "") for word, _, _ in words]
+    found = []
+    for form, abbreviation in long_forms.items():
+        for first in range(len(words) - len(form) + 1):
+            if tuple(keys[first : first + len(form)]) == form:
+                last = first + len(form) - 1
+                end = words[last][2]
+                if last + 1 < len(words) and keys[last + 1] == abbreviation:
+                    end = words[last + 1][2]
+                    end += text[end : end + 1] in (")", "]")
+                found.append((words[first][1], end))
+    return found
+
+
 def restates_long_form(answer: str, long_forms: dict[tuple[str, ...], str]) -> bool:
     """True when the answer is, holds or is a piece of one of the long forms (or their abbreviation): it
     names what the question asks about instead of answering it ("Who leads HTS?" -> "Hayat Tahrir al-Sham",
@@ -65,3 +98,18 @@ def restates_long_form(answer: str, long_forms: dict[tuple[str, ...], str]) -> b
         if any(words[i : i + len(form)] == form for i in range(len(words) - len(form) + 1)):
             return True
     return False
+
+
+# A span that ends on a capitalised word followed by more of them (up to two, same line, nothing between)
+# ends inside a name: "al-Nusra" of "al-Nusra Front", "Time Warner" of "Time Warner Cable".
+_LAST_WORD = re.compile(r"\w+\Z")  # of a hyphenated name, its last part: 'Nusra' of 'al-Nusra'
+_NAME_GOES_ON = re.compile(r"(?:[ \u00a0][A-Z][\w’'-]*){1,2}")
+
+
+def name_end(text: str, start: int, end: int) -> int:
+    """The end of text[start:end] moved past the rest of a name it stops inside (else `end` itself)."""
+    last = _LAST_WORD.search(text, start, end)
+    if last is None or not last.group()[0].isupper() or (end < len(text) and text[end].isalnum()):
+        return end
+    rest = _NAME_GOES_ON.match(text, end)
+    return rest.end() if rest else end

@@ -13,12 +13,7 @@ from articleqa.seed import SEED_ARTICLE, seed_conversation, seed_questions
 QUESTIONS = seed_questions()
 CONVERSATION = seed_conversation()
 # What the product still gets wrong (question text -> why); each is a strict xfail.
-KNOWN_MISSES: dict[str, str] = {
-    "Who leads HTS?": "the group's name is set aside as a restatement of 'HTS', but Jolani, whom the article only "
-                       "says formed HTS, then scores under the abstention threshold (0.24 < 0.32): declined",
-    "What group did Jolani dismantle?": "span cut short: 'al Qaeda’s Syrian affiliate al-Nusra' without 'Front'",
-    "turn: Who leads HTS?": "as the single question",
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 def _right(answer: str | None, golds: tuple[str, ...]) -> bool:

@@ -53,3 +53,32 @@ def test_spans_restating_the_question_abbreviation_are_not_candidates(tiny_reade
     assert total <= 1.0 + 1e-4
     for span in asked.spans:
         assert math.isclose(span.margin, math.log(span.probability) - asked.no_answer_log_probability, abs_tol=1e-4)
+
+
+def test_restatements_leave_the_reader_its_distribution_over_other_starts_and_ends(tiny_reader_dir):
+    """The reader scores starts and ends apart; without the starts and ends of the restated name, the rest
+    of each distribution is renormalised, and the margins over "no answer" stay as they were."""
+    import numpy as np
+
+    reader = ExtractiveReader.from_pretrained(tiny_reader_dir)
+    passage = "The rebels, led by the Free Syrian Army, took the city. The group was formed by Jolani in 2016."
+    question = "Who leads the FSA?"
+    assert abbreviation_long_forms(question, passage)
+    [window] = reader._encode(question, [passage])
+    tokens = {passage[a:b]: k for k in np.flatnonzero(window.context) for a, b in [window.offsets[k]]}
+    name = [tokens[word] for word in ("Free", "Syrian", "Army")]
+    start, end = np.zeros(len(window.ids), np.float32), np.zeros(len(window.ids), np.float32)
+    start[name], end[name] = [6.0, 2.0, 2.0], [2.0, 2.0, 6.0]
+    start[tokens["Jo"]], end[tokens["lani"]] = 3.0, 3.0
+    output = reader._score(question, [window], [passage], [(start, end)], top_k=5)
+    jolani = next(span for span in output.spans if span.text == "Jolani")
+
+    def p(logits: np.ndarray, k: int, without: list[int]) -> float:  # softmax over the passage and "no answer"
+        kept = [i for i in np.flatnonzero(window.context) if i not in without] + [0]
+        return math.exp(logits[k]) / sum(math.exp(logits[i]) for i in kept)
+
+    assert math.isclose(jolani.probability, p(start, tokens["Jo"], name) * p(end, tokens["lani"], name), rel_tol=1e-4)
+    unmasked = p(start, tokens["Jo"], []) * p(end, tokens["lani"], [])
+    assert jolani.probability > 10 * unmasked
+    assert math.isclose(jolani.margin, math.log(unmasked / (p(start, 0, []) * p(end, 0, []))), abs_tol=1e-4)
+    assert not any(restates_long_form(span.text, abbreviation_long_forms(question, passage)) for span in output.spans)

@@ -1,6 +1,6 @@
 """qa/text.py: the long forms of a question's abbreviations, and answers that only restate them."""
 
-from articleqa.qa.text import abbreviation_long_forms, restates_long_form
+from articleqa.qa.text import abbreviation_long_forms, long_form_occurrences, name_end, restates_long_form
 from articleqa.seed import SEED_ARTICLE
 
 SEED = SEED_ARTICLE.read_text(encoding="utf-8")
@@ -46,3 +46,26 @@ def test_restatements_use_the_abbreviation_as_it_was_spelt():
     for answer in ("American Telephone & Telegraph (AT&T)", "AT&T", "Telegraph (AT&T)"):
         assert restates_long_form(answer, att), answer
     assert not restates_long_form("Bank Of America", att)
+
+
+def test_a_span_that_stops_inside_a_name_is_carried_to_its_end():
+    def completed(text: str, answer: str) -> str:
+        start = text.index(answer)
+        return text[start : name_end(text, start, start + len(answer))]
+
+    assert completed(SEED, "al Qaeda’s Syrian affiliate al-Nusra") == "al Qaeda’s Syrian affiliate al-Nusra Front"
+    assert completed(SEED, "al-Nusra") == "al-Nusra Front"
+    text = "Time Warner Cable Inc Ltd bought it. Hama. Homs is next. He met Jolani after the B.C. In truth"
+    assert completed(text, "Time Warner") == "Time Warner Cable Inc"  # two words at most
+    for answer in ("Hama", "Homs", "Jolani", "B.C.", "Jol"):  # a stop, a lower-case word, a piece of a word
+        assert completed(text, answer) == answer
+    assert completed(SEED, "al Qaeda’s") == "al Qaeda’s"  # possessive: the name ended
+
+
+def test_the_long_forms_are_found_where_they_stand_with_their_bracketed_abbreviation():
+    forms = abbreviation_long_forms("Who leads HTS?", SEED)
+    assert [SEED[a:b] for a, b in long_form_occurrences(SEED, forms)] == ["Hayat Tahrir al-Sham (HTS)"]
+    text = "The Free Syrian Army (FSA) and the Free-Syrian Army, FSA. “Free Syrian Army.” A Syrian army"
+    forms = abbreviation_long_forms("Who leads the FSA?", text)
+    found = [text[a:b] for a, b in long_form_occurrences(text, forms)]
+    assert found == ["Free Syrian Army (FSA)", "Free-Syrian Army, FSA", "Free Syrian Army"]

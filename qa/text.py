@@ -103,7 +103,7 @@ def restates_long_form(answer: str, long_forms: dict[tuple[str, ...], str]) -> b
 # A span that ends on a capitalised word followed by more of them (up to two, same line, nothing between)
 # ends inside a name: "al-Nusra" of "al-Nusra Front", "Time Warner" of "Time Warner Cable".
 _LAST_WORD = re.compile(r"\w+\Z")  # of a hyphenated name, its last part: 'Nusra' of 'al-Nusra'
-_NAME_GOES_ON = re.compile(r"(?:[ \u00a0][A-Z][\w’'-]*){1,2}")
+_NEXT_WORD = re.compile(r"[ \u00a0][^\W\d_][\w’'-]*")  # one space, then a word that starts with a letter
 
 
 def name_end(text: str, start: int, end: int) -> int:
@@ -111,5 +111,9 @@ def name_end(text: str, start: int, end: int) -> int:
     last = _LAST_WORD.search(text, start, end)
     if last is None or not last.group()[0].isupper() or (end < len(text) and text[end].isalnum()):
         return end
-    rest = _NAME_GOES_ON.match(text, end)
-    return rest.end() if rest else end
+    for _ in range(2):
+        word = _NEXT_WORD.match(text, end)
+        if word is None or not word.group()[1].isupper():
+            break
+        end = word.end()
+    return end

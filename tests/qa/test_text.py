@@ -57,6 +57,7 @@ def test_a_span_that_stops_inside_a_name_is_carried_to_its_end():
     assert completed(SEED, "al-Nusra") == "al-Nusra Front"
     text = "Time Warner Cable Inc Ltd bought it. Hama. Homs is next. He met Jolani after the B.C. In truth"
     assert completed(text, "Time Warner") == "Time Warner Cable Inc"  # two words at most
+    assert completed("They met at the Élysée Palace.", "Élysée") == "Élysée Palace"
     for answer in ("Hama", "Homs", "Jolani", "B.C.", "Jol"):  # a stop, a lower-case word, a piece of a word
         assert completed(text, answer) == answer
     assert completed(SEED, "al Qaeda’s") == "al Qaeda’s"  # possessive: the name ended

@@ -68,21 +68,30 @@ def abbreviation_long_forms(question: str, text: str) -> dict[tuple[str, ...], s
     return found
 
 
+def _keys(words) -> tuple[str, ...]:
+    """Words as long forms and abbreviations are compared: lower-cased, "&" dropped ("AT&T" -> "att")."""
+    return tuple(word.lower().replace("&", "") for word in words)
+
+
+def _form_starts(keys: tuple[str, ...], form: tuple[str, ...]) -> list[int]:
+    """Where the long form's words stand, in order, among `keys`."""
+    return [first for first in range(len(keys) - len(form) + 1) if keys[first : first + len(form)] == form]
+
+
 def long_form_occurrences(text: str, long_forms: dict[tuple[str, ...], str]) -> list[tuple[int, int]]:
     """Character spans of the long forms in `text`, each with its abbreviation when it follows in brackets:
     "Hayat Tahrir al-Sham (HTS)"."""
     words = _name_word_spans(text)
-    keys = [word.lower().replace("&", "") for word, _, _ in words]
+    keys = _keys(word for word, _, _ in words)
     found = []
     for form, abbreviation in long_forms.items():
-        for first in range(len(words) - len(form) + 1):
-            if tuple(keys[first : first + len(form)]) == form:
-                last = first + len(form) - 1
-                end = words[last][2]
-                if last + 1 < len(words) and keys[last + 1] == abbreviation:
-                    end = words[last + 1][2]
-                    end += text[end : end + 1] in (")", "]")
-                found.append((words[first][1], end))
+        for first in _form_starts(keys, form):
+            last = first + len(form) - 1
+            end = words[last][2]
+            if last + 1 < len(words) and keys[last + 1] == abbreviation:
+                end = words[last + 1][2]
+                end += text[end : end + 1] in (")", "]")
+            found.append((words[first][1], end))
     return found
 
 
@@ -90,14 +99,9 @@ def restates_long_form(answer: str, long_forms: dict[tuple[str, ...], str]) -> b
     """True when the answer is, holds or is a piece of one of the long forms (or their abbreviation): it
     names what the question asks about instead of answering it ("Who leads HTS?" -> "Hayat Tahrir al-Sham",
     "Tahrir al-Sham", "Hayat Tahrir al-Sham (HTS)")."""
-    words = tuple(w.lower().replace("&", "") for w in _name_words(answer))
-    words = tuple(w for w in words if w)
-    for form, abbreviation in long_forms.items():
-        if set(words) <= {*form, abbreviation}:
-            return True
-        if any(words[i : i + len(form)] == form for i in range(len(words) - len(form) + 1)):
-            return True
-    return False
+    keys = _keys(_name_words(answer))
+    return any(set(keys) <= {*form, abbreviation} or _form_starts(keys, form)
+               for form, abbreviation in long_forms.items())
 
 
 # A span that ends on a capitalised word followed by more of them (up to two, same line, nothing between)

@@ -3,6 +3,7 @@
     python -m articleqa.qa.training.export runs/reader/final qa/model [--max-length 256 --stride 128]
     python -m articleqa.qa.training.export qa/model runs/shared/final runs/soup   # weights averaged
 
+The first source's sentence-evidence weight comes along (its calibration does not: run `calibrate`).
 Several sources (fine-tuned from one another, so they share an architecture and a basin) are averaged
 weight by weight, a uniform "model soup" (Wortsman et al. 2022): the first source gives the tokenizer.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from articleqa.qa.reader import READER_CONFIG, WINDOW_STRIDE, WINDOW_TOKENS
+from articleqa.qa.reader import READER_CONFIG, WINDOW_STRIDE, WINDOW_TOKENS, reader_settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,14 +35,22 @@ def main(argv: list[str] | None = None) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     model.half().save_pretrained(staging, safe_serialization=True)  # fp16: half the size, same answers
     tokenizer.save_pretrained(staging)
-    (staging / READER_CONFIG).write_text(json.dumps({"max_length": args.max_length, "stride": args.stride}, indent=2))
+    settings = {"max_length": args.max_length, "stride": args.stride}
+    # How candidates are ranked is a reading setting chosen on `val`, not a property of the weights: without
+    # it a new model reads without sentence evidence and scores ~4 F1 lower over articles. The calibration
+    # is fitted to particular weights, so it is not carried: run `calibrate` on the export.
+    inherited = reader_settings(args.sources[0]).get("evidence_weight")
+    if inherited is not None:
+        settings["evidence_weight"] = inherited
+    (staging / READER_CONFIG).write_text(json.dumps(settings, indent=2))
     keep = [p for p in args.target.glob("*.md")] if args.target.exists() else []
     for path in keep:
         shutil.copy(path, staging / path.name)
     shutil.rmtree(args.target, ignore_errors=True)
     staging.rename(args.target)
     size = sum(p.stat().st_size for p in args.target.iterdir())
-    print(f"exported to {args.target}: {size / 1e6:.1f} MB")
+    print(f"exported to {args.target}: {size / 1e6:.1f} MB; no calibration yet: run "
+          f"`python -m articleqa.qa.training.calibrate {args.target}`")
 
 
 def averaged(sources: list[Path]) -> torch.nn.Module:

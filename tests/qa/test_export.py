@@ -33,3 +33,16 @@ def test_several_checkpoints_are_averaged_weight_by_weight(tiny_reader_dir, tmp_
     soup, source, other = _weights(tmp_path / "soup"), _weights(tiny_reader_dir), _weights(tmp_path / "shifted")
     for name, value in source.items():
         assert torch.allclose(soup[name], ((value + other[name]) / 2).half().float()), name
+
+
+def test_the_first_sources_evidence_weight_comes_along_and_its_calibration_does_not(tiny_reader_dir, tmp_path):
+    source = tmp_path / "source"
+    export.main([str(tiny_reader_dir), str(source)])
+    settings = json.loads((source / READER_CONFIG).read_text())
+    (source / READER_CONFIG).write_text(json.dumps({**settings, "evidence_weight": 5.0, "min_confidence": 0.3,
+                                                    "calibration": {"weights": [1.0]}}))
+    export.main([str(source), str(tiny_reader_dir), str(tmp_path / "soup")])
+    soup = json.loads((tmp_path / "soup" / READER_CONFIG).read_text())
+    assert soup["evidence_weight"] == 5.0
+    assert "calibration" not in soup and "min_confidence" not in soup
+    assert ExtractiveReader.from_pretrained(tmp_path / "soup").evidence_weight == 5.0

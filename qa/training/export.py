@@ -3,9 +3,9 @@
     python -m articleqa.qa.training.export runs/reader/final qa/model [--max-length 256 --stride 128]
     python -m articleqa.qa.training.export qa/model runs/shared/final runs/soup   # weights averaged
 
-The first source's sentence-evidence weight comes along (its calibration does not: run `calibrate`).
 Several sources (fine-tuned from one another, so they share an architecture and a basin) are averaged
-weight by weight, a uniform "model soup" (Wortsman et al. 2022): the first source gives the tokenizer.
+weight by weight, a uniform "model soup" (Wortsman et al. 2022): the first source gives the tokenizer
+and its sentence-evidence weight (not its calibration, which belongs to its weights: run `calibrate`).
 """
 
 from __future__ import annotations

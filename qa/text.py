@@ -105,9 +105,19 @@ def restates_long_form(answer: str, long_forms: dict[tuple[str, ...], str]) -> b
 
 
 # A span that ends on a capitalised word followed by more of them (up to two, same line, nothing between)
-# ends inside a name: "al-Nusra" of "al-Nusra Front", "Time Warner" of "Time Warner Cable".
+# ends inside a name: "al-Nusra" of "al-Nusra Front", "Time Warner" of "Time Warner Cable", "Hafez" of
+# "Hafez al-Assad" (a family name after a short lower-case particle and a hyphen counts as capitalised).
 _LAST_WORD = re.compile(r"\w+\Z")  # of a hyphenated name, its last part: 'Nusra' of 'al-Nusra'
 _NEXT_WORD = re.compile(r"[ \u00a0][^\W\d_][\w’'-]*")  # one space, then a word that starts with a letter
+_PARTICLE = re.compile(r"[a-z]{1,3}-")  # al-Assad, el-Sisi, ad-Din
+_POSSESSIVE = re.compile(r"[’']s?\Z")
+
+
+def _continues_name(word: str) -> bool:
+    # a hyphenated family name, not an adjective: "al-Assad", but not "al-Qaeda-linked"
+    particle = _PARTICLE.match(word)
+    family = word[particle.end() :] if particle else ""
+    return word[0].isupper() or (family[:1].isupper() and "-" not in family)
 
 
 def name_end(text: str, start: int, end: int) -> int:
@@ -117,7 +127,10 @@ def name_end(text: str, start: int, end: int) -> int:
         return end
     for _ in range(2):
         word = _NEXT_WORD.match(text, end)
-        if word is None or not word.group()[1].isupper():
+        if word is None or not _continues_name(word.group()[1:]):
             break
+        possessive = _POSSESSIVE.search(word.group())
+        if possessive:  # "Bashar" of "Bashar al-Assad’s grip": the name ends before the "’s"
+            return word.start() + possessive.start()
         end = word.end()
     return end

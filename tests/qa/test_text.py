@@ -61,6 +61,12 @@ def test_a_span_that_stops_inside_a_name_is_carried_to_its_end():
     for answer in ("Hama", "Homs", "Jolani", "B.C.", "Jol"):  # a stop, a lower-case word, a piece of a word
         assert completed(text, answer) == answer
     assert completed(SEED, "al Qaeda’s") == "al Qaeda’s"  # possessive: the name ended
+    # a family name after a short particle and a hyphen; a possessive ends the name before its "’s"
+    assert completed(SEED, "President Hafez") == "President Hafez al-Assad"
+    assert completed(SEED, "Bashar") == "Bashar al-Assad"
+    assert completed("Sisi met Time Warner’s chief.", "Time") == "Time Warner"
+    adjectives = "the Syrian al-Qaeda-linked group and the Idlib al-mukhabarat"  # not family names
+    assert completed(adjectives, "Syrian") == "Syrian" and completed(adjectives, "Idlib") == "Idlib"
 
 
 def test_the_long_forms_are_found_where_they_stand_with_their_bracketed_abbreviation():

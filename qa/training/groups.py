@@ -168,10 +168,24 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
+def confuser_positions(text: str, confusers: list[dict]) -> list[int]:
+    """Character offsets in a document of a reader's wrong answers (qa/training/confusers.py), found by the
+    text around them; those whose text is not found as it is are left out."""
+    positions = []
+    for confuser in confusers:
+        at = text.find(confuser["context"])
+        if at >= 0:
+            positions.append(at + confuser["offset"])
+    return positions
+
+
 def question_groups(documents: list[Document], tokenizer, *, max_length: int, stride: int, windows: int,
-                    seed: int, max_question_tokens: int = 64) -> list[dict]:
+                    seed: int, max_question_tokens: int = 64,
+                    confusers: dict[str, list[dict]] | None = None) -> list[dict]:
     """One group per question: `windows` tokenised windows and, per window, the gold start/end token
-    lists (empty where the window doesn't hold the answer). Unanswerable questions have no gold tokens."""
+    lists (empty where the window doesn't hold the answer). Unanswerable questions have no gold tokens.
+    With `confusers` (question id -> a reader's wrong answers), the same-document windows that hold them
+    come first among the look-alikes, most probable wrong answer first."""
     rng = random.Random(seed)
     by_source: dict[str, list[int]] = {}
     for i, d in enumerate(documents):
@@ -220,6 +234,13 @@ def question_groups(documents: list[Document], tokenizer, *, max_length: int, st
             words = _words(q.question)
             others = [w for w in range(n) if w != first and not any(k in normalised[w] for k in answer_keys)]
             others.sort(key=lambda w: (-len(words & set(normalised[w].split())), rng.random()))
+            if confusers and q.id in confusers:
+                # the window where each wrong answer sits most centrally, in the reader's order
+                held = [min((w for w in others if spans[w][0] <= at < spans[w][1]),
+                            key=lambda w: abs((spans[w][0] + spans[w][1]) / 2 - at), default=None)
+                        for at in confuser_positions(document.text, confusers[q.id])]
+                mined = list(dict.fromkeys(w for w in held if w is not None))
+                others = mined + [w for w in others if w not in mined]
             hard = others[: max(0, windows - 2)]
             chosen.extend(hard)
             rows = [_row(encoded, w, golds.get(w, ([], [])), own) for w in chosen]

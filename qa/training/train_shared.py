@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--swapped", type=int, default=0,
                         help="unanswerable questions made by swapping a name of an answerable one (groups.py); "
                              "with --reuse-groups, added to the groups already there")
+    parser.add_argument("--confusers", type=Path, default=None,
+                        help="a reader's wrong answers on the training questions (qa/training/confusers.py): "
+                             "the windows holding them become the groups' look-alike windows")
     args = parser.parse_args(argv)
     backbone = loop.start_run(args)
     precision = resolve_precision(args.precision)
@@ -169,8 +172,9 @@ def main(argv: list[str] | None = None) -> None:
         documents, counts = build_documents(args.data_dir, args.seed, SHARED_MIX)
         if args.swapped:
             counts["entity-swapped"] = entity_swapped_questions(documents, args.swapped, args.seed)
+        confusers = json.loads(args.confusers.read_text()) if args.confusers else None
         groups = question_groups(documents, tokenizer, max_length=args.max_length, stride=args.stride,
-                                 windows=args.windows, seed=args.seed)
+                                 windows=args.windows, seed=args.seed, confusers=confusers)
         torch.save(groups, groups_file)
         plan = {"args": {k: str(v) for k, v in vars(args).items()}, "mix": counts, "groups": len(groups),
                 "backbone": backbone}

@@ -37,3 +37,30 @@ def test_no_more_than_asked_and_the_same_for_the_same_seed():
     assert entity_swapped_questions(first, 1, seed=3) == 1 == entity_swapped_questions(second, 1, seed=3)
     assert [q.question for q in first[0].questions] == [q.question for q in second[0].questions]
     assert len(first[0].questions) == 4
+
+
+def test_the_windows_holding_a_readers_wrong_answers_come_first_among_the_look_alikes():
+    from transformers import AutoTokenizer
+
+    from articleqa.config import SHIPPED_READER
+    from articleqa.qa.training.groups import confuser_positions, question_groups
+
+    tokenizer = AutoTokenizer.from_pretrained(SHIPPED_READER)
+    filler = " ".join(f"Paragraph {i} talks about the weather in the hills and the rain." for i in range(12))
+    text = (f"The rebels took Hama in December. {filler}\n\nLater the army moved north to Aleppo, a city "
+            f"taken years before. {filler}")
+    question = DocumentQuestion("q", "Which city did the rebels take?", ["Hama"], [text.index("Hama")], 0)
+    documents = [Document("news", "Syria", text, [question]),
+                 Document("news", "Other", "An unrelated story about a harbour and its boats. " * 20, [])]
+    at = text.index("Aleppo")
+    confusers = {"q": [{"answer": "Aleppo", "probability": 0.4, "context": text[at - 30 : at + 36], "offset": 30}]}
+    assert confuser_positions(text, confusers["q"]) == [at]
+    assert confuser_positions(text, [{**confusers["q"][0], "context": "not in the text"}]) == []
+
+    def look_alike(mined):
+        (group,) = question_groups(documents, tokenizer, max_length=64, stride=32, windows=3, seed=0, confusers=mined)
+        return tokenizer.decode(group["windows"][1]["input_ids"])
+
+    assert "aleppo" in look_alike(confusers)
+    lost = {"q": [{**confusers["q"][0], "context": "not in the text"}]}
+    assert look_alike(lost) == look_alike(None)  # a wrong answer not found: word overlap decides, as before

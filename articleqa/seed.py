@@ -32,6 +32,11 @@ def seed_conversation() -> list[SeedQuestion]:
     return _load("conversation")
 
 
+def seed_paraphrases() -> list[SeedQuestion]:
+    """Further questions on the seed's facts, worded apart from the acceptance ones (a robustness probe)."""
+    return _load("paraphrases")
+
+
 def seed_title() -> str:
     """The seed article's title: its first line, as the indexer reads plain text."""
     return SEED_ARTICLE.read_text(encoding="utf-8").split("\n", 1)[0].strip()

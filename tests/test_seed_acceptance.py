@@ -8,7 +8,7 @@ import pytest
 
 from articleqa.qa.evaluation.squad_metric import normalize_answer
 from articleqa.qa.pipeline import Turn
-from articleqa.seed import SEED_ARTICLE, seed_conversation, seed_questions
+from articleqa.seed import SEED_ARTICLE, seed_conversation, seed_paraphrases, seed_questions
 
 QUESTIONS = seed_questions()
 CONVERSATION = seed_conversation()
@@ -31,7 +31,7 @@ def _case(item, prefix=""):
 def test_gold_answers_come_from_the_article():
     text = SEED_ARTICLE.read_text(encoding="utf-8")
     assert len(QUESTIONS) >= 15 and any(not q.answers for q in QUESTIONS) and len(CONVERSATION) >= 6
-    for item in QUESTIONS + CONVERSATION:
+    for item in QUESTIONS + CONVERSATION + seed_paraphrases():
         for gold in item.answers:
             assert gold in text, gold
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,13 +30,12 @@ def interpolated(span, passages, mu: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from articleqa.config import Settings
     from articleqa.index.documents import Article
     from articleqa.qa.evaluation.run import articles_of
     from articleqa.qa.evaluation.squad_data import load_squad
     from articleqa.qa.evaluation.squad_metric import normalize_answer, score_one
-    from articleqa.qa.pipeline import ArticleQA
     from articleqa.qa.training import DEFAULT_DATA_DIR
+    from benchmarks.common import scratch_app
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--file", type=Path, default=DEFAULT_DATA_DIR / "squad-v1.1-dev.val.json.gz")
@@ -49,10 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "budget.json")
     args = parser.parse_args(argv)
 
-    settings = replace(Settings.from_env(), data_dir=Path(tempfile.mkdtemp()))
-    if args.reader:
-        settings = replace(settings, reader=args.reader)
-    app = ArticleQA.from_settings(settings, in_memory=True)
+    app = scratch_app(args.reader)
     app.library.add_articles([Article(title, body) for title, body in articles_of(args.file)])
     questions = [q for q in load_squad(args.file) if q.answerable][: args.limit]
     mus = [float(m) for m in args.interpolate.split(",")]
@@ -78,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"file": args.file.name, "questions": len(questions), "reader": settings.reader,
+    args.out.write_text(json.dumps({"file": args.file.name, "questions": len(questions), "reader": app.settings.reader,
                                     "rows": rows}, indent=2))
     header = list(rows[0])
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))

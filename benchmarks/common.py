@@ -34,6 +34,21 @@ def f1(prediction: str, golds: list[str]) -> float:
     return best
 
 
+def scratch_app(reader: str | None = None):
+    """An in-memory ArticleQA over a fresh data folder, reading with `reader` (default: the shipped one).
+    Project imports stay inside: this module also runs in the Haystack venv."""
+    import tempfile
+    from dataclasses import replace
+
+    from articleqa.config import Settings
+    from articleqa.qa.pipeline import ArticleQA
+
+    settings = replace(Settings.from_env(), data_dir=Path(tempfile.mkdtemp()))
+    if reader:
+        settings = replace(settings, reader=reader)
+    return ArticleQA.from_settings(settings, in_memory=True)
+
+
 def machine() -> str:
     """The CPU the figures come from: absolute times differ several-fold between this project's machines
     (AMX/AVX512-BF16 run the models in bf16; AVX2-only CPUs in fp32)."""

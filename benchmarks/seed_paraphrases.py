@@ -14,29 +14,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> None:
-    from articleqa.config import Settings
     from articleqa.qa.evaluation.squad_metric import score_one
-    from articleqa.qa.pipeline import ArticleQA
     from articleqa.seed import SEED_ARTICLE, seed_paraphrases
-    from benchmarks.common import machine
+    from benchmarks.common import machine, scratch_app
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reader", default=None, help="a reader directory or HF id (default: the shipped one)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "seed_paraphrases.json")
     args = parser.parse_args(argv)
 
-    settings = replace(Settings.from_env(), data_dir=Path(tempfile.mkdtemp()))
-    if args.reader:
-        settings = replace(settings, reader=args.reader)
-    app = ArticleQA.from_settings(settings, in_memory=True)
+    app = scratch_app(args.reader)
     app.add_files([SEED_ARTICLE])
     rows = []
     for item in seed_paraphrases():
@@ -48,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     answerable = [r for r in rows if r["gold"]]
     summary = {
         "machine": machine(),
-        "reader": settings.reader.replace(str(ROOT) + "/", ""),
+        "reader": app.settings.reader.replace(str(ROOT) + "/", ""),
         "questions": len(rows),
         "unanswerable": len(rows) - len(answerable),
         "f1": round(100 * sum(r["f1"] for r in rows) / len(rows), 1),

@@ -47,8 +47,16 @@ class SentenceFinder:
         self.passages = passages
 
     def sentence(self, passage_index: int, offset: int) -> str:
-        sentences = _sentences_of(self.passages[passage_index])
-        for span in sentences:
+        around = self._around(passage_index, offset)
+        return around.text if around else self.passages[passage_index]
+
+    def crosses(self, passage_index: int, start: int, end: int) -> bool:
+        """Whether the text from `start` to `end` runs on past the end of the sentence it starts in."""
+        around = self._around(passage_index, start)
+        return around is not None and end > around.end
+
+    def _around(self, passage_index: int, offset: int) -> SentenceSpan | None:
+        for span in _sentences_of(self.passages[passage_index]):
             if span.start <= offset < span.end:
-                return span.text
-        return self.passages[passage_index]
+                return span
+        return None

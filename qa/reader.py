@@ -228,8 +228,9 @@ class ExtractiveReader:
         return masked
 
     def _ranked_with_evidence(self, question: str, passages: Sequence[str], answers: list[Span]) -> list[Span]:
-        """The most probable answers ranked by log p + weight x sentence evidence (qa/evidence.py). Evidence
-        is measured even at weight 0, because a calibration may use it as a feature."""
+        """The most probable answers ranked by log p + weight x sentence evidence (qa/evidence.py), those that
+        end in the sentence they start in first. Evidence is measured even at weight 0, because a calibration
+        may use it as a feature."""
         asked = content_words(question)
         sentences = SentenceFinder(passages)
         head = [replace(span, evidence=sentence_evidence(asked, span.text,
@@ -238,7 +239,12 @@ class ExtractiveReader:
         if self.evidence_weight:
             head.sort(key=lambda s: math.log(max(s.probability, 1e-12)) + self.evidence_weight * s.evidence,
                       reverse=True)
-        return head + answers[self.RANKED_BY_EVIDENCE :]
+        # An answer that runs on into the next sentence joins pieces of two ("week-long offensive, which has
+        # thrown [...] into disarray. After capturing Aleppo last week"): it goes after those that don't.
+        whole, run_on = [], []
+        for span in head:
+            (run_on if sentences.crosses(span.passage_index, span.start, span.end) else whole).append(span)
+        return whole + run_on + answers[self.RANKED_BY_EVIDENCE :]
 
     @staticmethod
     def _merge(spans: list[Span], null_log_p: float) -> list[Span]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import string
 
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = set(string.punctuation)
 
@@ -20,7 +22,10 @@ def normalize_answer(text: str) -> str:
 
 _ABBREVIATION = re.compile(r"\b[A-Z][A-Z&]+\b")  # HTS, FCC, AT&T
 # questions that ask what an abbreviation is short for: there the long form is the answer
-_ASKS_LONG_FORM = re.compile(r"\b(stands?|short|abbreviat\w*|acronym|means?|meaning|full name)\b", re.IGNORECASE)
+_ASKS_LONG_FORM = re.compile(r"\b(stands?|short|abbreviat\w*|acronym|means?|meaning|full (name|form)|expan\w*)\b", re.IGNORECASE)
+_ROMAN_NUMERAL = re.compile(r"X{0,3}(IX|IV|V?I{0,3})")  # "Ferdinand II" is no abbreviation of "Isabella I"
+_QUESTION_WORD = re.compile(r"\b[^\W\d_]{2,}\b")
+_COMMON_WORDS = frozenset(STOPWORDS_EN_PLUS) | {"us"}  # "tell us", not the US
 _NAME_LINKS = {"al", "el", "de", "del", "la", "le", "of", "the", "and", "for", "von", "van", "du", "&"}
 
 
@@ -44,12 +49,22 @@ def _name_words(text: str) -> list[str]:
     return [word for word, _, _ in _name_word_spans(text)]
 
 
+def _question_abbreviations(question: str, text: str) -> set[str]:
+    """The abbreviations a question uses, as the text writes them: its words in capitals, and words typed in
+    lower case that the text writes as an abbreviation ("who leads hts?": HTS). Common words are left out,
+    so "who" is not the WHO and "us" not the US, and so are Roman numerals ("Ferdinand II")."""
+    written = {a.replace("&", "") for a in _ABBREVIATION.findall(question)}
+    in_text = {a.replace("&", "") for a in _ABBREVIATION.findall(text)}
+    typed = {w.upper() for w in _QUESTION_WORD.findall(question) if w.lower() not in _COMMON_WORDS}
+    return {a for a in written | (typed & in_text) if not _ROMAN_NUMERAL.fullmatch(a)}
+
+
 def abbreviation_long_forms(question: str, text: str) -> dict[tuple[str, ...], str]:
     """The long forms, in `text`, of the abbreviations the question uses ("HTS" -> "Hayat Tahrir al-Sham"):
     runs of capitalised words (and name links such as "al", "of") whose initials spell one, lower-cased,
     each with the abbreviation it spells (lower-cased, without "&"). Empty when the question asks what an
     abbreviation stands for, since there the long form is the answer."""
-    abbreviations = {a.replace("&", "") for a in _ABBREVIATION.findall(question)}
+    abbreviations = _question_abbreviations(question, text)
     if not abbreviations or _ASKS_LONG_FORM.search(question):
         return {}
     words = _name_words(text)

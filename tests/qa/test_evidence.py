@@ -46,3 +46,20 @@ def test_the_reader_ranks_its_candidates_by_probability_and_evidence(tiny_reader
     assert [s.evidence for s in plain.spans[:ExtractiveReader.RANKED_BY_EVIDENCE]] == \
         [measured[s.text] for s in plain.spans[:ExtractiveReader.RANKED_BY_EVIDENCE]]
     assert any(s.evidence > 0 for s in plain.spans)
+
+
+def test_an_answer_that_runs_into_the_next_sentence_ranks_after_those_that_do_not(tiny_reader_dir):
+    finder = SentenceFinder([SEED])
+    start = SEED.index("week-long offensive")
+    end = SEED.index("Aleppo last week") + len("Aleppo last week")  # on into "After capturing Aleppo last week"
+    assert finder.crosses(0, start, end)
+    assert not finder.crosses(0, SEED.index("Aleppo last week"), end)
+    passages = ["The bridge was opened in 1932. The mayor cut the ribbon in June.", "It flooded in 1954."]
+    reader = ExtractiveReader.from_pretrained(tiny_reader_dir, evidence_weight=3.0)
+    spans = reader.read("When was the bridge opened?", passages, top_k=20).spans
+    runs_on = [SentenceFinder(passages).crosses(s.passage_index, s.start, s.end) for s in spans]
+    assert any(runs_on) and not all(runs_on)  # the tiny reader's candidates have both kinds
+    assert runs_on == sorted(runs_on)  # every answer within one sentence first
+    scores = [math.log(s.probability) + 3.0 * s.evidence for s, crossing in zip(spans, runs_on, strict=True)
+              if not crossing]
+    assert scores == sorted(scores, reverse=True)

@@ -15,8 +15,24 @@ def test_long_forms_of_the_question_abbreviations_are_found_in_the_article():
         ("hayat", "tahrir", "al", "sham"): "hts", ("foreign", "terrorist", "organization"): "fto"}
 
 
+def test_an_abbreviation_typed_in_lower_case_is_the_one_the_text_writes():
+    expected = {("hayat", "tahrir", "al", "sham"): "hts"}
+    assert abbreviation_long_forms("who leads hts?", SEED) == expected
+    assert abbreviation_long_forms("hts leader?", SEED) == expected
+    # common words are not abbreviations, even where the text has them in capitals
+    text = "The World Health Organization (WHO) told US officials that Islamic Tribunals (IT) met."
+    assert abbreviation_long_forms("who told us about it?", text) == {}
+    assert abbreviation_long_forms("what did the who say?", text) == {}
+    assert abbreviation_long_forms("what did the WHO say?", text) == {("world", "health", "organization"): "who"}
+    # nor is a king's numeral: Isabella I is an answer to "Who was Ferdinand II's second spouse?"
+    text = "Ferdinand II married Isabella I of Castile."
+    assert abbreviation_long_forms("Who was Ferdinand II's second spouse?", text) == {}
+    assert abbreviation_long_forms("who was ferdinand ii's second spouse?", text) == {}
+
+
 def test_questions_asking_for_the_long_form_keep_it():
-    for question in ("What does HTS stand for?", "What is HTS short for?", "What does the acronym HTS mean?"):
+    for question in ("What does HTS stand for?", "What is HTS short for?", "What does the acronym HTS mean?",
+                     "what is the full form of hts", "What is the expansion of HTS?"):
         assert abbreviation_long_forms(question, SEED) == {}
 
 

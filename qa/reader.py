@@ -32,6 +32,7 @@ from articleqa.index.runtime import (
 from articleqa.qa.evidence import SentenceFinder, content_words, sentence_evidence
 from articleqa.qa.text import (
     abbreviation_long_forms,
+    brackets_balance,
     long_form_occurrences,
     name_end,
     normalize_answer,
@@ -228,9 +229,9 @@ class ExtractiveReader:
         return masked
 
     def _ranked_with_evidence(self, question: str, passages: Sequence[str], answers: list[Span]) -> list[Span]:
-        """The most probable answers ranked by log p + weight x sentence evidence (qa/evidence.py), those that
-        end in the sentence they start in first. Evidence is measured even at weight 0, because a calibration
-        may use it as a feature."""
+        """The most probable answers ranked by log p + weight x sentence evidence (qa/evidence.py), whole
+        ones (ending in the sentence they start in, brackets closed) first. Evidence is measured even at
+        weight 0, because a calibration may use it as a feature."""
         asked = content_words(question)
         sentences = SentenceFinder(passages)
         head = [replace(span, evidence=sentence_evidence(asked, span.text,
@@ -240,11 +241,13 @@ class ExtractiveReader:
             head.sort(key=lambda s: math.log(max(s.probability, 1e-12)) + self.evidence_weight * s.evidence,
                       reverse=True)
         # An answer that runs on into the next sentence joins pieces of two ("week-long offensive, which has
-        # thrown [...] into disarray. After capturing Aleppo last week"): it goes after those that don't.
-        whole, run_on = [], []
+        # thrown [...] into disarray. After capturing Aleppo last week"), and one that opens a bracket it does
+        # not close (or closes one it did not open) is a piece of a phrase: they go after the whole ones.
+        whole, pieces = [], []
         for span in head:
-            (run_on if sentences.crosses(span.passage_index, span.start, span.end) else whole).append(span)
-        return whole + run_on + answers[self.RANKED_BY_EVIDENCE :]
+            piece = not brackets_balance(span.text) or sentences.crosses(span.passage_index, span.start, span.end)
+            (pieces if piece else whole).append(span)
+        return whole + pieces + answers[self.RANKED_BY_EVIDENCE :]
 
     @staticmethod
     def _merge(spans: list[Span], null_log_p: float) -> list[Span]:

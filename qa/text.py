@@ -49,6 +49,20 @@ def _name_words(text: str) -> list[str]:
     return [word for word, _, _ in _name_word_spans(text)]
 
 
+def brackets_balance(text: str) -> bool:
+    """Whether every bracket the text opens it closes, and it closes none it did not open."""
+    depth = {"(": 0, "[": 0}
+    for ch in text:
+        if ch in "([":
+            depth[ch] += 1
+        elif ch in ")]":
+            opening = "(" if ch == ")" else "["
+            if depth[opening] == 0:
+                return False
+            depth[opening] -= 1
+    return not any(depth.values())
+
+
 def _question_abbreviations(question: str, text: str) -> set[str]:
     """The abbreviations a question uses, as the text writes them: its words in capitals, and words typed in
     lower case that the text writes as an abbreviation ("who leads hts?": HTS). Common words are left out,

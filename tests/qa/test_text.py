@@ -1,6 +1,12 @@
 """qa/text.py: the long forms of a question's abbreviations, and answers that only restate them."""
 
-from articleqa.qa.text import abbreviation_long_forms, long_form_occurrences, name_end, restates_long_form
+from articleqa.qa.text import (
+    abbreviation_long_forms,
+    brackets_balance,
+    long_form_occurrences,
+    name_end,
+    restates_long_form,
+)
 from articleqa.seed import SEED_ARTICLE
 
 SEED = SEED_ARTICLE.read_text(encoding="utf-8")
@@ -92,3 +98,10 @@ def test_the_long_forms_are_found_where_they_stand_with_their_bracketed_abbrevia
     forms = abbreviation_long_forms("Who leads the FSA?", text)
     found = [text[a:b] for a, b in long_form_occurrences(text, forms)]
     assert found == ["Free Syrian Army (FSA)", "Free-Syrian Army, FSA", "Free Syrian Army"]
+
+
+def test_an_answer_that_leaves_a_bracket_open_or_closes_one_it_did_not_open_is_a_piece():
+    for whole in ("Hayat Tahrir al-Sham (HTS)", "Jolani", "one (or more) [sic]", ""):
+        assert brackets_balance(whole), whole
+    for piece in ("Hayat Tahrir al-Sham (HTS", "HTS)", "a) and (b", "[1"):
+        assert not brackets_balance(piece), piece

@@ -238,7 +238,8 @@ def cmd_eval(args) -> int:
             app.policy = app.policy.always_answering()
         if args.kind == "squad":
             questions = load_squad(args.file)[: args.limit] if args.limit else load_squad(args.file)
-            result = evaluate_gold_paragraphs(app.reader, app.policy, questions, progress=True)
+            result = evaluate_gold_paragraphs(app.reader, app.policy, questions, progress=True,
+                                              similarity=app.similarity)
         else:
             result = evaluate_articles(app, args.file, limit=args.limit, progress=True,
                                        reliability_png=args.reliability)

@@ -30,7 +30,9 @@ class Embedder:
     # From this many texts (an index build) the model moves from ONNX Runtime to torch first where torch runs
     # it in bf16: ~3 s of loading, repaid within the batch (280 against 124 sentences/s on AMX).
     TAKE_OVER_BATCH = 512
-    QUERY_CACHE = 512  # recent query vectors kept (a chat repeats and rephrases questions)
+    # recent query vectors kept: a chat repeats and rephrases questions, and the answers' sentences (compared
+    # with the question for the confidence, qa/similarity.py) come from the same few stories (1.5 KB each)
+    QUERY_CACHE = 4096
 
     def __init__(self, name_or_path: str = "", batch_size: int = 32, precision: str = "auto",
                  runtime: str = "auto", onnx_dir: Path | None = None) -> None:
@@ -98,8 +100,9 @@ class Embedder:
         return self.embed_queries([query])[0]
 
     def embed_queries(self, queries: list[str]) -> list[np.ndarray]:
-        """The vectors of several queries, the ones not in the LRU cache embedded in one call. Always fp32:
-        a query's vector (and so its retrieval) must not depend on how many others were asked with it."""
+        """The vectors of several queries (or sentences to compare them with), the ones not in the LRU cache
+        embedded in one call. Always fp32: a query's vector (and so its retrieval) must not depend on how many
+        others were asked with it."""
         vectors: dict[str, np.ndarray] = {}
         with self._cache_lock:
             for query in queries:

@@ -1,6 +1,7 @@
 """ArticleQA: a question in, an Answer out. Composes the parts, in the order the data flows:
 conversation (follow-ups) -> retriever (stories, then passages within a token budget) -> reader (spans
-and "no answer") -> policy (confidence, abstention) -> answer (span located in its sentence)."""
+and "no answer") -> similarity (each span's sentence against the question) -> policy (confidence,
+abstention) -> answer (span located in its sentence)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from articleqa.qa.policy import AnswerPolicy
 from articleqa.qa.question import InvalidQuestion, clean_question
 from articleqa.qa.reader import ExtractiveReader, ReaderOutput, Span
 from articleqa.qa.retriever import HybridRetriever, Passage
+from articleqa.qa.similarity import SentenceSimilarity
 
 __all__ = ["NO_ANSWER", "SUPPORTED_SUFFIXES", "Alternative", "Answer", "ArticleQA", "InvalidQuestion", "Reading", "Turn"]
 
@@ -66,6 +68,7 @@ class ArticleQA:
         self.retriever = HybridRetriever(store, embedder, candidates=settings.candidates, window=settings.window,
                                          rrf_k=settings.rrf_k, stories=settings.stories, budget=settings.budget,
                                          count_tokens=reader.count_tokens)
+        self.similarity = SentenceSimilarity(embedder)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, in_memory: bool = False) -> ArticleQA:
@@ -149,9 +152,12 @@ class ArticleQA:
         passages = [tuple(self.retriever.retrieve(follow_up.query, budget, self._preferred(follow_up, snapshot),
                                                   snapshot, vector))
                     for (_, follow_up), vector in zip(valid, vectors, strict=True)]
-        outputs = iter(self.reader.read_many([(follow_up.question, [p.text for p in found])
-                                              for (_, follow_up), found in zip(valid, passages, strict=True)],
-                                             top_k=1 + 3 * self.settings.alternatives))
+        texts = [[p.text for p in found] for found in passages]
+        outputs = self.reader.read_many([(follow_up.question, read) for (_, follow_up), read in zip(valid, texts, strict=True)],
+                                        top_k=1 + 3 * self.settings.alternatives)
+        if snapshot.size:
+            outputs = self.similarity.annotate(list(zip(vectors, texts, outputs, strict=True)))
+        outputs = iter(outputs)
         found_of = iter(passages)
         return [item if isinstance(item, InvalidQuestion) else
                 Reading(item[0], item[1], next(found_of), next(outputs), snapshot.articles) for item in follow_ups]

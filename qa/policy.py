@@ -16,7 +16,7 @@ from pathlib import Path
 from articleqa.qa.reader import ReaderOutput, Span, reader_settings
 from articleqa.qa.text import normalize_answer
 
-FEATURES = ("margin", "log_probability", "log_support", "log_lead", "passage_rank", "evidence")
+FEATURES = ("margin", "log_probability", "log_support", "log_lead", "passage_rank", "evidence", "similarity")
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,8 @@ def answer_features(best: Span, spans: tuple[Span, ...] | list[Span] = ()) -> di
     """What the calibration sees of an answer. Besides the span's own scores (its margin over "no answer"
     and its probability): `log_support`, the mass of all candidates that overlap it or say the same
     ("$10 million" and "10 million" split the model's probability between them); `log_lead`, how far it
-    is ahead of the best different answer; the rank of its passage in retrieval; and how much of the question
-    its sentence repeats (qa/evidence.py)."""
+    is ahead of the best different answer; the rank of its passage in retrieval; how much of the question
+    its sentence repeats (qa/evidence.py), and how close it is to the question in meaning (qa/similarity.py)."""
     key = normalize_answer(best.text)
     support = best.probability
     rival = 0.0
@@ -116,6 +116,7 @@ def answer_features(best: Span, spans: tuple[Span, ...] | list[Span] = ()) -> di
         "log_lead": min(10.0, log_p - math.log(max(rival, 1e-9))),
         "passage_rank": float(best.passage_index),
         "evidence": best.evidence,
+        "similarity": best.similarity,
     }
 
 

@@ -15,6 +15,7 @@ from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad, read_s
 from articleqa.qa.evaluation.squad_metric import normalize_answer, score_one, squad_scores
 from articleqa.qa.policy import AnswerPolicy
 from articleqa.qa.reader import ExtractiveReader
+from articleqa.qa.similarity import SentenceSimilarity
 
 
 @dataclass
@@ -36,14 +37,18 @@ def _timed_predictions(questions: list[SquadQuestion], predict: Callable[[SquadQ
 
 
 def evaluate_gold_paragraphs(reader: ExtractiveReader, policy: AnswerPolicy, questions: list[SquadQuestion],
-                             progress: bool = False) -> EvalResult:
+                             progress: bool = False, similarity: SentenceSimilarity | None = None) -> EvalResult:
     """Each question against its own paragraph. In a v2.0 file (with unanswerable questions) an
-    abstention is predicted as ""; a v1.1 file is scored as v1.1 is: every question gets a span."""
+    abstention is predicted as ""; a v1.1 file is scored as v1.1 is: every question gets a span. The
+    policy's confidence needs each span's `similarity` (the product's, given as `similarity`)."""
     if not any(not q.answerable for q in questions):
         policy = policy.always_answering()
 
     def predict(q: SquadQuestion) -> str:
-        judgement = policy.judge(reader.read(q.question, [q.context], top_k=4))
+        output = reader.read(q.question, [q.context], top_k=4)
+        if similarity is not None and policy.abstains:
+            output = similarity.annotate_one(q.question, [q.context], output)
+        judgement = policy.judge(output)
         return "" if judgement.abstain or judgement.best is None else judgement.best.text
 
     predictions, per_question = _timed_predictions(questions, predict, progress)

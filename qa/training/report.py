@@ -48,7 +48,8 @@ def report(reader: str, data_dir: Path, timeqa: int, precision: str = "auto",
 
     def gold(name: str, file: str, policy, limit: int | None = None) -> None:
         questions = load_squad(data_dir / file)
-        result = evaluate_gold_paragraphs(app.reader, policy, questions[:limit] if limit else questions)
+        result = evaluate_gold_paragraphs(app.reader, policy, questions[:limit] if limit else questions,
+                                          similarity=app.similarity)
         figures[name] = {"f1": result.scores["f1"], "em": result.scores["exact"],
                          "ms_per_question": 1000 * result.seconds_per_question}
         print(name, json.dumps({k: round(v, 1) for k, v in figures[name].items()}), flush=True)

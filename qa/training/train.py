@@ -21,6 +21,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 from articleqa.index.compute import inference_precision, resolve_precision
 from articleqa.qa.evaluation.run import evaluate_gold_paragraphs
 from articleqa.qa.evaluation.squad_data import load_squad
+from articleqa.qa.policy import AnswerPolicy
 from articleqa.qa.reader import ExtractiveReader
 from articleqa.qa.training import loop
 from articleqa.qa.training.data import MIXES, build_mix
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def evaluate() -> dict[str, float]:
         reader = ExtractiveReader.from_model(model, tokenizer, precision, max_length=args.max_length, stride=args.stride)
-        return evaluate_gold_paragraphs(reader, val_sample).scores
+        return evaluate_gold_paragraphs(reader, AnswerPolicy().always_answering(), val_sample).scores
 
     resumed = loop.restore(args.out, model, optimizer) if resuming else None
     if resumed is not None:

@@ -7,7 +7,7 @@ from articleqa.qa.training.calibrate import MIX, Observation, fit, mix_weights, 
 
 def _observation(kind: str, margin: float, right: bool, title: str = "A") -> Observation:
     features = {"margin": margin, "log_probability": math.log(0.5), "log_support": math.log(0.6),
-                "log_lead": 1.0, "passage_rank": 0.0, "evidence": 0.5}
+                "log_lead": 1.0, "passage_rank": 0.0, "evidence": 0.5, "similarity": 0.4}
     return Observation(title, kind, "x", 1.0 if right else 0.0, features)
 
 

@@ -20,6 +20,7 @@ def test_policy_abstains_on_the_no_answer_score_or_below_the_calibrated_bar():
 
 def test_answer_features_pool_overlapping_candidates_and_measure_the_rival():
     import math
+    from dataclasses import replace
 
     from articleqa.qa.policy import answer_features
     from articleqa.qa.reader import Span
@@ -34,3 +35,5 @@ def test_answer_features_pool_overlapping_candidates_and_measure_the_rival():
     assert features["passage_rank"] == 0 and features["margin"] == 2.0
     alone = answer_features(best)
     assert alone["log_support"] == alone["log_probability"] and alone["log_lead"] == 10.0
+    # what the pipeline measured of its sentence (qa/similarity.py) passes through as it is
+    assert answer_features(replace(best, evidence=0.5, similarity=0.7))["similarity"] == 0.7

@@ -13,18 +13,16 @@ import functools
 import re
 from collections.abc import Sequence
 
-from bm25s.stopwords import STOPWORDS_EN_PLUS
-
 from articleqa.index.sentences import SentenceSpan, split_sentences
+from articleqa.qa.text import STOPWORDS
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
 
 
 @functools.lru_cache(maxsize=4096)  # candidates share sentences, and a chat re-reads the same passages
 def content_words(text: str) -> frozenset[str]:
     """Lower-cased words of `text` that carry meaning (English stop words and question words dropped)."""
-    return frozenset(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS)
+    return frozenset(w for w in _WORD.findall(text.lower()) if w not in STOPWORDS)
 
 
 def sentence_evidence(question_words: frozenset[str], answer: str, sentence: str) -> float:
@@ -45,6 +43,7 @@ class SentenceFinder:
 
     def __init__(self, passages: Sequence[str]) -> None:
         self.passages = passages
+        self._found: dict[tuple[int, int], SentenceSpan | None] = {}  # a candidate asks for its sentence twice
 
     def sentence(self, passage_index: int, offset: int) -> str:
         around = self._around(passage_index, offset)
@@ -56,7 +55,8 @@ class SentenceFinder:
         return around is not None and end > around.end
 
     def _around(self, passage_index: int, offset: int) -> SentenceSpan | None:
-        for span in _sentences_of(self.passages[passage_index]):
-            if span.start <= offset < span.end:
-                return span
-        return None
+        key = (passage_index, offset)
+        if key not in self._found:
+            self._found[key] = next((span for span in _sentences_of(self.passages[passage_index])
+                                     if span.start <= offset < span.end), None)
+        return self._found[key]

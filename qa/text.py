@@ -25,7 +25,8 @@ _ABBREVIATION = re.compile(r"\b[A-Z][A-Z&]+\b")  # HTS, FCC, AT&T
 _ASKS_LONG_FORM = re.compile(r"\b(stands?|short|abbreviat\w*|acronym|means?|meaning|full (name|form)|expan\w*)\b", re.IGNORECASE)
 _ROMAN_NUMERAL = re.compile(r"X{0,3}(IX|IV|V?I{0,3})")  # "Ferdinand II" is no abbreviation of "Isabella I"
 _QUESTION_WORD = re.compile(r"\b[^\W\d_]{2,}\b")
-_COMMON_WORDS = frozenset(STOPWORDS_EN_PLUS) | {"us"}  # "tell us", not the US
+STOPWORDS = frozenset(STOPWORDS_EN_PLUS)  # English stop words and question words (BM25's list)
+_COMMON_WORDS = STOPWORDS | {"us"}  # "tell us", not the US
 _NAME_LINKS = {"al", "el", "de", "del", "la", "le", "of", "the", "and", "for", "von", "van", "du", "&"}
 
 

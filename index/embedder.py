@@ -95,6 +95,11 @@ class Embedder:
             vectors = model.encode(texts, batch_size=self.batch_size, progress=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def forget(self) -> None:
+        """Empty the cache of recent texts (a benchmark's cold questions)."""
+        with self._cache_lock:
+            self._queries.clear()
+
     def embed_query(self, query: str) -> np.ndarray:
         """One query's vector, from a small LRU cache when the same text was asked recently."""
         return self.embed_queries([query])[0]

@@ -143,7 +143,7 @@ class FaissVectors:
         """Past FLAT_LIMIT: train an IVF on a sample of old and new rows, move the old rows over, add the new."""
         old = self.count
         total = old + len(rows)
-        lists = int(min(8192, 4 * np.sqrt(total)))
+        lists = _ivf_lists(total)
         sample = np.sort(np.random.default_rng(0).choice(total, size=min(total, 40 * lists), replace=False))
         flat = faiss.downcast_index(self.index.index)
         old_ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
@@ -188,6 +188,11 @@ class FaissVectors:
         return [self.FILE]
 
 
+def _ivf_lists(rows: int) -> int:
+    """Inverted lists for an IVF index of `rows` vectors (both backends)."""
+    return int(min(8192, 4 * np.sqrt(max(rows, 1))))
+
+
 def _in_list(values: Sequence[int]) -> str:
     return "[" + ",".join(str(int(v)) for v in values) + "]"
 
@@ -217,15 +222,36 @@ class MilvusVectors:
             schema.add_field("article", DataType.INT64)
             schema.add_field("position", DataType.INT32)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
-            params = self.client.prepare_index_params()
-            params.add_index(field_name="vector", index_type=self.index_type, metric_type="IP")
-            self.client.create_collection(self.collection, schema=schema, index_params=params,
+            self.client.create_collection(self.collection, schema=schema, index_params=self._index_params(0),
                                           consistency_level="Strong")
         else:
-            self.client.load_collection(self.collection)
             described = self.client.describe_index(self.collection, "vector") or {}
             self.index_type = described.get("index_type", self.index_type)
+            self._load(int(described.get("total_rows", 0)))
         self._count = self._count_rows()
+
+    def _load(self, rows: int) -> None:
+        from pymilvus import MilvusException
+
+        try:
+            self.client.load_collection(self.collection)
+        except MilvusException:
+            # Milvus Lite 3.2 writes a segment's index file in place (milvus_lite/index/brute_force.py): a kill -9
+            # while it saves leaves the file cut short, and the collection no longer loads. The index is
+            # derived from the stored rows, so build it again; a second failure is a real one.
+            self.client.drop_index(self.collection, "vector")
+            self.client.create_index(self.collection, self._index_params(rows))
+            self.client.load_collection(self.collection)
+
+    def _index_params(self, rows: int):
+        """The vector index for `rows` rows: exact (FLAT) or, past FLAT_LIMIT, IVF_FLAT as FaissVectors."""
+        params = self.client.prepare_index_params()
+        if self.index_type.startswith("IVF"):
+            params.add_index(field_name="vector", index_type="IVF_FLAT", metric_type="IP",
+                             params={"nlist": _ivf_lists(rows)})
+        else:
+            params.add_index(field_name="vector", index_type=self.index_type, metric_type="IP")
+        return params
 
     @property
     def description(self) -> str:
@@ -252,15 +278,12 @@ class MilvusVectors:
 
     def _to_ivf(self) -> None:
         """Past FLAT_LIMIT, as FaissVectors: swap the exact index for IVF_FLAT (searched with IVF_PROBES)."""
-        lists = int(min(8192, 4 * np.sqrt(self._count)))
         self.client.flush(self.collection)
         self.client.release_collection(self.collection)
         self.client.drop_index(self.collection, "vector")
-        params = self.client.prepare_index_params()
-        params.add_index(field_name="vector", index_type="IVF_FLAT", metric_type="IP", params={"nlist": lists})
-        self.client.create_index(self.collection, params)
-        self.client.load_collection(self.collection)
         self.index_type = "IVF_FLAT"
+        self.client.create_index(self.collection, self._index_params(self._count))
+        self.client.load_collection(self.collection)
 
     def remove(self, row_ids: np.ndarray) -> None:
         for start in range(0, len(row_ids), BATCH_ROWS):

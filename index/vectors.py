@@ -230,6 +230,11 @@ class MilvusVectors:
             self._load(int(described.get("total_rows", 0)))
         self._count = self._count_rows()
 
+    @property
+    def is_lite(self) -> bool:
+        """Milvus Lite: a local file, embedded (not a server)."""
+        return not self.uri.startswith(("http://", "https://", "tcp://"))
+
     def _load(self, rows: int) -> None:
         from pymilvus import MilvusException
 
@@ -238,7 +243,10 @@ class MilvusVectors:
         except MilvusException:
             # Milvus Lite 3.2 writes a segment's index file in place (milvus_lite/index/brute_force.py): a kill -9
             # while it saves leaves the file cut short, and the collection no longer loads. The index is
-            # derived from the stored rows, so build it again; a second failure is a real one.
+            # derived from the stored rows, so build it again; a second failure is a real one. A server's
+            # failure may be passing: its index is left alone.
+            if not self.is_lite:
+                raise
             self.client.drop_index(self.collection, "vector")
             self.client.create_index(self.collection, self._index_params(rows))
             self.client.load_collection(self.collection)
@@ -318,7 +326,7 @@ class MilvusVectors:
     def close(self) -> None:
         """Disconnect; a Milvus Lite file is also unlocked, so another process may open it."""
         self.client.close()
-        if not self.uri.startswith(("http://", "https://", "tcp://")):
+        if self.is_lite:
             from milvus_lite.server_manager import server_manager_instance
 
             server_manager_instance.release_server(self.uri)

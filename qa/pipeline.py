@@ -153,7 +153,8 @@ class ArticleQA:
                                                   snapshot, vector))
                     for (_, follow_up), vector in zip(valid, vectors, strict=True)]
         texts = [[p.text for p in found] for found in passages]
-        outputs = self.reader.read_many([(follow_up.question, read) for (_, follow_up), read in zip(valid, texts, strict=True)],
+        outputs = self.reader.read_many([(follow_up.question, read)
+                                         for (_, follow_up), read in zip(valid, texts, strict=True)],
                                         top_k=1 + 3 * self.settings.alternatives)
         if snapshot.size:
             outputs = self.similarity.annotate(list(zip(vectors, texts, outputs, strict=True)))

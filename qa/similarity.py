@@ -6,9 +6,8 @@ a sentence about the thing asked from one that shares a word with it ("Who is th
 and the seed's sentence about "President Hafez al-Assad" and the 1982 massacre). It pays most on questions
 the articles don't answer (qa/model/MODEL.md, session 17). The question is already embedded for
 retrieval; only the candidates' sentences are embedded here, those of a batch of readings in one call
-(and kept in the embedder's cache of recent texts).
-Ranking is left alone: the cosine in the ranking cost long stories and search-style questions more than it
-gained (session 16).
+(and kept in the embedder's cache of recent texts). Ranking is left alone: the cosine in the ranking cost
+long stories and search-style questions more than it gained (session 16).
 """
 
 from __future__ import annotations

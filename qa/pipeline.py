@@ -157,7 +157,12 @@ class ArticleQA:
                                          for (_, follow_up), read in zip(valid, texts, strict=True)],
                                         top_k=1 + 3 * self.settings.alternatives)
         if snapshot.size:
-            outputs = self.similarity.annotate(list(zip(vectors, texts, outputs, strict=True)))
+            # A follow-up rewritten from the conversation ("And which city are HTS heading for next?") is a
+            # machine-made question, vaguer than any the calibration was fitted on: its similarity would count
+            # against every such answer, so it is not measured (the policy counts it as average).
+            measured = [vector if follow_up.query == question else None
+                        for (question, follow_up), vector in zip(valid, vectors, strict=True)]
+            outputs = self.similarity.annotate(list(zip(measured, texts, outputs, strict=True)))
         outputs = iter(outputs)
         found_of = iter(passages)
         return [item if isinstance(item, InvalidQuestion) else

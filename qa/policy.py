@@ -92,7 +92,7 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a.passage_index == b.passage_index and a.start < b.end and b.start < a.end
 
 
-def answer_features(best: Span, spans: tuple[Span, ...] | list[Span] = ()) -> dict[str, float]:
+def answer_features(best: Span, spans: tuple[Span, ...] | list[Span] = ()) -> dict[str, float | None]:
     """What the calibration sees of an answer. Besides the span's own scores (its margin over "no answer"
     and its probability): `log_support`, the mass of all candidates that overlap it or say the same
     ("$10 million" and "10 million" split the model's probability between them); `log_lead`, how far it
@@ -120,8 +120,12 @@ def answer_features(best: Span, spans: tuple[Span, ...] | list[Span] = ()) -> di
     }
 
 
-def calibrated_confidence(calibration: dict, features: dict[str, float]) -> float:
-    """Logistic regression over the answer's features (weights fitted by qa.training.calibrate)."""
+def calibrated_confidence(calibration: dict, features: dict[str, float | None]) -> float:
+    """Logistic regression over the answer's features (weights fitted by qa.training.calibrate). A feature
+    that was not measured (None: a follow-up's similarity) counts as its mean over the calibration's
+    observations, so it moves the confidence neither way."""
     names = calibration.get("features", FEATURES)
-    z = calibration["bias"] + sum(w * features[name] for w, name in zip(calibration["weights"], names, strict=True))
+    means = calibration.get("means", {})
+    z = calibration["bias"] + sum(w * (means.get(name, 0.0) if features[name] is None else features[name])
+                                  for w, name in zip(calibration["weights"], names, strict=True))
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))

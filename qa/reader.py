@@ -57,7 +57,7 @@ class Span:
     probability: float  # p(start) * p(end) under one softmax over every window of the reading
     margin: float  # log probability minus the reading's no-answer log probability; higher = more sure
     evidence: float = 0.0  # share of the question's words its sentence repeats (qa/evidence.py)
-    similarity: float = 0.0  # cosine between the question's and its sentence's embeddings (qa/similarity.py)
+    similarity: float | None = None  # cosine of the question's and its sentence's embeddings; None: not measured
 
 
 @dataclass(frozen=True)

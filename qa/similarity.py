@@ -33,10 +33,11 @@ class SentenceSimilarity:
         """One reading, the question embedded here."""
         return self.annotate([(self.embedder.embed_query(question), passages, output)])[0]
 
-    def annotate(self, readings: Sequence[tuple[np.ndarray, Sequence[str], ReaderOutput]]) -> list[ReaderOutput]:
-        """(question vector, passages read, reader output) per reading -> the outputs, spans annotated."""
+    def annotate(self, readings: Sequence[tuple[np.ndarray | None, Sequence[str], ReaderOutput]]) -> list[ReaderOutput]:
+        """(question vector, passages read, reader output) per reading -> the outputs, spans annotated; a
+        reading without a vector is left as it is (its spans' similarity not measured)."""
         sentences_of = [[SentenceFinder(passages).sentence(span.passage_index, span.start) for span in output.spans]
-                        for _, passages, output in readings]
+                        if vector is not None else [] for vector, passages, output in readings]
         unique = list(dict.fromkeys(sentence for sentences in sentences_of for sentence in sentences))
         row = {sentence: i for i, sentence in enumerate(unique)}
         # as the questions are: fp32 (a cosine must not depend on what else is in the batch), and cached
@@ -44,6 +45,9 @@ class SentenceSimilarity:
         vectors = self.embedder.embed_queries(unique)
         annotated = []
         for (question_vector, _, output), sentences in zip(readings, sentences_of, strict=True):
+            if question_vector is None:
+                annotated.append(output)
+                continue
             spans = tuple(replace(span, similarity=float(np.dot(vectors[row[sentence]], question_vector)))
                           for span, sentence in zip(output.spans, sentences, strict=True))
             annotated.append(replace(output, spans=spans))

@@ -119,7 +119,10 @@ def fit(observations: list[Observation]) -> dict:
                                                          sample_weight=mix_weights(observations))
     weights = model.coef_[0] / scale
     bias = float(model.intercept_[0] - np.sum(model.coef_[0] * mean / scale))
+    # what a feature counts as where it was not measured (calibrated_confidence): its mean over the MIX
+    means = np.average(x, axis=0, weights=mix_weights(observations))
     return {"features": list(FEATURES), "weights": weights.tolist(), "bias": bias,
+            "means": dict(zip(FEATURES, means.round(6).tolist(), strict=True)),
             "target": "token F1 >= 0.5 of the answer shown, over retrieved passages", "mix": MIX}
 
 

@@ -38,6 +38,9 @@ def test_threshold_reaches_the_stated_precision_and_fit_orders_by_evidence(tmp_p
         sample.append(_observation("out-of-corpus", margin - 6, right=False, title=f"T{i % 4}"))
         sample.append(_observation("unanswerable", margin - 3, right=False, title=f"T{i % 4}"))
     calibration = fit(sample)
+    # a feature's mean over the stated mix, for answers where it was not measured
+    assert calibration["means"]["similarity"] == 0.4 and calibration["means"]["margin"] < sum(
+        o.features["margin"] for o in sample if o.kind == "answerable") / 200
     confidences = [calibrated_confidence(calibration, o.features) for o in sample]
     assert confidences[3 * 150] > confidences[3 * 20]  # more margin, more confidence
     threshold = threshold_for_precision(confidences, [o.right for o in sample], mix_weights(sample), 0.8)

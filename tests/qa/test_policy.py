@@ -37,3 +37,14 @@ def test_answer_features_pool_overlapping_candidates_and_measure_the_rival():
     assert alone["log_support"] == alone["log_probability"] and alone["log_lead"] == 10.0
     # what the pipeline measured of its sentence (qa/similarity.py) passes through as it is
     assert answer_features(replace(best, evidence=0.5, similarity=0.7))["similarity"] == 0.7
+
+
+def test_a_feature_not_measured_counts_as_its_calibration_mean():
+    from articleqa.qa.policy import calibrated_confidence
+
+    calibration = {"features": ["margin", "similarity"], "weights": [1.0, 4.0], "bias": -1.0,
+                   "means": {"margin": 0.0, "similarity": 0.5}}
+    assert calibrated_confidence(calibration, {"margin": 1.0, "similarity": None}) == \
+        calibrated_confidence(calibration, {"margin": 1.0, "similarity": 0.5})
+    assert calibrated_confidence(calibration, {"margin": 1.0, "similarity": 0.1}) < \
+        calibrated_confidence(calibration, {"margin": 1.0, "similarity": None})

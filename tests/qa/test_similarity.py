@@ -48,7 +48,20 @@ def test_a_batch_of_readings_is_annotated_as_each_one_alone(embedder):
 
 
 def test_the_pipeline_hands_the_policy_each_answer_s_similarity(tiny_app):
+    from articleqa.qa.pipeline import Turn
+
     tiny_app.add_text(SEED, "seed.txt")
     reading = tiny_app.read("When was HTS formed?")
     assert reading.spans and all(-1.0 <= s.similarity <= 1.0 for s in reading.spans)
-    assert any(s.similarity != 0.0 for s in reading.spans)
+    # a follow-up the conversation rewrote ("they" -> HTS) is not measured: the policy counts it as average
+    follow_up = tiny_app.read("And which city are they heading for next?", [Turn("Who leads HTS?", "Jolani")])
+    assert follow_up.query == "And which city are HTS heading for next?"
+    assert follow_up.spans and all(s.similarity is None for s in follow_up.spans)
+
+
+def test_a_reading_without_a_question_vector_is_left_unmeasured(embedder):
+    output = ReaderOutput((_span_of("2016", SEED),), -3.0, 1)
+    untouched, measured = SentenceSimilarity(embedder).annotate(
+        [(None, [SEED], output), (embedder.embed_query("When was HTS formed?"), [SEED], output)])
+    assert untouched == output and untouched.spans[0].similarity is None
+    assert measured.spans[0].similarity is not None

@@ -156,14 +156,13 @@ class ArticleQA:
         outputs = self.reader.read_many([(follow_up.question, read)
                                          for (_, follow_up), read in zip(valid, texts, strict=True)],
                                         top_k=1 + 3 * self.settings.alternatives)
-        if snapshot.size:
-            # A follow-up rewritten from the conversation ("And which city are HTS heading for next?") is a
-            # machine-made question, vaguer than any the calibration was fitted on: its similarity would count
-            # against every such answer, so it is not measured (the policy counts it as average).
-            measured = [vector if follow_up.query == question else None
-                        for (question, follow_up), vector in zip(valid, vectors, strict=True)]
-            outputs = self.similarity.annotate(list(zip(measured, texts, outputs, strict=True)))
-        outputs = iter(outputs)
+        # A follow-up rewritten from the conversation ("And which city are HTS heading for next?") is a
+        # machine-made question, vaguer than any the calibration was fitted on: its similarity would count
+        # against every such answer, so it is not measured (the policy counts it as average). Nor is anything
+        # read from an empty index (no vectors, no spans).
+        measured = [vector if follow_up.query == question else None
+                    for (question, follow_up), vector in zip(valid, vectors, strict=True)]
+        outputs = iter(self.similarity.annotate(list(zip(measured, texts, outputs, strict=True))))
         found_of = iter(passages)
         return [item if isinstance(item, InvalidQuestion) else
                 Reading(item[0], item[1], next(found_of), next(outputs), snapshot.articles) for item in follow_ups]

@@ -115,12 +115,12 @@ def fit(observations: list[Observation]) -> dict:
     x = np.array([[o.features[name] for name in FEATURES] for o in observations])
     y = np.array([o.right for o in observations], dtype=int)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-    model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y,
-                                                         sample_weight=mix_weights(observations))
+    sample_weight = mix_weights(observations)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y, sample_weight=sample_weight)
     weights = model.coef_[0] / scale
     bias = float(model.intercept_[0] - np.sum(model.coef_[0] * mean / scale))
     # what a feature counts as where it was not measured (calibrated_confidence): its mean over the MIX
-    means = np.average(x, axis=0, weights=mix_weights(observations))
+    means = np.average(x, axis=0, weights=sample_weight)
     return {"features": list(FEATURES), "weights": weights.tolist(), "bias": bias,
             "means": dict(zip(FEATURES, means.round(6).tolist(), strict=True)),
             "target": "token F1 >= 0.5 of the answer shown, over retrieved passages", "mix": MIX}

@@ -59,14 +59,15 @@ def requested_precision() -> str | None:
 
 
 @contextlib.contextmanager
-def inference_precision(precision: str) -> Iterator[None]:
+def inference_precision(precision: str, device: str = "cpu") -> Iterator[None]:
     """Run the enclosed forward passes in `precision` ("bf16" or "fp32"); weights stay float32. torch runs
-    them under autocast; OpenVINO picks its model compiled in that precision (index/runtime.py). A torch
-    model exists only once torch is imported, so this never imports it."""
+    them under autocast on `device` ("cpu", or "cuda" for a training run on a GPU); OpenVINO picks its model
+    compiled in that precision (index/runtime.py). A torch model exists only once torch is imported, so this
+    never imports it."""
     token = _requested.set(precision)
     try:
         if precision == "bf16" and "torch" in sys.modules:
-            with sys.modules["torch"].autocast("cpu", dtype=sys.modules["torch"].bfloat16):
+            with sys.modules["torch"].autocast(device, dtype=sys.modules["torch"].bfloat16):
                 yield
         else:
             yield

@@ -250,10 +250,11 @@ class TorchForward:
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         import torch
 
-        batch = {name: torch.from_numpy(inputs[name]) for name in self.inputs}
-        with self._lock, torch.inference_mode(), inference_precision(self.precision):
+        device = self.model.device  # a training run's evaluation may hold the model on a GPU
+        batch = {name: torch.from_numpy(inputs[name]).to(device) for name in self.inputs}
+        with self._lock, torch.inference_mode(), inference_precision(self.precision, device.type):
             output = self.model(**batch)
-        return [getattr(output, name).float().numpy() for name in self.outputs]
+        return [getattr(output, name).float().cpu().numpy() for name in self.outputs]
 
 
 class TieredForward:

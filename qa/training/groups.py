@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from articleqa.index.runtime import plain_copy
 from articleqa.qa.evaluation.squad_data import read_squad_json
 from articleqa.qa.evaluation.squad_metric import normalize_answer
 from articleqa.qa.training.data import present_sources
@@ -61,6 +64,21 @@ SHARED_MIX: dict[str, DocumentSource] = {
     "squadshifts-reddit": DocumentSource("extra/squadshifts-reddit.json.gz", cap=800),
     "quoref": DocumentSource("extra/quoref-contrast-original.json.gz"),
 }
+
+# For a run with the compute for several epochs (a GPU): the same sets uncapped or capped higher, and the
+# small licence-fit sets the first readers saw (QAMR's Wikinews and Wikipedia sentences, ROPES, DROP, TAT-QA).
+BROAD_MIX: dict[str, DocumentSource] = {
+    **SHARED_MIX,
+    "qed-train": DocumentSource("extra/qed-nq-train.json.gz"),
+    "fairytale": DocumentSource("extra/fairytaleqa-train.json.gz"),
+    "squadshifts-reddit": DocumentSource("extra/squadshifts-reddit.json.gz", cap=3000),
+    "squadshifts-amazon": DocumentSource("extra/squadshifts-amazon.json.gz", cap=1500),
+    "qamr": DocumentSource("extra/qamr-filtered-dev.json.gz", cap=2000),
+    "ropes": DocumentSource("extra/ropes-contrast-original.json.gz"),
+    "drop": DocumentSource("extra/drop-contrast-spans.json.gz"),
+    "tatqa": DocumentSource("extra/tatqa-textspan-dev.json.gz"),
+}
+MIXES = {"shared": SHARED_MIX, "broad": BROAD_MIX}
 
 
 def load_documents(path: Path, source: str, unanswerable_only: bool = False) -> list[Document]:
@@ -181,17 +199,25 @@ def confuser_positions(text: str, confusers: list[dict]) -> list[int]:
 
 def question_groups(documents: list[Document], tokenizer, *, max_length: int, stride: int, windows: int,
                     seed: int, max_question_tokens: int = 64,
-                    confusers: dict[str, list[dict]] | None = None) -> list[dict]:
+                    confusers: dict[str, list[dict]] | None = None, part: tuple[int, int] = (0, 1)) -> list[dict]:
     """One group per question: `windows` tokenised windows and, per window, the gold start/end token
     lists (empty where the window doesn't hold the answer). Unanswerable questions have no gold tokens.
     With `confusers` (question id -> a reader's wrong answers), the same-document windows that hold them
-    come first among the look-alikes, most probable wrong answer first."""
-    rng = random.Random(seed)
+    come first among the look-alikes, most probable wrong answer first. `part` (i, n): only the questions
+    of every n-th document from the i-th (parallel_question_groups); other documents still lend windows."""
+    index, parts = part
+    rng = random.Random(seed if parts == 1 else f"{seed}/{index}/{parts}")
     by_source: dict[str, list[int]] = {}
     for i, d in enumerate(documents):
         by_source.setdefault(d.source, []).append(i)
 
     cache: dict[tuple[int, int], tuple] = {}
+    # windows made by the tokenizers library as the reader makes them (qa/reader.py), not by transformers'
+    # tokenizer(...) call, whose overflowing windows differ between transformers 5.17 and 5.25
+    overflowing = plain_copy(tokenizer.backend_tokenizer)
+    overflowing.enable_truncation(max_length, stride=stride, strategy="only_second")
+    first_window = plain_copy(tokenizer.backend_tokenizer)
+    first_window.enable_truncation(max_length, strategy="only_second")
 
     def windows_of(doc_index: int, question: str) -> tuple:
         """(encoding, context char spans, normalised window texts). Windows depend on the question only
@@ -202,14 +228,15 @@ def question_groups(documents: list[Document], tokenizer, *, max_length: int, st
             if cache and next(iter(cache))[0] != doc_index:
                 cache.clear()  # groups are built document by document
             text = documents[doc_index].text
-            encoded = tokenizer(question, text, truncation="only_second", max_length=max_length, stride=stride,
-                                return_overflowing_tokens=True, return_offsets_mapping=True)
+            encoded = _Windows(overflowing.encode(question, text))
             spans = [_context_span(encoded, w) for w in range(len(encoded["input_ids"]))]
             cache[key] = (encoded, spans, [normalize_answer(text[s:e]) for s, e in spans])
         return cache[key]
 
     groups = []
     for doc_index, document in enumerate(documents):
+        if doc_index % parts != index:
+            continue
         for q in document.questions:
             question = _clip(tokenizer, q.question, max_question_tokens)
             encoded, spans, normalised = windows_of(doc_index, question)
@@ -257,14 +284,74 @@ def question_groups(documents: list[Document], tokenizer, *, max_length: int, st
                 piece = text[begin : begin + 1500]
                 if any(k in normalize_answer(piece) for k in answer_keys):
                     continue
-                other_encoded = tokenizer(question, piece, truncation="only_second", max_length=max_length)
-                rows.append({"input_ids": other_encoded["input_ids"],
-                             "token_type_ids": other_encoded["token_type_ids"], "starts": [], "ends": []})
+                other_encoded = first_window.encode(question, piece)
+                rows.append({"input_ids": other_encoded.ids,
+                             "token_type_ids": other_encoded.type_ids, "starts": [], "ends": []})
             if len(rows) < windows:
                 continue
             groups.append({"id": q.id, "source": document.source, "windows": rows})
     rng.shuffle(groups)
     return groups
+
+
+_shared: dict = {}  # what a worker of parallel_question_groups was given when it started
+
+
+def _start_worker(documents: list[Document], tokenizer, settings: dict) -> None:
+    _shared.update(documents=documents, tokenizer=tokenizer, settings=settings)
+
+
+def _part_groups(part: tuple[int, int]) -> list[dict]:
+    return question_groups(_shared["documents"], _shared["tokenizer"], part=part, **_shared["settings"])
+
+
+def parallel_question_groups(documents: list[Document], tokenizer, *, workers: int, seed: int,
+                             **settings) -> list[dict]:
+    """question_groups split over `workers` processes by document (tokenising ~37,000 questions into
+    windows takes ~10 minutes on one core); deterministic for a given number of workers. The workers are
+    spawned, not forked: a process that has imported JAX (bm25s does, where it is installed) deadlocks in
+    a forked child."""
+    if workers <= 1:
+        return question_groups(documents, tokenizer, seed=seed, **settings)
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_start_worker,
+                      initargs=(documents, tokenizer, {**settings, "seed": seed})) as pool:
+        parts = pool.map(_part_groups, [(i, workers) for i in range(workers)])
+    groups = [g for part in parts for g in part]
+    random.Random(seed).shuffle(groups)
+    return groups
+
+
+def compact(groups: list[dict]) -> list[dict]:
+    """Groups with their token ids as numpy arrays: a file of ~37,000 groups of 8 windows loads in seconds
+    instead of a minute and a half of unpickling Python ints."""
+    return [{**g, "windows": [{**w, "input_ids": np.asarray(w["input_ids"], dtype=np.int32),
+                               "token_type_ids": np.asarray(w["token_type_ids"], dtype=np.int8)}
+                              for w in g["windows"]]} for g in groups]
+
+
+def load_groups(path: Path) -> list[dict]:
+    import torch
+
+    return torch.load(path, weights_only=False)  # our own file: numpy arrays (compact), or lists before
+
+
+class _Windows:
+    """A question's windows over a text (an encoding and its overflowing parts), read the way transformers'
+    BatchEncoding is: encoded["input_ids"][w], encoded["offset_mapping"][w], encoded.sequence_ids(w)."""
+
+    _FIELDS = {"input_ids": "ids", "token_type_ids": "type_ids", "offset_mapping": "offsets"}
+
+    def __init__(self, encoding) -> None:
+        self._parts = [encoding, *encoding.overflowing]
+
+    def __getitem__(self, key: str) -> list:
+        return [getattr(part, self._FIELDS[key]) for part in self._parts]
+
+    def sequence_ids(self, w: int) -> list[int | None]:
+        return self._parts[w].sequence_ids
 
 
 def _row(encoded, w: int, gold: tuple[list[int], list[int]], question_ids: list[int]) -> dict:

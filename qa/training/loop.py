@@ -45,6 +45,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, out: str, lr: float, w
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="autocast of the forward pass (auto: bf16 where the CPU has it natively)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda (auto: cuda when torch sees a GPU)")
+    parser.add_argument("--epochs", type=float, default=0.0, help="at most this many epochs (0: no cap)")
+    parser.add_argument("--deadline-minutes", type=float, default=0.0,
+                        help="stop (evaluate, keep the best, save final/) once this much wall time has passed")
 
 
 def start_run(args: argparse.Namespace) -> str:
@@ -54,7 +58,20 @@ def start_run(args: argparse.Namespace) -> str:
                         handlers=[logging.FileHandler(args.out / "train.log"), logging.StreamHandler()])
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    args.started = time.perf_counter()
     return args.backbone or default_embedder_path()
+
+
+def deadline(args: argparse.Namespace) -> float | None:
+    """The perf_counter time at which --deadline-minutes runs out (None: no deadline)."""
+    return args.started + 60 * args.deadline_minutes if args.deadline_minutes else None
+
+
+def capped_steps(steps: int, args: argparse.Namespace, per_epoch: int) -> int:
+    """`steps`, no more than --epochs epochs of `per_epoch` steps."""
+    return min(steps, max(1, round(args.epochs * per_epoch))) if args.epochs else steps
 
 
 def save_atomically(obj, path: Path) -> None:
@@ -79,14 +96,14 @@ def measure_steps(train_step: Callable[[int], float], minutes: float, probes: in
     for step in range(probes):
         train_step(step)
     per_step = (time.perf_counter() - began) / probes
-    total = int(minutes * 60 / (per_step * overhead))
+    total = max(1, int(minutes * 60 / (per_step * overhead)))
     log.info("measured %.2f s/step: %d steps fit in %.0f min", per_step, total, minutes)
     return total
 
 
 def restore(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
     """Load the checkpoint in `out` into the model and optimiser; its step, best scores and schedule."""
-    state = torch.load(out / CHECKPOINT, weights_only=False)
+    state = torch.load(out / CHECKPOINT, weights_only=False, map_location="cpu")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"])
@@ -96,10 +113,11 @@ def restore(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer)
 
 def run_steps(model, tokenizer, optimizer: torch.optim.Optimizer, train_step: Callable[[int], float],
               evaluate: Callable[[], dict[str, float]], *, out: Path, total_steps: int, warmup: float,
-              every: int, select: str, best: dict, resumed: dict | None = None) -> dict:
+              every: int, select: str, best: dict, resumed: dict | None = None, stop_at: float | None = None) -> dict:
     """Steps up to `total_steps` (from the resumed checkpoint's, if any) on a linear schedule fixed at
-    start, so a resumed run continues exactly. Every `every` steps: evaluate, save `best/` when
-    scores[select] beats the best so far, checkpoint. Saves `final/`; returns the best scores."""
+    start, so a resumed run continues exactly. Every `every` steps: evaluate, save `best/` (its scores in
+    best.json) when scores[select] beats the best so far, checkpoint. At perf_counter time `stop_at` it
+    evaluates and stops early. Saves `final/`; returns the best scores."""
     scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup * total_steps), total_steps)
     step = 0
     if resumed is not None:
@@ -115,7 +133,8 @@ def run_steps(model, tokenizer, optimizer: torch.optim.Optimizer, train_step: Ca
         scheduler.step()
         step += 1
         progress.update(1)
-        if step % every == 0 or step == total_steps:
+        late = stop_at is not None and time.perf_counter() > stop_at
+        if step % every == 0 or step == total_steps or late:
             scores = evaluate()
             log.info("step %d/%d loss %.3f lr %.2e %s (%.0f s)", step, total_steps, running / every,
                      scheduler.get_last_lr()[0], json.dumps({k: round(v, 1) for k, v in scores.items()}),
@@ -125,9 +144,13 @@ def run_steps(model, tokenizer, optimizer: torch.optim.Optimizer, train_step: Ca
                 best = {**scores, "step": step}
                 model.save_pretrained(out / "best")
                 tokenizer.save_pretrained(out / "best")
+                (out / "best.json").write_text(json.dumps(best, indent=2))
             save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                              "scheduler": scheduler.state_dict(), "step": step, "best": best,
                              "rng": torch.get_rng_state()}, out / CHECKPOINT)
+            if late:
+                log.info("deadline reached at step %d of %d", step, total_steps)
+                break
     model.save_pretrained(out / "final")
     tokenizer.save_pretrained(out / "final")
     log.info("done: %d steps, best %s", step, json.dumps(best))

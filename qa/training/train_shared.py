@@ -31,7 +31,15 @@ from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad, read_s
 from articleqa.qa.evaluation.squad_metric import score_one
 from articleqa.qa.reader import ExtractiveReader
 from articleqa.qa.training import loop
-from articleqa.qa.training.groups import SHARED_MIX, build_documents, entity_swapped_questions, question_groups
+from articleqa.qa.training.groups import (
+    MIXES,
+    build_documents,
+    compact,
+    entity_swapped_questions,
+    load_groups,
+    parallel_question_groups,
+    question_groups,
+)
 
 log = logging.getLogger("articleqa.train")
 
@@ -48,8 +56,8 @@ def collate_groups(groups: list[dict], pad_id: int, sep_id: int) -> dict[str, to
     gold_end = torch.zeros((n, length), dtype=torch.bool)
     for r, w in enumerate(rows):
         k = len(w["input_ids"])
-        ids[r, :k] = torch.tensor(w["input_ids"])
-        types[r, :k] = torch.tensor(w["token_type_ids"])
+        ids[r, :k] = torch.as_tensor(w["input_ids"])
+        types[r, :k] = torch.as_tensor(w["token_type_ids"])
         mask[r, :k] = 1
         gold_start[r, w["starts"]] = True
         gold_end[r, w["ends"]] = True
@@ -70,6 +78,15 @@ def shared_norm_loss(logits: torch.Tensor, context: torch.Tensor, gold: torch.Te
     unanswerable = ~gold.any(-1)
     target = torch.cat([gold, unanswerable[:, None]], 1)
     return (torch.logsumexp(scores, -1) - torch.logsumexp(scores.masked_fill(~target, -1e4), -1)).mean()
+
+
+def fewer_windows(group: dict, windows: int) -> dict:
+    """A group cut to `windows` windows: its first ones (the answer's window, then the same document's
+    look-alikes, most alike first) and its last (another document's), as if it had been built with fewer."""
+    rows = group["windows"]
+    if len(rows) <= windows:
+        return group
+    return {**group, "windows": rows[: windows - 1] + rows[-1:]}
 
 
 def article_paragraphs(path: Path) -> dict[str, list[str]]:
@@ -97,27 +114,27 @@ def multi_passage_items(questions: list[SquadQuestion], paragraphs: dict[str, li
 
 
 def evaluate_reader(reader: ExtractiveReader, gold: list[SquadQuestion], multi: list[tuple[SquadQuestion, list[str]]],
-                    v2: list[SquadQuestion]) -> dict[str, float]:
+                    v2: list[SquadQuestion], chunk: int = 32) -> dict[str, float]:
     """Gold-paragraph F1; F1 with each question's paragraph among look-alikes of its article (always
-    answering); SQuAD 2.0 F1 at the best no-answer margin (how well the no-answer score separates)."""
+    answering); SQuAD 2.0 F1 at the best no-answer margin (how well the no-answer score separates).
+    Questions are read `chunk` at a time (read_many: shared forward passes, the same answers)."""
     def f1(pred: str, q: SquadQuestion) -> float:
         return score_one(pred, q.answers)[1] if q.answers else float(not pred)
 
-    result = {}
-    scores = []
-    for q in gold:
-        spans = reader.read(q.question, [q.context], top_k=1).spans
-        scores.append(f1(spans[0].text if spans else "", q))
-    result["gold_f1"] = 100 * sum(scores) / max(1, len(scores))
-    scores = []
-    for q, passages in multi:
-        spans = reader.read(q.question, passages, top_k=1).spans
-        scores.append(f1(spans[0].text if spans else "", q))
-    result["multi_f1"] = 100 * sum(scores) / max(1, len(scores))
-    margins = []
-    for q in v2:
-        spans = reader.read(q.question, [q.context], top_k=1).spans
-        margins.append((spans[0].margin if spans else -1e9, f1(spans[0].text, q) if spans else 0.0, f1("", q)))
+    def best_spans(items: list[tuple[SquadQuestion, list[str]]]) -> list:
+        outputs = []
+        for begin in range(0, len(items), chunk):
+            part = items[begin : begin + chunk]
+            outputs.extend(reader.read_many([(q.question, passages) for q, passages in part], top_k=1))
+        return [out.spans[0] if out.spans else None for out in outputs]
+
+    def mean_f1(items: list[tuple[SquadQuestion, list[str]]]) -> float:
+        scores = [f1(span.text if span else "", q) for span, (q, _) in zip(best_spans(items), items, strict=True)]
+        return 100 * sum(scores) / max(1, len(scores))
+
+    result = {"gold_f1": mean_f1([(q, [q.context]) for q in gold]), "multi_f1": mean_f1(multi)}
+    margins = [(span.margin if span else -1e9, f1(span.text, q) if span else 0.0, f1("", q))
+               for span, q in zip(best_spans([(q, [q.context]) for q in v2]), v2, strict=True)]
     best = 0.0
     for threshold in sorted({m for m, _, _ in margins} | {1e9}):
         total = sum(answer if m >= threshold else empty for m, answer, empty in margins)
@@ -134,6 +151,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--windows", type=int, default=3, help="windows per question group")
     parser.add_argument("--groups", type=int, default=10, help="question groups per batch")
     parser.add_argument("--reuse-groups", action="store_true", help="start afresh on the groups.pt already in --out")
+    parser.add_argument("--groups-file", type=Path, default=None, help="where the groups are (default: --out/groups.pt)")
+    parser.add_argument("--mix", choices=sorted(MIXES), default="shared", help="training sets (groups.py)")
+    parser.add_argument("--workers", type=int, default=1, help="processes that tokenise the groups")
+    parser.add_argument("--evaluations", type=int, default=0,
+                        help="evaluate this many times over the run (0: every --checkpoint-every steps)")
     parser.add_argument("--swapped", type=int, default=0,
                         help="unanswerable questions made by swapping a name of an answerable one (groups.py); "
                              "with --reuse-groups, added to the groups already there")
@@ -145,18 +167,20 @@ def main(argv: list[str] | None = None) -> None:
     precision = resolve_precision(args.precision)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
 
-    state_file, plan_file, groups_file = args.out / loop.CHECKPOINT, args.out / "plan.json", args.out / "groups.pt"
+    state_file, plan_file = args.out / loop.CHECKPOINT, args.out / "plan.json"
+    groups_file = args.groups_file or args.out / "groups.pt"
+    mix = MIXES[args.mix]
     resuming = args.resume and state_file.exists()
     if resuming:
         plan = json.loads(plan_file.read_text())
-        groups = torch.load(groups_file)
+        groups = load_groups(groups_file)
     elif args.reuse_groups and groups_file.exists():
-        groups = torch.load(groups_file)
+        groups = load_groups(groups_file)
         plan = {**(json.loads(plan_file.read_text()) if plan_file.exists() else {}), "groups": len(groups),
                 "backbone": backbone, "args": {k: str(v) for k, v in vars(args).items()}}
         log.info("reusing %d groups from %s", len(groups), groups_file)
         if args.swapped and not any(g["id"].startswith("swap-") for g in groups):
-            documents, _ = build_documents(args.data_dir, args.seed, SHARED_MIX)
+            documents, _ = build_documents(args.data_dir, args.seed, mix)
             made = entity_swapped_questions(documents, args.swapped, args.seed)
             for document in documents:
                 document.questions[:] = [q for q in document.questions if q.id.startswith("swap-")]
@@ -164,24 +188,26 @@ def main(argv: list[str] | None = None) -> None:
                                     stride=args.stride, windows=len(groups[0]["windows"]), seed=args.seed)
             groups = groups + extra
             random.Random(args.seed).shuffle(groups)
-            torch.save(groups, groups_file)
+            torch.save(compact(groups), groups_file)
             plan.update({"groups": len(groups), "swapped": made})
             log.info("added %d groups of entity-swapped questions (%d made)", len(extra), made)
     else:
         started = time.perf_counter()
-        documents, counts = build_documents(args.data_dir, args.seed, SHARED_MIX)
+        documents, counts = build_documents(args.data_dir, args.seed, mix)
         if args.swapped:
             counts["entity-swapped"] = entity_swapped_questions(documents, args.swapped, args.seed)
         confusers = json.loads(args.confusers.read_text()) if args.confusers else None
-        groups = question_groups(documents, tokenizer, max_length=args.max_length, stride=args.stride,
-                                 windows=args.windows, seed=args.seed, confusers=confusers)
-        torch.save(groups, groups_file)
+        groups = parallel_question_groups(documents, tokenizer, workers=args.workers, max_length=args.max_length,
+                                          stride=args.stride, windows=args.windows, seed=args.seed,
+                                          confusers=confusers)
+        torch.save(compact(groups), groups_file)
         plan = {"args": {k: str(v) for k, v in vars(args).items()}, "mix": counts, "groups": len(groups),
                 "backbone": backbone}
         log.info("mix %s: %d groups of %d windows (%.0f s)", counts, len(groups), args.windows,
                  time.perf_counter() - started)
 
-    model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32)
+    groups = [fewer_windows(g, args.windows) for g in groups]
+    model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32).to(args.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     rng = random.Random(args.seed)
     val = load_squad(args.data_dir / "squad-v1.1-dev.val.json.gz")
@@ -200,9 +226,10 @@ def main(argv: list[str] | None = None) -> None:
 
     def train_step(step: int) -> float:
         model.train()
-        batch = collate_groups(batch_at(step), tokenizer.pad_token_id, tokenizer.sep_token_id)
+        batch = {name: value.to(args.device, non_blocking=True) for name, value in
+                 collate_groups(batch_at(step), tokenizer.pad_token_id, tokenizer.sep_token_id).items()}
         n = int(batch["groups"])
-        with inference_precision(precision):
+        with inference_precision(precision, torch.device(args.device).type):
             out = model(input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"],
                         attention_mask=batch["attention_mask"])
         loss = (shared_norm_loss(out.start_logits, batch["context"], batch["gold_start"], n)
@@ -226,13 +253,16 @@ def main(argv: list[str] | None = None) -> None:
         total_steps = args.steps
         if not total_steps:
             total_steps = loop.measure_steps(train_step, args.minutes, probes=3, overhead=1.1)
-            model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32)
+            model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32).to(args.device)
             optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        total_steps = loop.capped_steps(total_steps, args, per_epoch)
         plan["total_steps"] = total_steps
         plan["epochs"] = total_steps / per_epoch
         plan_file.write_text(json.dumps(plan, indent=2))
+    every = max(1, total_steps // args.evaluations) if args.evaluations else args.checkpoint_every
     loop.run_steps(model, tokenizer, optimizer, train_step, evaluate, out=args.out, total_steps=total_steps,
-                   warmup=args.warmup, every=args.checkpoint_every, select="select", best=best, resumed=resumed)
+                   warmup=args.warmup, every=every, select="select", best=best, resumed=resumed,
+                   stop_at=loop.deadline(args))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,231 @@
+"""Several shared-normalisation runs side by side on one GPU, then the best reader (or weight average) on `val`.
+
+    python -m articleqa.qa.training.sweep run --backbone qa/model --out runs/sweep --minutes 5 \\
+        --run lr=3e-5,seed=17 --run lr=5e-5,windows=8,seed=18 ...
+    python -m articleqa.qa.training.sweep evaluate runs/sweep/r1/best qa/model --json scores.json
+
+`run` tokenises the training groups once (in parallel, with the most windows any run asks for), starts
+one `train_shared` process per --run on the same groups (each keeps its best checkpoint on its own `val`
+sample), then scores every candidate on the same larger `val` sample in parallel processes: the backbone,
+each run's best and last weights, and the weight averages of the bests with and without the backbone
+(model soups, Wortsman et al. 2022). The candidate with the highest mean of gold-paragraph F1, look-alike
+paragraphs F1 and SQuAD 2.0 best-threshold F1 is exported (fp16) to --out/winner with the backbone's
+reading settings. A small model leaves most of a GPU idle, so runs side by side cost little more than one.
+Selection uses SQuAD `val` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("articleqa.train")
+
+RUN_OPTIONS = {"lr", "windows", "seed", "epochs", "groups", "warmup", "checkpoint-every", "evaluations"}
+
+
+def run_flags(spec: str) -> list[str]:
+    """"lr=3e-5,windows=8" as train_shared options."""
+    flags = []
+    for item in filter(None, spec.split(",")):
+        key, _, value = item.partition("=")
+        if key not in RUN_OPTIONS or not value:
+            raise SystemExit(f"--run takes {sorted(RUN_OPTIONS)} as key=value; got {item!r}")
+        flags += [f"--{key}", value]
+    return flags
+
+
+def windows_of(spec: str, default: int) -> int:
+    for item in spec.split(","):
+        key, _, value = item.partition("=")
+        if key == "windows":
+            return int(value)
+    return default
+
+
+def build_groups(args: argparse.Namespace, windows: int) -> Path:
+    import torch
+    from transformers import AutoTokenizer
+
+    from articleqa.qa.training.groups import MIXES, build_documents, compact, parallel_question_groups
+
+    target = args.out / "groups.pt"
+    if target.exists():
+        return target
+    started = time.perf_counter()
+    documents, counts = build_documents(args.data_dir, args.seed, MIXES[args.mix])
+    tokenizer = AutoTokenizer.from_pretrained(args.backbone)
+    groups = parallel_question_groups(documents, tokenizer, workers=args.workers, max_length=args.max_length,
+                                      stride=args.stride, windows=windows, seed=args.seed)
+    torch.save(compact(groups), target)
+    (args.out / "mix.json").write_text(json.dumps({"mix": args.mix, "questions": counts, "groups": len(groups),
+                                                   "windows": windows}, indent=2))
+    log.info("mix %s: %d groups of %d windows (%.0f s)", counts, len(groups), windows, time.perf_counter() - started)
+    return target
+
+
+def start_runs(args: argparse.Namespace, groups: Path) -> list[tuple[str, subprocess.Popen]]:
+    runs = []
+    for number, spec in enumerate(args.run, 1):
+        out = args.out / f"r{number}"
+        out.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "articleqa.qa.training.train_shared", "--backbone", args.backbone,
+                   "--out", str(out), "--data-dir", str(args.data_dir), "--reuse-groups", "--groups-file", str(groups),
+                   "--minutes", str(args.minutes), "--deadline-minutes", str(args.deadline_minutes),
+                   "--eval-questions", str(args.run_eval_questions), "--device", args.device,
+                   "--precision", args.precision, "--threads", str(args.threads), *run_flags(spec)]
+        log.info("r%d: %s", number, " ".join(command))
+        with open(out / "stdout.log", "w") as sink:
+            runs.append((f"r{number}", subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)))
+    return runs
+
+
+def candidates(args: argparse.Namespace) -> dict[str, list[str]]:
+    """name -> the weights to average (one: the model itself)."""
+    found = {"backbone": [args.backbone]}
+    bests = []
+    for number in range(1, len(args.run) + 1):
+        run = args.out / f"r{number}"
+        if (run / "best" / "config.json").exists():
+            found[f"r{number}-best"] = [str(run / "best")]
+            bests.append(str(run / "best"))
+        if (run / "final" / "config.json").exists():
+            found[f"r{number}-final"] = [str(run / "final")]
+    if len(bests) > 1:
+        found["soup-bests"] = bests
+    if bests:
+        found["soup-backbone-bests"] = [args.backbone, *bests]
+    return found
+
+
+def score_candidates(args: argparse.Namespace, found: dict[str, list[str]]) -> dict[str, dict]:
+    evaluations = args.out / "evaluations"
+    evaluations.mkdir(exist_ok=True)
+    processes = []
+    for name, sources in found.items():
+        command = [sys.executable, "-m", "articleqa.qa.training.sweep", "evaluate", *sources, "--json",
+                   str(evaluations / f"{name}.json"), "--data-dir", str(args.data_dir), "--device", args.device,
+                   "--precision", args.precision, "--questions", str(args.eval_questions),
+                   "--settings-from", args.backbone, "--threads", str(args.threads)]
+        with open(evaluations / f"{name}.log", "w") as sink:
+            processes.append((name, subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)))
+    scores = {}
+    for name, process in processes:
+        process.wait()
+        path = evaluations / f"{name}.json"
+        if path.exists():
+            scores[name] = json.loads(path.read_text())
+            log.info("%s %s", name, json.dumps({k: round(v, 2) for k, v in scores[name].items()}))
+        else:
+            log.warning("%s: no scores (see %s)", name, evaluations / f"{name}.log")
+    return scores
+
+
+def export_winner(args: argparse.Namespace, sources: list[str]) -> None:
+    from articleqa.qa.reader import READER_CONFIG, reader_settings
+    from articleqa.qa.training import export
+
+    target = args.out / "winner"
+    export.main([*sources, str(target)])
+    settings = json.loads((target / READER_CONFIG).read_text())
+    settings.update({k: v for k, v in reader_settings(args.backbone).items() if k == "evidence_weight"})
+    (target / READER_CONFIG).write_text(json.dumps(settings, indent=2))
+
+
+def run(args: argparse.Namespace) -> None:
+    args.out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.FileHandler(args.out / "sweep.log"), logging.StreamHandler()])
+    groups = build_groups(args, max(windows_of(spec, 3) for spec in args.run))
+    runs = start_runs(args, groups)
+    for name, process in runs:
+        log.info("%s ended with %s", name, process.wait())
+    found = candidates(args)
+    scores = score_candidates(args, found)
+    ranked = sorted(scores, key=lambda name: -scores[name]["mean"])
+    summary = {"scores": scores, "sources": found, "ranking": ranked}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if ranked:
+        log.info("winner %s: %s", ranked[0], found[ranked[0]])
+        export_winner(args, found[ranked[0]])
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    import torch
+    from transformers import AutoTokenizer
+
+    from articleqa.qa.evaluation.squad_data import load_squad
+    from articleqa.qa.reader import ExtractiveReader, reader_settings
+    from articleqa.qa.training.export import averaged
+    from articleqa.qa.training.train_shared import article_paragraphs, evaluate_reader, multi_passage_items
+
+    torch.set_num_threads(args.threads)
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    model = averaged([Path(s) for s in args.sources]).to(device)
+    tokenizer = AutoTokenizer.from_pretrained(args.sources[0])
+    settings = reader_settings(args.settings_from or args.sources[0])
+    reader = ExtractiveReader.from_model(model, tokenizer, args.precision, **{
+        k: v for k, v in settings.items() if k in ("max_length", "stride", "max_answer_tokens", "evidence_weight")})
+    v1_path = args.data_dir / "squad-v1.1-dev.val.json.gz"
+    rng = random.Random(args.seed)
+
+    def sample(items: list) -> list:
+        return rng.sample(items, args.questions) if 0 < args.questions < len(items) else items
+
+    val = load_squad(v1_path)
+    gold = sample(val)
+    multi = multi_passage_items(sample(val), article_paragraphs(v1_path), 3, args.seed)
+    v2 = sample(load_squad(args.data_dir / "squad-v2.0-dev.val.json.gz"))
+    started = time.perf_counter()
+    scores = evaluate_reader(reader, gold, multi, v2)
+    scores["mean"] = (scores["gold_f1"] + scores["multi_f1"] + scores["v2_best_f1"]) / 3
+    scores["seconds"] = time.perf_counter() - started
+    args.json.write_text(json.dumps(scores, indent=2))
+    print(json.dumps(scores))
+
+
+def main(argv: list[str] | None = None) -> None:
+    from articleqa.qa.reader import WINDOW_STRIDE, WINDOW_TOKENS
+    from articleqa.qa.training import DEFAULT_DATA_DIR
+    from articleqa.qa.training.groups import MIXES
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    common.add_argument("--device", default="auto")
+    common.add_argument("--precision", default="bf16")
+    common.add_argument("--threads", type=int, default=2)
+    common.add_argument("--seed", type=int, default=101)
+
+    sweep = commands.add_parser("run", parents=[common], help="train side by side, then pick the best on val")
+    sweep.add_argument("--backbone", default="qa/model")
+    sweep.add_argument("--out", type=Path, default=Path("runs/sweep"))
+    sweep.add_argument("--run", action="append", required=True, help="key=value,... for one train_shared run")
+    sweep.add_argument("--mix", choices=sorted(MIXES), default="broad")
+    sweep.add_argument("--workers", type=int, default=8, help="processes that tokenise the groups")
+    sweep.add_argument("--max-length", type=int, default=WINDOW_TOKENS)
+    sweep.add_argument("--stride", type=int, default=WINDOW_STRIDE)
+    sweep.add_argument("--minutes", type=float, default=5.0, help="each run's budget (sizes its steps)")
+    sweep.add_argument("--deadline-minutes", type=float, default=0.0, help="each run stops by then, whatever its steps")
+    sweep.add_argument("--run-eval-questions", type=int, default=300, help="each run's own val sample")
+    sweep.add_argument("--eval-questions", type=int, default=0, help="the candidates' val sample (0: all)")
+
+    score = commands.add_parser("evaluate", parents=[common], help="val figures of a reader or a weight average")
+    score.add_argument("sources", nargs="+")
+    score.add_argument("--json", type=Path, required=True)
+    score.add_argument("--questions", type=int, default=0, help="questions per figure (0: all)")
+    score.add_argument("--settings-from", default=None, help="reader folder whose reading settings to use")
+
+    args = parser.parse_args(argv)
+    run(args) if args.command == "run" else evaluate(args)
+
+
+if __name__ == "__main__":
+    main()

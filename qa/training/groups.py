@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,9 +69,9 @@ SHARED_MIX: dict[str, DocumentSource] = {
 # small licence-fit sets the first readers saw (QAMR's Wikinews and Wikipedia sentences, ROPES, DROP, TAT-QA).
 BROAD_MIX: dict[str, DocumentSource] = {
     **SHARED_MIX,
-    "qed-train": DocumentSource("extra/qed-nq-train.json.gz"),
-    "fairytale": DocumentSource("extra/fairytaleqa-train.json.gz"),
-    "squadshifts-reddit": DocumentSource("extra/squadshifts-reddit.json.gz", cap=3000),
+    "qed-train": replace(SHARED_MIX["qed-train"], cap=None),
+    "fairytale": replace(SHARED_MIX["fairytale"], cap=None),
+    "squadshifts-reddit": replace(SHARED_MIX["squadshifts-reddit"], cap=3000),
     "squadshifts-amazon": DocumentSource("extra/squadshifts-amazon.json.gz", cap=1500),
     "qamr": DocumentSource("extra/qamr-filtered-dev.json.gz", cap=2000),
     "ropes": DocumentSource("extra/ropes-contrast-original.json.gz"),

@@ -30,23 +30,20 @@ log = logging.getLogger("articleqa.train")
 RUN_OPTIONS = {"lr", "windows", "seed", "epochs", "groups", "warmup", "checkpoint-every", "evaluations"}
 
 
-def run_flags(spec: str) -> list[str]:
-    """"lr=3e-5,windows=8" as train_shared options."""
-    flags = []
+def run_options(spec: str) -> dict[str, str]:
+    """"lr=3e-5,windows=8" as {"lr": "3e-5", "windows": "8"}, each key one of train_shared's options."""
+    options = {}
     for item in filter(None, spec.split(",")):
         key, _, value = item.partition("=")
         if key not in RUN_OPTIONS or not value:
             raise SystemExit(f"--run takes {sorted(RUN_OPTIONS)} as key=value; got {item!r}")
-        flags += [f"--{key}", value]
-    return flags
+        options[key] = value
+    return options
 
 
-def windows_of(spec: str, default: int) -> int:
-    for item in spec.split(","):
-        key, _, value = item.partition("=")
-        if key == "windows":
-            return int(value)
-    return default
+def run_flags(spec: str) -> list[str]:
+    """A run's spec as train_shared's command-line options."""
+    return [flag for key, value in run_options(spec).items() for flag in (f"--{key}", value)]
 
 
 def build_groups(args: argparse.Namespace, windows: int) -> Path:
@@ -142,7 +139,7 @@ def run(args: argparse.Namespace) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         handlers=[logging.FileHandler(args.out / "sweep.log"), logging.StreamHandler()])
-    groups = build_groups(args, max(windows_of(spec, 3) for spec in args.run))
+    groups = build_groups(args, max(int(run_options(spec).get("windows", 3)) for spec in args.run))
     runs = start_runs(args, groups)
     for name, process in runs:
         log.info("%s ended with %s", name, process.wait())

@@ -1,5 +1,6 @@
 """qa/reader.py: spans under one softmax over every window, in bf16 and fp32."""
 
+import itertools
 import math
 
 from articleqa.qa.reader import ExtractiveReader
@@ -17,6 +18,21 @@ def test_reader_spans_are_slices_of_their_passage(tiny_reader_dir):
         assert 0.0 <= span.probability <= 1.0
     # A huge question is cut to max_question_tokens instead of failing.
     assert reader.read("why " * 20_000, passages[:1], top_k=1).spans
+
+
+def test_a_long_passage_is_read_in_windows_that_overlap_by_the_stride_and_cover_all_of_it(tiny_reader_dir):
+    # tokenizers 0.23.1-0.23.2 dropped overflowing windows (huggingface/tokenizers#2091): a passage's end
+    # went unread, and no other test noticed
+    reader = ExtractiveReader.from_pretrained(tiny_reader_dir, max_length=64, stride=16)
+    passage = " ".join(f"Sentence number {i} tells of the bridge over river {i}." for i in range(40))
+    windows = reader._encode("Which river has a bridge?", [passage])
+    context = [[tuple(w.offsets[t]) for t in range(len(w.ids)) if w.context[t]] for w in windows]
+    everything = reader._counter.encode(passage, add_special_tokens=False).offsets
+    assert len(windows) > 10 and all(len(w.ids) <= 64 for w in windows)
+    assert context[0][0] == tuple(everything[0]) and context[-1][-1] == tuple(everything[-1])
+    for before, after in itertools.pairwise(context):
+        assert before[-16:] == after[:16]  # the next window starts `stride` tokens before this one ended
+    assert sorted(set().union(*map(set, context))) == [tuple(o) for o in everything]
 
 
 def test_scores_share_one_softmax_across_windows_and_passages(tiny_reader_dir):

@@ -64,3 +64,24 @@ def test_the_windows_holding_a_readers_wrong_answers_come_first_among_the_look_a
     assert "aleppo" in look_alike(confusers)
     lost = {"q": [{**confusers["q"][0], "context": "not in the text"}]}
     assert look_alike(lost) == look_alike(None)  # a wrong answer not found: word overlap decides, as before
+
+
+def test_groups_built_by_spawned_workers_are_the_parts_built_here_shuffled_by_the_seed():
+    import random
+
+    from transformers import AutoTokenizer
+
+    from articleqa.config import SHIPPED_READER
+    from articleqa.qa.training.groups import parallel_question_groups, question_groups
+
+    tokenizer = AutoTokenizer.from_pretrained(SHIPPED_READER)
+    documents = [Document("news", f"Story {n}", f"In {1900 + n} the mayor of town {n} opened a bridge. "
+                          + "The river was high that spring. " * 12,
+                          [DocumentQuestion(f"q{n}", f"When did the mayor of town {n} open a bridge?",
+                                            [str(1900 + n)], [3], 0)]) for n in range(6)]
+    settings = {"max_length": 48, "stride": 16, "windows": 3, "seed": 7}
+    spawned = parallel_question_groups(documents, tokenizer, workers=2, **settings)
+    here = [g for i in range(2) for g in question_groups(documents, tokenizer, part=(i, 2), **settings)]
+    random.Random(7).shuffle(here)
+    assert len(spawned) == 6 and spawned == here
+    assert all(any(w["starts"] for w in g["windows"]) for g in spawned)  # each holds its answer's window

@@ -187,6 +187,44 @@ def evaluate(args: argparse.Namespace) -> None:
     print(json.dumps(scores))
 
 
+VAL_FILES = ("squad-v1.1-dev.val.json.gz", "squad-v2.0-dev.val.json.gz")
+# what a lent GPU machine's image lacked or got wrong in session 18: tokenizers 0.23.2 drops overflowing
+# windows (huggingface/tokenizers#2091); blingfire and bm25s were not installed
+CARRIED_PACKAGES = ("bm25s",)
+CARRIED_WHEELS = ("tokenizers==0.23.3",)
+
+
+def pack(args: argparse.Namespace) -> None:
+    """Everything a GPU machine without our packages or ../shared needs beside the working tree, in two
+    git-ignored folders that the device tool carries: `.devdata/qa` (the mix's files and `val`, ~11 MB)
+    and `.devsite` (importable packages and wheels; qa/training/gpu_sweep.sh puts them on the path)."""
+    import importlib.util
+    import shutil
+
+    from articleqa.qa.training.groups import MIXES
+
+    data, site = args.to / ".devdata" / "qa", args.to / ".devsite"
+    for folder in (data, site):
+        shutil.rmtree(folder, ignore_errors=True)
+    files = sorted({source.file for source in MIXES[args.mix].values()} | set(VAL_FILES))
+    for name in files:
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(args.data_dir / name, data / name)
+    for package in CARRIED_PACKAGES:
+        origin = Path(importlib.util.find_spec(package).origin).parent
+        shutil.copytree(origin, site / package, ignore=shutil.ignore_patterns("__pycache__"))
+    # blingfire: its code and library only, not its 80 MB of other languages' models
+    origin = Path(importlib.util.find_spec("blingfire").origin).parent
+    (site / "blingfire").mkdir(parents=True)
+    for name in ("__init__.py", "libblingfiretokdll.so"):
+        shutil.copy2(origin / name, site / "blingfire" / name)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                    "-d", str(site / "whl"), *CARRIED_WHEELS], check=True)
+    size = sum(f.stat().st_size for folder in (data, site) for f in folder.rglob("*") if f.is_file())
+    print(f"{len(files)} data files and {len(CARRIED_PACKAGES) + 1} packages + {len(CARRIED_WHEELS)} wheels: "
+          f"{size / 2**20:.1f} MiB in {data.parent} and {site}")
+
+
 def main(argv: list[str] | None = None) -> None:
     from articleqa.qa.reader import WINDOW_STRIDE, WINDOW_TOKENS
     from articleqa.qa.training import DEFAULT_DATA_DIR
@@ -220,8 +258,13 @@ def main(argv: list[str] | None = None) -> None:
     score.add_argument("--questions", type=int, default=0, help="questions per figure (0: all)")
     score.add_argument("--settings-from", default=None, help="reader folder whose reading settings to use")
 
+    carry = commands.add_parser("pack", help="copy what a GPU machine needs into .devdata and .devsite")
+    carry.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    carry.add_argument("--mix", choices=sorted(MIXES), default="broad")
+    carry.add_argument("--to", type=Path, default=Path("."), help="the working tree the device tool copies")
+
     args = parser.parse_args(argv)
-    run(args) if args.command == "run" else evaluate(args)
+    {"run": run, "evaluate": evaluate, "pack": pack}[args.command](args)
 
 
 if __name__ == "__main__":

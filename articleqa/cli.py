@@ -21,6 +21,7 @@ from articleqa.index.runtime import RUNTIMES
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=args.data_dir, embedder=args.embedder, reader=args.reader,
                              precision=args.precision, runtime=args.runtime, store=args.store, budget=args.budget,
+                             whole_first=args.whole_first,
                              **{k: getattr(args, k) for k in ("host", "port", "auth", "allow_private_urls")
                                 if getattr(args, k, None)})
 
@@ -267,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how much to log (env ARTICLEQA_LOG_LEVEL; default warning)")
     common.add_argument("--budget", type=int,
                         help="reader tokens of article text read per question (env ARTICLEQA_BUDGET)")
+    common.add_argument("--whole-first", type=float,
+                        help="the best story is read whole up to this many budgets of tokens (default 3; "
+                        "env ARTICLEQA_WHOLE_FIRST)")
     parser = argparse.ArgumentParser(prog="articleqa", description="Question answering over news articles.")
     commands = parser.add_subparsers(dest="command", required=True)
 

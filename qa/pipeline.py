@@ -67,7 +67,7 @@ class ArticleQA:
                                                   max_bytes=settings.max_article_bytes))
         self.retriever = HybridRetriever(store, embedder, candidates=settings.candidates, window=settings.window,
                                          rrf_k=settings.rrf_k, stories=settings.stories, budget=settings.budget,
-                                         count_tokens=reader.count_tokens)
+                                         whole_first=settings.whole_first, count_tokens=reader.count_tokens)
         self.similarity = SentenceSimilarity(embedder)
 
     @classmethod

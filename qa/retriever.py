@@ -4,8 +4,11 @@
 2. Stories: BM25 over whole articles, the article of the best dense sentence and the article of the best
    fused sentence, fused by RRF. On long news stories this puts the right story first far more often than
    two sentence windows do (the answer's sentence rarely repeats the question's words).
-3. Reading budget: the top stories' text, counted in reader tokens. A short story is read whole; a long one
-   as windows around its best sentences, best first, until the budget is spent.
+3. Reading budget: the top stories' text, counted in reader tokens. The first story is read whole when it
+   is at most `whole_first` budgets long, and counts as at most half the budget: the story ranking is right
+   far more often than any one window, and a long story's answer is often far from the sentences that
+   match the question. Other short stories are read whole; long ones as windows around their best
+   sentences, best first, until the budget is spent.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def _first_seen(ids) -> list[int]:
 
 class HybridRetriever:
     def __init__(self, store: SentenceStore, embedder: Embedder, *, candidates: int = 30, window: int = 1,
-                 rrf_k: int = 60, stories: int = 3, budget: int = 1024,
+                 rrf_k: int = 60, stories: int = 3, budget: int = 1024, whole_first: float = 3.0,
                  count_tokens: Callable[[str], int] | None = None) -> None:
         self.store = store
         self.embedder = embedder
@@ -66,6 +69,7 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.stories = stories
         self.budget = budget  # reader tokens of passage text per question
+        self.whole_first = whole_first  # the first story is read whole up to this many budgets' tokens
         # ~4 characters per token for English news when no tokenizer is given
         self.count_tokens = count_tokens or (lambda text: max(1, len(text) // 4))
 
@@ -108,18 +112,21 @@ class HybridRetriever:
 
     def _spend(self, stories: list[int], sentences: list[tuple[int, int]], articles: dict[int, StoredArticle],
                budget: int) -> dict[int, list[tuple[int, int]]]:
-        """Sentence ranges to read per story: short stories whole (in story order), then windows around the
-        best sentences of the others, best first, while the budget lasts. The first story always gets one."""
+        """Sentence ranges to read per story: the first story whole when it is at most `whole_first` budgets
+        long (charged at most half the budget, so the next stories still get their best windows), other
+        short stories whole (in story order), then windows around the best sentences of the rest, best
+        first, while the budget lasts. The first story always gets one."""
         chosen: dict[int, list[tuple[int, int]]] = {}
         whole: set[int] = set()
         used = 0
-        for story in stories:
+        for rank, story in enumerate(stories):
             article = articles[story]
             tokens = self.count_tokens(article.text)
-            if tokens <= budget // 2 and used + tokens <= budget:
+            first = rank == 0 and tokens <= budget * self.whole_first
+            if first or (tokens <= budget // 2 and used + tokens <= budget):
                 chosen[story] = [(0, len(article.sentences) - 1)]
                 whole.add(story)
-                used += tokens
+                used += min(tokens, budget // 2) if first else tokens
         for story, position in sentences:
             if story not in stories or story in whole:
                 continue

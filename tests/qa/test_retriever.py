@@ -21,3 +21,26 @@ def test_hybrid_retrieval_finds_the_leader_sentence(tiny_app):
         article = tiny_app.store.article(p.article_id)
         assert article.text[p.start : p.start + len(p.text)] == p.text
         assert p.first_sentence <= p.last_sentence
+
+
+
+def test_the_best_story_is_read_whole_up_to_whole_first_budgets_and_leaves_room_for_the_next(tiny_app):
+    from articleqa.index.documents import Article
+
+    # a long story (over one budget of reader tokens) about one bridge, and a short one that shares words
+    long_story = " ".join(f"In {1900 + i} the council of Ardmore repainted the old bridge over the Senn, "
+                          f"and the work took {i + 2} weeks." for i in range(60))
+    tiny_app.indexer.add_articles([Article("Ardmore bridge", long_story),
+                                   Article("Other towns", "The council of Brill also painted a bridge once.")])
+    question = "When did the council of Ardmore first repaint the bridge?"
+    assert 1024 < tiny_app.reader.count_tokens(long_story) <= 3 * 1024
+
+    tiny_app.retriever.whole_first = 3.0
+    whole = tiny_app.retriever.retrieve(question, budget=1024)
+    assert whole[0].title == "Ardmore bridge" and whole[0].text == long_story  # all of it, past the budget
+    assert any(p.title == "Other towns" for p in whole)  # it counted as half the budget: the next story is read
+
+    tiny_app.retriever.whole_first = 1.0  # longer than that: windows around its best sentences, within budget
+    windows = tiny_app.retriever.retrieve(question, budget=1024)
+    assert windows[0].title == "Ardmore bridge" and all(p.text != long_story for p in windows)
+    assert sum(tiny_app.reader.count_tokens(p.text) for p in windows) <= 1024

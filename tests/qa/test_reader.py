@@ -28,7 +28,7 @@ def test_a_long_passage_is_read_in_windows_that_overlap_by_the_stride_and_cover_
     windows = reader._encode("Which river has a bridge?", [passage])
     context = [[tuple(w.offsets[t]) for t in range(len(w.ids)) if w.context[t]] for w in windows]
     everything = reader._counter.encode(passage, add_special_tokens=False).offsets
-    assert len(windows) > 10 and all(len(w.ids) <= 64 for w in windows)
+    assert len(windows) > 5 and all(len(w.ids) <= 64 for w in windows)
     assert context[0][0] == tuple(everything[0]) and context[-1][-1] == tuple(everything[-1])
     for before, after in itertools.pairwise(context):
         assert before[-16:] == after[:16]  # the next window starts `stride` tokens before this one ended

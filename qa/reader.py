@@ -111,10 +111,7 @@ class ExtractiveReader:
         """A reader folder (or HF id) with its stored window settings, on ONNX Runtime when it has an export
         ("auto"), else on torch in `precision`."""
         name_or_path = str(name_or_path)
-        settings = reader_settings(name_or_path)
-        for key in ("max_length", "stride", "max_answer_tokens", "evidence_weight"):
-            if key in settings and key not in kwargs:
-                kwargs[key] = settings[key]
+        kwargs = {**reading_settings(name_or_path), **kwargs}
         forward = load_forward(name_or_path, "question-answering", runtime, precision, onnx_dir)
         return cls(forward, load_tokenizer(name_or_path), **kwargs)
 
@@ -329,6 +326,14 @@ def _short_spans(length: int, max_tokens: int) -> np.ndarray:
 def _logsumexp(values: np.ndarray) -> float:
     peak = float(np.max(values))
     return peak + math.log(float(np.sum(np.exp(values - peak))))
+
+
+READING_SETTINGS = ("max_length", "stride", "max_answer_tokens", "evidence_weight")  # how a reader reads
+
+
+def reading_settings(name_or_path: str | Path) -> dict:
+    """The reading settings (READING_SETTINGS) stored beside a reader's weights."""
+    return {k: v for k, v in reader_settings(name_or_path).items() if k in READING_SETTINGS}
 
 
 def reader_settings(name_or_path: str | Path) -> dict:

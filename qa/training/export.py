@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("target", type=Path)
     parser.add_argument("--max-length", type=int, default=WINDOW_TOKENS)
     parser.add_argument("--stride", type=int, default=WINDOW_STRIDE)
+    parser.add_argument("--settings-from", type=Path, default=None,
+                        help="reader whose evidence weight the export carries (default: the first source)")
     args = parser.parse_args(argv)
 
     model = averaged(args.sources)
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     # How candidates are ranked is a reading setting chosen on `val`, not a property of the weights: without
     # it a new model reads without sentence evidence and scores ~4 F1 lower over articles. The calibration
     # is fitted to particular weights, so it is not carried: run `calibrate` on the export.
-    inherited = reader_settings(args.sources[0]).get("evidence_weight")
+    inherited = reader_settings(args.settings_from or args.sources[0]).get("evidence_weight")
     if inherited is not None:
         settings["evidence_weight"] = inherited
     (staging / READER_CONFIG).write_text(json.dumps(settings, indent=2))

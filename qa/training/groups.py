@@ -324,6 +324,20 @@ def parallel_question_groups(documents: list[Document], tokenizer, *, workers: i
     return groups
 
 
+def save_question_groups(path: Path, data_dir: Path, mix: dict[str, DocumentSource], tokenizer, *, seed: int,
+                         workers: int = 1, swapped: int = 0, **settings) -> tuple[list[dict], dict[str, int]]:
+    """The mix's documents (plus `swapped` entity-swapped questions) as question groups, saved compact to
+    `path`; the groups and the questions per source."""
+    import torch
+
+    documents, counts = build_documents(data_dir, seed, mix)
+    if swapped:
+        counts["entity-swapped"] = entity_swapped_questions(documents, swapped, seed)
+    groups = parallel_question_groups(documents, tokenizer, workers=workers, seed=seed, **settings)
+    torch.save(compact(groups), path)
+    return groups, counts
+
+
 def compact(groups: list[dict]) -> list[dict]:
     """Groups with their token ids as numpy arrays: a file of ~37,000 groups of 8 windows loads in seconds
     instead of a minute and a half of unpickling Python ints."""

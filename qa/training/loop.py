@@ -58,10 +58,14 @@ def start_run(args: argparse.Namespace) -> str:
                         handlers=[logging.FileHandler(args.out / "train.log"), logging.StreamHandler()])
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    args.device = resolve_device(args.device)
     args.started = time.perf_counter()
     return args.backbone or default_embedder_path()
+
+
+def resolve_device(device: str) -> str:
+    """"auto": cuda when torch sees a GPU, else cpu; any other name as given."""
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 
 def deadline(args: argparse.Namespace) -> float | None:

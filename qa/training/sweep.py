@@ -47,20 +47,18 @@ def run_flags(spec: str) -> list[str]:
 
 
 def build_groups(args: argparse.Namespace, windows: int) -> Path:
-    import torch
     from transformers import AutoTokenizer
 
-    from articleqa.qa.training.groups import MIXES, build_documents, compact, parallel_question_groups
+    from articleqa.qa.training.groups import MIXES, save_question_groups
 
     target = args.out / "groups.pt"
     if target.exists():
         return target
     started = time.perf_counter()
-    documents, counts = build_documents(args.data_dir, args.seed, MIXES[args.mix])
-    tokenizer = AutoTokenizer.from_pretrained(args.backbone)
-    groups = parallel_question_groups(documents, tokenizer, workers=args.workers, max_length=args.max_length,
-                                      stride=args.stride, windows=windows, seed=args.seed)
-    torch.save(compact(groups), target)
+    groups, counts = save_question_groups(target, args.data_dir, MIXES[args.mix],
+                                          AutoTokenizer.from_pretrained(args.backbone), seed=args.seed,
+                                          workers=args.workers, max_length=args.max_length, stride=args.stride,
+                                          windows=windows)
     (args.out / "mix.json").write_text(json.dumps({"mix": args.mix, "questions": counts, "groups": len(groups),
                                                    "windows": windows}, indent=2))
     log.info("mix %s: %d groups of %d windows (%.0f s)", counts, len(groups), windows, time.perf_counter() - started)
@@ -125,14 +123,10 @@ def score_candidates(args: argparse.Namespace, found: dict[str, list[str]]) -> d
 
 
 def export_winner(args: argparse.Namespace, sources: list[str]) -> None:
-    from articleqa.qa.reader import READER_CONFIG, reader_settings
     from articleqa.qa.training import export
 
-    target = args.out / "winner"
-    export.main([*sources, str(target)])
-    settings = json.loads((target / READER_CONFIG).read_text())
-    settings.update({k: v for k, v in reader_settings(args.backbone).items() if k == "evidence_weight"})
-    (target / READER_CONFIG).write_text(json.dumps(settings, indent=2))
+    # a run's checkpoint has no reading settings of its own: the backbone's evidence weight goes with it
+    export.main([*sources, str(args.out / "winner"), "--settings-from", args.backbone])
 
 
 def run(args: argparse.Namespace) -> None:
@@ -158,17 +152,16 @@ def evaluate(args: argparse.Namespace) -> None:
     from transformers import AutoTokenizer
 
     from articleqa.qa.evaluation.squad_data import load_squad
-    from articleqa.qa.reader import ExtractiveReader, reader_settings
+    from articleqa.qa.reader import ExtractiveReader, reading_settings
     from articleqa.qa.training.export import averaged
+    from articleqa.qa.training.loop import resolve_device
     from articleqa.qa.training.train_shared import article_paragraphs, evaluate_reader, multi_passage_items
 
     torch.set_num_threads(args.threads)
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    model = averaged([Path(s) for s in args.sources]).to(device)
+    model = averaged([Path(s) for s in args.sources]).to(resolve_device(args.device))
     tokenizer = AutoTokenizer.from_pretrained(args.sources[0])
-    settings = reader_settings(args.settings_from or args.sources[0])
-    reader = ExtractiveReader.from_model(model, tokenizer, args.precision, **{
-        k: v for k, v in settings.items() if k in ("max_length", "stride", "max_answer_tokens", "evidence_weight")})
+    reader = ExtractiveReader.from_model(model, tokenizer, args.precision,
+                                         **reading_settings(args.settings_from or args.sources[0]))
     v1_path = args.data_dir / "squad-v1.1-dev.val.json.gz"
     rng = random.Random(args.seed)
 

@@ -37,8 +37,8 @@ from articleqa.qa.training.groups import (
     compact,
     entity_swapped_questions,
     load_groups,
-    parallel_question_groups,
     question_groups,
+    save_question_groups,
 )
 
 log = logging.getLogger("articleqa.train")
@@ -193,22 +193,23 @@ def main(argv: list[str] | None = None) -> None:
             log.info("added %d groups of entity-swapped questions (%d made)", len(extra), made)
     else:
         started = time.perf_counter()
-        documents, counts = build_documents(args.data_dir, args.seed, mix)
-        if args.swapped:
-            counts["entity-swapped"] = entity_swapped_questions(documents, args.swapped, args.seed)
         confusers = json.loads(args.confusers.read_text()) if args.confusers else None
-        groups = parallel_question_groups(documents, tokenizer, workers=args.workers, max_length=args.max_length,
-                                          stride=args.stride, windows=args.windows, seed=args.seed,
-                                          confusers=confusers)
-        torch.save(compact(groups), groups_file)
+        groups, counts = save_question_groups(groups_file, args.data_dir, mix, tokenizer, seed=args.seed,
+                                              workers=args.workers, swapped=args.swapped,
+                                              max_length=args.max_length, stride=args.stride,
+                                              windows=args.windows, confusers=confusers)
         plan = {"args": {k: str(v) for k, v in vars(args).items()}, "mix": counts, "groups": len(groups),
                 "backbone": backbone}
         log.info("mix %s: %d groups of %d windows (%.0f s)", counts, len(groups), args.windows,
                  time.perf_counter() - started)
 
     groups = [fewer_windows(g, args.windows) for g in groups]
-    model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32).to(args.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+
+    def fresh_start() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+        model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32).to(args.device)
+        return model, torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+
+    model, optimizer = fresh_start()
     rng = random.Random(args.seed)
     val = load_squad(args.data_dir / "squad-v1.1-dev.val.json.gz")
     gold_sample = rng.sample(val, min(args.eval_questions, len(val)))
@@ -253,8 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         total_steps = args.steps
         if not total_steps:
             total_steps = loop.measure_steps(train_step, args.minutes, probes=3, overhead=1.1)
-            model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32).to(args.device)
-            optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+            model, optimizer = fresh_start()  # the probe steps trained the first one
         total_steps = loop.capped_steps(total_steps, args, per_epoch)
         plan["total_steps"] = total_steps
         plan["epochs"] = total_steps / per_epoch

@@ -15,9 +15,11 @@ shown answer is right (token F1 >= 0.5), for the stated MIX of questions. Absten
 threshold that maximises F1 over the MIX (a decline scores 1 on a question without an answer, 0 on one
 with), or with --precision the lowest confidence at which that share of the answers shown is right. Every
 figure is cross-validated by article (fit on the other articles, measured on the held-out one); the stored
-calibration is then fitted on all of `val`.
-Writes `articleqa_reader.json` into MODEL_DIR, and `calibration.json`, `reliability.png` and the raw
-observations into --report.
+calibration is then fitted on all of `val`. The other answers a reading offers (policy.distinct_alternatives)
+get a fit of their own over the same readings, from their calibrated confidence and the best answer's: the
+best answer's calibration, applied to them, said 50 % where 28 % were right.
+Writes `articleqa_reader.json` into MODEL_DIR, and `calibration.json`, `reliability.png`,
+`reliability-alternatives.png` and the raw observations into --report.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import argparse
 import json
 import random
 import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +44,14 @@ from articleqa.qa.evaluation.run import articles_of
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad
 from articleqa.qa.evaluation.squad_metric import score_one
 from articleqa.qa.pipeline import ArticleQA
-from articleqa.qa.policy import FEATURES, answer_features, calibrated_confidence
+from articleqa.qa.policy import (
+    FEATURES,
+    alternative_confidence,
+    alternatives_shown,
+    answer_features,
+    calibrated_confidence,
+    distinct_alternatives,
+)
 from articleqa.qa.reader import READER_CONFIG, ExtractiveReader
 from articleqa.qa.training import DEFAULT_DATA_DIR
 
@@ -61,6 +70,8 @@ class Observation:
     answer: str
     f1: float  # token F1 of the best span against the gold answers (0 when there is no answer)
     features: dict[str, float]
+    # the other answers the reading could show (policy.distinct_alternatives): {"answer", "f1", "features"}
+    alternatives: list[dict] = field(default_factory=list)
 
     @property
     def right(self) -> bool:
@@ -74,8 +85,13 @@ def observe(app: ArticleQA, questions: list[SquadQuestion], kind: str) -> list[O
         best = reading.best
         if best is None:
             continue
-        f1 = score_one(best.text, q.answers)[1] if kind == "answerable" else 0.0
-        result.append(Observation(q.title, kind, best.text, f1, answer_features(best, reading.spans)))
+        def f1(text: str, golds: list[str] = q.answers) -> float:
+            return score_one(text, golds)[1] if kind == "answerable" else 0.0
+
+        alternatives = [{"answer": span.text, "f1": f1(span.text), "features": answer_features(span, reading.spans)}
+                        for span in distinct_alternatives(best, reading.spans)]
+        result.append(Observation(q.title, kind, best.text, f1(best.text), answer_features(best, reading.spans),
+                                  alternatives))
     return result
 
 
@@ -124,6 +140,58 @@ def fit(observations: list[Observation]) -> dict:
     return {"features": list(FEATURES), "weights": weights.tolist(), "bias": bias,
             "means": dict(zip(FEATURES, means.round(6).tolist(), strict=True)),
             "target": "token F1 >= 0.5 of the answer shown, over retrieved passages", "mix": MIX}
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1.0 - 1e-6)
+    return float(np.log(p / (1.0 - p)))
+
+
+def fit_alternatives(observations: list[Observation], calibration: dict) -> dict | None:
+    """P(an alternative is right) from its own calibrated confidence and the best answer's: a logistic
+    regression over every alternative a reading offers, weighted to the MIX as its reading is. Applied
+    unchanged to answers ranked below the best, `calibration` overstates them."""
+    x, y, sample_weight = [], [], []
+    for o, weight in zip(observations, mix_weights(observations), strict=True):
+        best = calibrated_confidence(calibration, o.features)
+        for alternative in o.alternatives:
+            x.append([_logit(calibrated_confidence(calibration, alternative["features"])), _logit(best)])
+            y.append(alternative["f1"] >= 0.5)
+            sample_weight.append(weight)
+    if len(set(y)) < 2:
+        return None
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(np.array(x), np.array(y, dtype=int), sample_weight=sample_weight)
+    return {"features": ["logit_confidence", "logit_best_confidence"], "weights": model.coef_[0].tolist(),
+            "bias": float(model.intercept_[0]), "target": "token F1 >= 0.5 of an alternative answer shown"}
+
+
+def alternatives_outcome(observations: list[Observation], calibrations: list[dict], thresholds: list[float],
+                         limit: int = 3, capped: bool = True) -> dict:
+    """The alternatives a user sees beside the answers shown (per observation its fold's calibration and
+    threshold), how sure they are said to be and how often they are right, over the weighted MIX.
+    `capped=False`: as the product showed them up to session 19, each at its own confidence."""
+    confidences, right, weights = [], [], []
+    for o, calibration, threshold, weight in zip(observations, calibrations, thresholds, mix_weights(observations),
+                                                 strict=True):
+        best = calibrated_confidence(calibration, o.features)
+        if best < threshold:
+            continue
+        own = [calibrated_confidence(calibration, a["features"]) for a in o.alternatives]
+        fitted = calibration.get("alternatives")
+        if capped:
+            shown = alternatives_shown(best, (alternative_confidence(fitted, c, best) for c in own),
+                                       lambda i, c, threshold=threshold: c >= threshold, limit)
+        else:
+            shown = [(i, c) for i, c in enumerate(own) if c >= threshold][:limit]
+        for i, confidence in shown:
+            confidences.append(confidence)
+            right.append(o.alternatives[i]["f1"] >= 0.5)
+            weights.append(weight)
+    ece, table = expected_calibration_error(confidences, right, weights=weights) if confidences else (0.0, [])
+    total = sum(weights) or 1.0
+    return {"shown": len(confidences), "mean_confidence": round(100 * sum(c * w for c, w in zip(confidences, weights, strict=True)) / total, 1),
+            "right_pct": round(100 * sum(w for r, w in zip(right, weights, strict=True) if r) / total, 1),
+            "ece": round(ece, 2), "reliability": table}
 
 
 def threshold_for_precision(confidences: list[float], right: list[bool], weights: list[float],
@@ -224,15 +292,18 @@ def main(argv: list[str] | None = None) -> None:
     titles = sorted({o.title for o in observations})
     held = [0.0] * len(observations)
     held_threshold = [0.0] * len(observations)
+    held_calibration: list[dict] = [{}] * len(observations)
     for title in titles:  # leave one article out: fit on the others, measure on it
         train = [o for o in observations if o.title != title]
         calibration = fit(train)
+        calibration["alternatives"] = fit_alternatives(train, calibration)
         threshold = choose_threshold([calibrated_confidence(calibration, o.features) for o in train], train,
                                      args.precision)
         for i, o in enumerate(observations):
             if o.title == title:
                 held[i] = calibrated_confidence(calibration, o.features)
                 held_threshold[i] = threshold
+                held_calibration[i] = calibration
 
     raw = [float(np.exp(o.features["log_probability"])) for o in observations]
     ece_raw, table_raw = expected_calibration_error(raw, right, weights=weights)
@@ -250,8 +321,16 @@ def main(argv: list[str] | None = None) -> None:
             observations, previous, [config.get("min_confidence") or 0.0] * len(observations))
 
     calibration = fit(observations)
+    calibration["alternatives"] = fit_alternatives(observations, calibration)
     confidences = [calibrated_confidence(calibration, o.features) for o in observations]
     threshold = choose_threshold(confidences, observations, args.precision)
+    unfitted = [{**c, "alternatives": None} for c in held_calibration]
+    alternatives = {"cross_validated": alternatives_outcome(observations, held_calibration, held_threshold),
+                    "best_answer_calibration_capped": alternatives_outcome(observations, unfitted, held_threshold)}
+    if config.get("calibration"):
+        alternatives["previous_calibration_uncapped"] = alternatives_outcome(
+            observations, [config["calibration"]] * len(observations),
+            [config.get("min_confidence") or 0.0] * len(observations), capped=False)
     figures.update({
         "ece_calibrated_cross_validated": round(ece_held, 2),
         "target_precision": args.precision,
@@ -261,11 +340,17 @@ def main(argv: list[str] | None = None) -> None:
         "reliability_answerable_only_cross_validated": expected_calibration_error(
             [c for c, o in zip(held, observations, strict=True) if o.kind == "answerable"],
             [o.right for o in observations if o.kind == "answerable"])[1],
+        "alternatives": alternatives,
     })
     config.update({"calibration": calibration, "min_confidence": round(threshold, 4),
                    "abstention": f"precision {args.precision}" if args.precision else "max F1 on the stated mix"})
     config_path.write_text(json.dumps(config, indent=2))
     (report_dir / "calibration.json").write_text(json.dumps(figures, indent=2))
+    draw_reliability({"own confidence, as shown up to session 19": alternatives.get(
+                          "previous_calibration_uncapped", alternatives["best_answer_calibration_capped"])["reliability"],
+                      "capped (best's and theirs <= 1)": alternatives["best_answer_calibration_capped"]["reliability"],
+                      "fitted and capped (held-out articles)": alternatives["cross_validated"]["reliability"]},
+                     report_dir / "reliability-alternatives.png", "Reliability of the other possible answers shown")
     draw_reliability(tables, report_dir / "reliability.png",
                      "Reliability over retrieved passages, SQuAD val articles")
     print(json.dumps({k: v for k, v in figures.items() if not k.startswith("reliability")}, indent=2))

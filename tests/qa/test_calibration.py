@@ -50,3 +50,21 @@ def test_threshold_reaches_the_stated_precision_and_fit_orders_by_evidence(tmp_p
     png = tmp_path / "r.png"
     draw_reliability({"calibrated": expected_calibration_error(confidences, [o.right for o in sample])[1]}, png, "t")
     assert png.stat().st_size > 1000
+
+
+def test_alternatives_are_fitted_below_the_best_answers_calibration():
+    from articleqa.qa.training.calibrate import alternatives_outcome, fit_alternatives
+
+    sample = []
+    for i in range(200):  # a reading's second answer, as sure-looking as the first, right one time in five
+        o = _observation("answerable", i / 20, right=(i % 10) < i / 20, title=f"T{i % 4}")
+        o.alternatives.append({"answer": "y", "f1": 1.0 if i % 5 == 0 else 0.0, "features": dict(o.features)})
+        sample.append(o)
+        sample.append(_observation("out-of-corpus", i / 20 - 6, right=False, title=f"T{i % 4}"))
+    calibration = fit(sample)
+    plain = alternatives_outcome(sample, [calibration] * len(sample), [0.0] * len(sample), capped=False)
+    calibration["alternatives"] = fit_alternatives(sample, calibration)
+    fitted = alternatives_outcome(sample, [calibration] * len(sample), [0.0] * len(sample))
+    assert plain["mean_confidence"] > plain["right_pct"] + 20  # the best answer's calibration overstates them
+    assert fitted["ece"] < plain["ece"] / 2 and fitted["shown"] == plain["shown"] == 200
+    assert abs(fitted["mean_confidence"] - fitted["right_pct"]) < 5

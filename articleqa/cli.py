@@ -72,8 +72,7 @@ def cmd_ask(args) -> int:
                 print(f"error: {error}", file=sys.stderr)
             continue
         if args.json:
-            record = {k: getattr(answer, k) for k in ("question", "answer", "score", "article", "sentence", "start", "end")}
-            print(json.dumps(record, ensure_ascii=False), flush=True)
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)  # the API's /ask record
         else:
             print(f"Q: {answer.question}")
             print(f"A: {answer.answer or answer.message}  (score {answer.score:.2f}, {answer.article})")
@@ -275,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     ask = commands.add_parser("ask", parents=[common], help="answer questions")
-    ask.add_argument("--json", action="store_true", help="one JSON object per line per question")
+    ask.add_argument("--json", action="store_true",
+                     help="one JSON object per line per question: the Answer, as the API's /ask returns it")
     ask.add_argument("question", nargs="+")
     ask.set_defaults(run=cmd_ask)
 

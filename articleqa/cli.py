@@ -54,8 +54,27 @@ def _print_report(*reports, each_skipped: bool = True) -> int:
     return 1 if any(r.errors for r in reports) and not any(r.added for r in reports) else 0
 
 
-def cmd_ask(args) -> int:
+def answer_text(answer) -> str:
+    """An Answer as the terminal shows it: the answer (or why there is none), its sentence, where it was
+    published, and the other possible answers with their confidence."""
     from articleqa.qa.dates import byline
+    from articleqa.qa.feedback import confidence_words
+
+    lines = [f"Q: {answer.question}",
+             f"A: {answer.answer or answer.message}  (score {answer.score:.2f}, {answer.article})"]
+    if answer.sentence:
+        lines.append(f"   \u201c{answer.sentence}\u201d")
+    if where := " \u2014 ".join(filter(None, (byline(answer.article_source, answer.article_date), answer.article_url))):
+        lines.append(f"   {where}")
+    if answer.answer and answer.message:
+        lines.append(f"   {answer.message}")
+    if answer.alternatives:
+        lines.append("   other possible answers: " + "; ".join(
+            f"{a.answer} ({confidence_words(a.score)}, {a.score:.0%})" for a in answer.alternatives))
+    return "\n".join(lines)
+
+
+def cmd_ask(args) -> int:
     from articleqa.qa.pipeline import InvalidQuestion
 
     app = _app(_settings(args))
@@ -74,15 +93,7 @@ def cmd_ask(args) -> int:
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)  # the API's /ask record
         else:
-            print(f"Q: {answer.question}")
-            print(f"A: {answer.answer or answer.message}  (score {answer.score:.2f}, {answer.article})")
-            if answer.sentence:
-                print(f"   \u201c{answer.sentence}\u201d")
-            if where := " \u2014 ".join(filter(None, (byline(answer.article_source, answer.article_date),
-                                                      answer.article_url))):
-                print(f"   {where}")
-            if answer.answer and answer.message:
-                print(f"   {answer.message}")
+            print(answer_text(answer), flush=True)
     return status
 
 

@@ -97,3 +97,18 @@ def test_ask_imports_neither_gradio_nor_sentence_transformers(tmp_path, tiny_rea
                           env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "HEAVY []" in done.stdout
+
+
+def test_the_terminal_shows_the_answer_its_sentence_and_the_other_possible_answers():
+    from articleqa.cli import answer_text
+    from articleqa.qa.answer import Alternative
+
+    answer = Answer("When was it formed?", "2016", 0.68, "Syrian Rebels Capture Hama",
+                    "HTS was formed in 2016.", 17, 21, article_source="CNN", article_date="2024-12-06",
+                    alternatives=[Alternative("2018", 0.27, "Syrian Rebels Capture Hama", "HTS was designated in 2018.")])
+    text = answer_text(answer)
+    assert text.splitlines()[:2] == ["Q: When was it formed?", "A: 2016  (score 0.68, Syrian Rebels Capture Hama)"]
+    assert "\u201cHTS was formed in 2016.\u201d" in text and "CNN" in text
+    assert text.splitlines()[-1] == "   other possible answers: 2018 (doubtful, 27%)"
+    declined = answer_text(Answer("Who is the president of France?", None, 0.1, message="The articles don't say."))
+    assert "A: The articles don't say." in declined and "other possible" not in declined

@@ -131,19 +131,21 @@ def run_steps(model, tokenizer, optimizer: torch.optim.Optimizer, train_step: Ca
             group["lr"] = lr
         step, best = resumed["step"], resumed["best"]
     progress = tqdm(total=total_steps, initial=step, desc="train", mininterval=60)
-    running, began = 0.0, time.perf_counter()
+    running, since, began = 0.0, 0, time.perf_counter()
     while step < total_steps:
         running += train_step(step)
+        since += 1
         scheduler.step()
         step += 1
         progress.update(1)
         late = stop_at is not None and time.perf_counter() > stop_at
         if step % every == 0 or step == total_steps or late:
             scores = evaluate()
-            log.info("step %d/%d loss %.3f lr %.2e %s (%.0f s)", step, total_steps, running / every,
+            # the mean loss since the last evaluation (fewer than `every` steps at the end or a deadline)
+            log.info("step %d/%d loss %.3f lr %.2e %s (%.0f s)", step, total_steps, running / since,
                      scheduler.get_last_lr()[0], json.dumps({k: round(v, 1) for k, v in scores.items()}),
                      time.perf_counter() - began)
-            running = 0.0
+            running, since = 0.0, 0
             if scores[select] > best[select]:
                 best = {**scores, "step": step}
                 model.save_pretrained(out / "best")

@@ -47,3 +47,21 @@ def test_a_resumed_run_ends_where_an_unbroken_one_does(tmp_path, tiny_reader_dir
     for a, b in zip(unbroken.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
     assert (tmp_path / "once" / "best" / "config.json").exists() and (tmp_path / "once" / "final").exists()
+
+
+def test_the_logged_loss_is_the_mean_since_the_last_evaluation(tmp_path, tiny_reader_dir, caplog):
+    import logging
+
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from articleqa.qa.training.loop import run_steps
+
+    model = AutoModelForQuestionAnswering.from_pretrained(tiny_reader_dir)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    with caplog.at_level(logging.INFO, logger="articleqa.train"):
+        # 3 steps, evaluated every 2: the last evaluation follows one step only
+        run_steps(model, AutoTokenizer.from_pretrained(tiny_reader_dir), optimizer, lambda step: 1.0,
+                  lambda: {"score": 0.0}, out=tmp_path, total_steps=3, warmup=0.0, every=2, select="score",
+                  best={"score": -1.0, "step": 0})
+    losses = [record.args[2] for record in caplog.records if record.msg.startswith("step")]
+    assert losses == [1.0, 1.0]

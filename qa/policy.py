@@ -103,8 +103,8 @@ def alternative_confidence(fitted: dict | None, confidence: float, best_confiden
     logistic regression on its logit and the best answer's); unchanged without one."""
     if not fitted:
         return confidence
-    return _sigmoid(fitted["bias"] + fitted["weights"][0] * _logit(confidence)
-                    + fitted["weights"][1] * _logit(best_confidence))
+    return _sigmoid(fitted["bias"] + fitted["weights"][0] * logit(confidence)
+                    + fitted["weights"][1] * logit(best_confidence))
 
 
 def alternatives_shown(best_confidence: float, confidences: Iterable[float], keep: Callable[[int, float], bool],
@@ -122,7 +122,8 @@ def alternatives_shown(best_confidence: float, confidences: Iterable[float], kee
     return result
 
 
-def _logit(p: float) -> float:
+def logit(p: float) -> float:
+    """log(p / (1 - p)), p clipped to [1e-6, 1 - 1e-6]."""
     p = min(max(p, 1e-6), 1.0 - 1e-6)
     return math.log(p / (1.0 - p))
 

@@ -51,6 +51,7 @@ from articleqa.qa.policy import (
     answer_features,
     calibrated_confidence,
     distinct_alternatives,
+    logit,
 )
 from articleqa.qa.reader import READER_CONFIG, ExtractiveReader
 from articleqa.qa.training import DEFAULT_DATA_DIR
@@ -142,11 +143,6 @@ def fit(observations: list[Observation]) -> dict:
             "target": "token F1 >= 0.5 of the answer shown, over retrieved passages", "mix": MIX}
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1.0 - 1e-6)
-    return float(np.log(p / (1.0 - p)))
-
-
 def fit_alternatives(observations: list[Observation], calibration: dict) -> dict | None:
     """P(an alternative is right) from its own calibrated confidence and the best answer's: a logistic
     regression over every alternative a reading offers, weighted to the MIX as its reading is. Applied
@@ -155,7 +151,7 @@ def fit_alternatives(observations: list[Observation], calibration: dict) -> dict
     for o, weight in zip(observations, mix_weights(observations), strict=True):
         best = calibrated_confidence(calibration, o.features)
         for alternative in o.alternatives:
-            x.append([_logit(calibrated_confidence(calibration, alternative["features"])), _logit(best)])
+            x.append([logit(calibrated_confidence(calibration, alternative["features"])), logit(best)])
             y.append(alternative["f1"] >= 0.5)
             sample_weight.append(weight)
     if len(set(y)) < 2:

@@ -49,6 +49,7 @@ def test_a_resumed_run_ends_where_an_unbroken_one_does(tmp_path, tiny_reader_dir
     assert (tmp_path / "once" / "best" / "config.json").exists() and (tmp_path / "once" / "final").exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before:UserWarning")  # no real steps here
 def test_the_logged_loss_is_the_mean_since_the_last_evaluation(tmp_path, tiny_reader_dir, caplog):
     import logging
 

@@ -289,7 +289,8 @@ def build_app(app: ArticleQA, answer_question: Callable[[object, list[Turn]], An
                         with gr.Row():
                             box = gr.Textbox(label="Your question", show_label=False, scale=8, elem_id="question",
                                              placeholder="Ask a question about the articles (Enter sends)",
-                                             max_length=app.settings.max_question_chars * 2, autofocus=True)
+                                             autofocus=True)  # no max_length: it cut a long paste silently, and the
+                                             # reply then gave the cut length; the question check says the real one
                             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
                     with gr.Column(scale=2, min_width=300):
                         source = gr.HTML(article_html(None, note=NO_SOURCE), label="Source article",

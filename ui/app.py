@@ -287,10 +287,11 @@ def build_app(app: ArticleQA, answer_question: Callable[[object, list[Turn]], An
                                              buttons=["copy", "copy_all"], feedback_options=("Like", "Dislike"),
                                              placeholder=start_markdown([], []))
                         with gr.Row():
+                            # no max_length: it cut a long paste silently and the reply then gave the cut length;
+                            # the question check (qa/question.py) refuses it with the real one
                             box = gr.Textbox(label="Your question", show_label=False, scale=8, elem_id="question",
                                              placeholder="Ask a question about the articles (Enter sends)",
-                                             autofocus=True)  # no max_length: it cut a long paste silently, and the
-                                             # reply then gave the cut length; the question check says the real one
+                                             autofocus=True)
                             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
                     with gr.Column(scale=2, min_width=300):
                         source = gr.HTML(article_html(None, note=NO_SOURCE), label="Source article",

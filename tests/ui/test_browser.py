@@ -102,11 +102,6 @@ def clear_chat(page):
 
 
 # ---- the chat, with the shipped reader -------------------------------------------------------
-def test_a_pasted_essay_is_refused_with_its_real_length(page):
-    reply = ask(page, "Why? " * 1000)
-    assert "5,000 characters long" in reply.inner_text() and "under 1,000" in reply.inner_text()
-
-
 def test_start_page_says_what_is_indexed_and_offers_examples(page, shots):
     page.wait_for_selector("#chat .example", timeout=30_000)
     intro = page.locator("#chat").inner_text()
@@ -136,6 +131,11 @@ def test_typing_a_question_shows_the_answer_with_its_evidence(page, shots):
     assert any(words in text for words in ("very likely", "likely", "unsure", "doubtful"))  # confidence in words
     assert page.locator("#question textarea").input_value() == ""
     shots(page, "03-asked")
+
+
+def test_a_pasted_essay_is_refused_with_its_real_length(page):
+    reply = ask(page, "Why? " * 1000)
+    assert "5,000 characters long" in reply.inner_text() and "under 1,000" in reply.inner_text()
 
 
 def test_open_the_source_shows_the_article_scrolled_to_the_evidence(page, shots):

@@ -58,7 +58,7 @@ def answer_text(answer) -> str:
     """An Answer as the terminal shows it: the answer (or why there is none), its sentence, where it was
     published, and the other possible answers with their confidence."""
     from articleqa.qa.dates import byline
-    from articleqa.qa.feedback import confidence_words
+    from articleqa.qa.feedback import confidence_phrase
 
     lines = [f"Q: {answer.question}",
              f"A: {answer.answer or answer.message}  (score {answer.score:.2f}, {answer.article})"]
@@ -70,7 +70,7 @@ def answer_text(answer) -> str:
         lines.append(f"   {answer.message}")
     if answer.alternatives:
         lines.append("   other possible answers: " + "; ".join(
-            f"{a.answer} ({confidence_words(a.score)}, {a.score:.0%})" for a in answer.alternatives))
+            f"{a.answer} ({confidence_phrase(a.score)})" for a in answer.alternatives))
     return "\n".join(lines)
 
 

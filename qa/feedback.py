@@ -31,6 +31,11 @@ def confidence_words(score: float) -> str:
     return next(words for low, words in BANDS if score >= low)
 
 
+def confidence_phrase(score: float) -> str:
+    """"doubtful, 27%": how an other possible answer's confidence is written beside it."""
+    return f"{confidence_words(score)}, {score:.0%}"
+
+
 def band_of(record: dict) -> str:
     return ABSTAINED if record.get("answer") is None else confidence_words(float(record.get("score") or 0.0))
 

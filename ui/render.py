@@ -7,7 +7,7 @@ import html
 from urllib.parse import quote, urlsplit
 
 from articleqa.qa.dates import byline, format_date
-from articleqa.qa.feedback import confidence_words
+from articleqa.qa.feedback import confidence_phrase, confidence_words
 from articleqa.qa.pipeline import Answer
 
 OPEN_SOURCE = '<button class="open-source" type="button">Open the source</button>'  # a click selects the message
@@ -88,7 +88,7 @@ def answer_markdown(answer: Answer) -> str:
     if answer.context and answer.context != answer.sentence:
         lines.append(f"<details><summary>More context</summary>\n\n{plain(answer.context)}\n\n</details>")
     if answer.alternatives:
-        others = "; ".join(f"{plain(a.answer)} ({confidence_words(a.score)}, {a.score:.0%}"
+        others = "; ".join(f"{plain(a.answer)} ({confidence_phrase(a.score)}"
                            + (f", *{plain(a.article)}*)" if a.article != answer.article else ")")
                            for a in answer.alternatives)
         lines.append(f"Other possible answers: {others}")

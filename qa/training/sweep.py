@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
 import subprocess
 import sys
 import time
@@ -151,27 +150,17 @@ def evaluate(args: argparse.Namespace) -> None:
     import torch
     from transformers import AutoTokenizer
 
-    from articleqa.qa.evaluation.squad_data import load_squad
     from articleqa.qa.reader import ExtractiveReader, reading_settings
     from articleqa.qa.training.export import averaged
     from articleqa.qa.training.loop import resolve_device
-    from articleqa.qa.training.train_shared import article_paragraphs, evaluate_reader, multi_passage_items
+    from articleqa.qa.training.train_shared import evaluate_reader, val_samples
 
     torch.set_num_threads(args.threads)
     model = averaged([Path(s) for s in args.sources]).to(resolve_device(args.device))
     tokenizer = AutoTokenizer.from_pretrained(args.sources[0])
     reader = ExtractiveReader.from_model(model, tokenizer, args.precision,
                                          **reading_settings(args.settings_from or args.sources[0]))
-    v1_path = args.data_dir / "squad-v1.1-dev.val.json.gz"
-    rng = random.Random(args.seed)
-
-    def sample(items: list) -> list:
-        return rng.sample(items, args.questions) if 0 < args.questions < len(items) else items
-
-    val = load_squad(v1_path)
-    gold = sample(val)
-    multi = multi_passage_items(sample(val), article_paragraphs(v1_path), 3, args.seed)
-    v2 = sample(load_squad(args.data_dir / "squad-v2.0-dev.val.json.gz"))
+    gold, multi, v2 = val_samples(args.data_dir, args.questions, args.seed)
     started = time.perf_counter()
     scores = evaluate_reader(reader, gold, multi, v2)
     scores["mean"] = (scores["gold_f1"] + scores["multi_f1"] + scores["v2_best_f1"]) / 3

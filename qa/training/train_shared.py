@@ -113,6 +113,22 @@ def multi_passage_items(questions: list[SquadQuestion], paragraphs: dict[str, li
     return items
 
 
+def val_samples(data_dir: Path, questions: int, seed: int) -> tuple[list[SquadQuestion], list, list[SquadQuestion]]:
+    """What evaluate_reader scores, drawn from `val` with `seed`: `questions` gold-paragraph questions,
+    as many with their paragraph among 3 of its article's (multi_passage_items), and as many SQuAD 2.0
+    questions (0: all of each)."""
+    rng = random.Random(seed)
+
+    def sample(items: list) -> list:
+        return rng.sample(items, min(questions, len(items))) if questions > 0 else items
+
+    v1 = data_dir / "squad-v1.1-dev.val.json.gz"
+    val = load_squad(v1)
+    gold = sample(val)
+    multi = multi_passage_items(sample(val), article_paragraphs(v1), 3, seed)
+    return gold, multi, sample(load_squad(data_dir / "squad-v2.0-dev.val.json.gz"))
+
+
 def evaluate_reader(reader: ExtractiveReader, gold: list[SquadQuestion], multi: list[tuple[SquadQuestion, list[str]]],
                     v2: list[SquadQuestion], chunk: int = 32) -> dict[str, float]:
     """Gold-paragraph F1; F1 with each question's paragraph among look-alikes of its article (always
@@ -210,13 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         return model, torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
     model, optimizer = fresh_start()
-    rng = random.Random(args.seed)
-    val = load_squad(args.data_dir / "squad-v1.1-dev.val.json.gz")
-    gold_sample = rng.sample(val, min(args.eval_questions, len(val)))
-    multi_sample = multi_passage_items(rng.sample(val, min(args.eval_questions, len(val))),
-                                       article_paragraphs(args.data_dir / "squad-v1.1-dev.val.json.gz"), 3, args.seed)
-    v2 = load_squad(args.data_dir / "squad-v2.0-dev.val.json.gz")
-    v2_sample = rng.sample(v2, min(args.eval_questions, len(v2)))
+    gold_sample, multi_sample, v2_sample = val_samples(args.data_dir, args.eval_questions, args.seed)
     per_epoch = math.ceil(len(groups) / args.groups)
 
     def batch_at(step: int) -> list[dict]:

@@ -9,8 +9,10 @@ that a window without the answer learns to score low in absolute terms, not only
 
 from __future__ import annotations
 
+import logging
 import random
 import re
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from articleqa.qa.evaluation.squad_data import read_squad_json
 from articleqa.qa.evaluation.squad_metric import normalize_answer
 from articleqa.qa.training.data import present_sources
 from articleqa.qa.training.features import answer_tokens
+
+log = logging.getLogger("articleqa.train")
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,6 @@ class DocumentSource:
     file: str  # relative to the data directory
     cap: int | None = None  # at most this many questions (seeded sample)
     unanswerable_only: bool = False
-    join_by_title: bool = True  # a SQuAD-style article's paragraphs are one document
 
 
 # Only sets whose licence allows a shipped model (../shared/data/qa/README.md, extra/README.md). The mix
@@ -81,8 +84,18 @@ BROAD_MIX: dict[str, DocumentSource] = {
 MIXES = {"shared": SHARED_MIX, "broad": BROAD_MIX}
 
 
-def load_documents(path: Path, source: str, unanswerable_only: bool = False) -> list[Document]:
-    """The articles of a SQuAD-format file, each with all its paragraphs joined by blank lines."""
+# The longest real article in the mixes is TimeQA's 92,584 characters. Two sets file every paragraph under one
+# title (SQuAD-shifts Reddit: 2,035 unrelated comments, 1.57 M characters; ROPES: 647 paragraphs): read as
+# one document, each question's windows were the whole file's (~3,000 windows to rank per question), and
+# the tokenising worker that drew the file ran for many minutes after the others had finished.
+MAX_DOCUMENT_CHARS = 100_000
+
+
+def load_documents(path: Path, source: str, unanswerable_only: bool = False,
+                   max_chars: int = MAX_DOCUMENT_CHARS) -> list[Document]:
+    """The articles of a SQuAD-format file, each with all its paragraphs joined by blank lines; an article
+    over `max_chars` is cut into documents of consecutive paragraphs that fit (a paragraph longer than
+    that on its own stays whole)."""
     documents = []
     for article in read_squad_json(path)["data"]:
         parts: list[str] = []
@@ -90,6 +103,9 @@ def load_documents(path: Path, source: str, unanswerable_only: bool = False) -> 
         offset = 0
         for paragraph in article["paragraphs"]:
             context = paragraph["context"]
+            if parts and offset + len(context) > max_chars:
+                documents.append(Document(source, article.get("title", ""), "\n\n".join(parts), questions))
+                parts, questions, offset = [], [], 0
             for qa in paragraph["qas"]:
                 impossible = bool(qa.get("is_impossible")) or not qa.get("answers")
                 if unanswerable_only and not impossible:
@@ -316,9 +332,14 @@ def parallel_question_groups(documents: list[Document], tokenizer, *, workers: i
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
+    started, parts = time.perf_counter(), []
+    log.info("tokenising %d documents in %d spawned workers", len(documents), workers)
     with context.Pool(workers, initializer=_start_worker,
                       initargs=(documents, tokenizer, {**settings, "seed": seed})) as pool:
-        parts = pool.map(_part_groups, [(i, workers) for i in range(workers)])
+        # in order, each part logged as it comes: where a machine is slow, the log says how far it got
+        for number, part in enumerate(pool.imap(_part_groups, [(i, workers) for i in range(workers)]), 1):
+            parts.append(part)
+            log.info("part %d of %d: %d groups (%.0f s)", number, workers, len(part), time.perf_counter() - started)
     groups = [g for part in parts for g in part]
     random.Random(seed).shuffle(groups)
     return groups
@@ -359,13 +380,18 @@ class _Windows:
     _FIELDS = {"input_ids": "ids", "token_type_ids": "type_ids", "offset_mapping": "offsets"}
 
     def __init__(self, encoding) -> None:
-        self._parts = [encoding, *encoding.overflowing]
+        # Each read of an Encoding's field copies it into a new Python list: copied once here, since
+        # reading every window's field per window read made a long document's windows quadratic (a
+        # 90-window article: 8,100 copies instead of 90).
+        parts = [encoding, *encoding.overflowing]
+        self._fields = {key: [getattr(part, name) for part in parts] for key, name in self._FIELDS.items()}
+        self._sequence_ids = [part.sequence_ids for part in parts]
 
     def __getitem__(self, key: str) -> list:
-        return [getattr(part, self._FIELDS[key]) for part in self._parts]
+        return self._fields[key]
 
     def sequence_ids(self, w: int) -> list[int | None]:
-        return self._parts[w].sequence_ids
+        return self._sequence_ids[w]
 
 
 def _row(encoded, w: int, gold: tuple[list[int], list[int]], question_ids: list[int]) -> dict:

@@ -85,3 +85,32 @@ def test_groups_built_by_spawned_workers_are_the_parts_built_here_shuffled_by_th
     random.Random(7).shuffle(here)
     assert len(spawned) == 6 and spawned == here
     assert all(any(w["starts"] for w in g["windows"]) for g in spawned)  # each holds its answer's window
+
+
+def test_an_article_longer_than_the_cap_becomes_documents_of_whole_paragraphs_with_their_answers(tmp_path):
+    import gzip
+    import json
+
+    from articleqa.qa.training.groups import load_documents
+
+    def paragraph(n: int) -> dict:
+        context = f"Comment {n}: the ferry to island {n} leaves at {n} o'clock. " + "Noise. " * 10
+        answer = f"{n} o'clock"
+        return {"context": context, "qas": [{"id": f"q{n}", "question": f"When does the ferry to island {n} leave?",
+                                             "answers": [{"text": answer, "answer_start": context.index(answer)}]}]}
+
+    paragraphs = [paragraph(n) for n in range(30)]
+    path = tmp_path / "one-title.json.gz"
+    with gzip.open(path, "wt") as f:
+        json.dump({"data": [{"title": "All comments", "paragraphs": paragraphs}]}, f)
+
+    whole = load_documents(path, "comments", max_chars=100_000)
+    cut = load_documents(path, "comments", max_chars=600)
+    assert len(whole) == 1 and len(cut) > 3
+    assert all(len(d.text) <= 600 for d in cut)
+    assert "\n\n".join(d.text for d in cut) == whole[0].text  # nothing lost, nothing split mid-paragraph
+    assert sorted(q.id for d in cut for q in d.questions) == sorted(q.id for q in whole[0].questions)
+    for document in cut:
+        for q in document.questions:
+            assert document.text[q.answer_starts[0] :].startswith(q.answers[0])
+            assert document.text[q.anchor :].startswith("Comment")

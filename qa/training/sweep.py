@@ -163,7 +163,7 @@ def seed_checks(reader) -> tuple[int, int]:
     the product does: a proxy for the seed acceptance test where the product can't run (its abstention
     depends on a calibration fitted afterwards, so unanswerable questions are left out)."""
     from articleqa.qa.conversation import PronounResolver, Turn
-    from articleqa.qa.evaluation.squad_metric import normalize_answer
+    from articleqa.qa.evaluation.squad_metric import score_one
     from articleqa.seed import SEED_ARTICLE, seed_conversation, seed_paraphrases, seed_questions, seed_title
 
     body = SEED_ARTICLE.read_text(encoding="utf-8").partition("\n")[2].strip()
@@ -174,8 +174,8 @@ def seed_checks(reader) -> tuple[int, int]:
     asked += [(item.question, item.answers) for item in seed_questions() + seed_paraphrases()]
     asked = [(question, answers) for question, answers in asked if answers]
     outputs = reader.read_many([(question, [body]) for question, _ in asked], top_k=1)
-    right = sum(bool(out.spans) and normalize_answer(out.spans[0].text) in {normalize_answer(a) for a in answers}
-                for out, (_, answers) in zip(outputs, asked, strict=True))
+    right = sum(1 for out, (_, answers) in zip(outputs, asked, strict=True)
+                if out.spans and score_one(out.spans[0].text, answers)[0])  # exact match, official normalisation
     return right, len(asked)
 
 

@@ -14,7 +14,7 @@
 # (groups.py spawns its workers). Session 21 (two calls, no weights back): the sweep never left tokenising,
 # because one worker drew SQuAD-shifts Reddit, a whole file read as one 1.57 M-character document, and each
 # question's windows were copied quadratically (200 of its questions: over 600 s here, 3.2 s now; the whole
-# broad mix: 236 s on 2 workers here). groups.py now logs each part as it ends (sweep.log says how far
+# broad mix: 232-263 s on 2 workers here). groups.py now logs each part as it ends (sweep.log says how far
 # it got). Every setting below can be overridden from the environment.
 set -u
 START=$(date +%s)

@@ -285,21 +285,17 @@ def main(argv: list[str] | None = None) -> None:
 
     right = [o.right for o in observations]
     weights = mix_weights(observations)
-    titles = sorted({o.title for o in observations})
-    held = [0.0] * len(observations)
-    held_threshold = [0.0] * len(observations)
-    held_calibration: list[dict] = [{}] * len(observations)
-    for title in titles:  # leave one article out: fit on the others, measure on it
+    folds: dict[str, tuple[dict, float]] = {}  # article -> (calibration, threshold) fitted without it
+    for title in sorted({o.title for o in observations}):  # leave one article out: fit on the others
         train = [o for o in observations if o.title != title]
         calibration = fit(train)
         calibration["alternatives"] = fit_alternatives(train, calibration)
-        threshold = choose_threshold([calibrated_confidence(calibration, o.features) for o in train], train,
-                                     args.precision)
-        for i, o in enumerate(observations):
-            if o.title == title:
-                held[i] = calibrated_confidence(calibration, o.features)
-                held_threshold[i] = threshold
-                held_calibration[i] = calibration
+        folds[title] = (calibration, choose_threshold([calibrated_confidence(calibration, o.features) for o in train],
+                                                      train, args.precision))
+    # each observation measured with its own article's fold
+    held_calibration = [folds[o.title][0] for o in observations]
+    held_threshold = [folds[o.title][1] for o in observations]
+    held = [calibrated_confidence(c, o.features) for c, o in zip(held_calibration, observations, strict=True)]
 
     raw = [float(np.exp(o.features["log_probability"])) for o in observations]
     ece_raw, table_raw = expected_calibration_error(raw, right, weights=weights)

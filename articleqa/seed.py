@@ -39,7 +39,12 @@ def seed_paraphrases() -> list[SeedQuestion]:
 
 def seed_title() -> str:
     """The seed article's title: its first line, as the indexer reads plain text."""
-    return SEED_ARTICLE.read_text(encoding="utf-8").split("\n", 1)[0].strip()
+    return SEED_ARTICLE.read_text(encoding="utf-8").partition("\n")[0].strip()
+
+
+def seed_body() -> str:
+    """The seed article's text below its title line."""
+    return SEED_ARTICLE.read_text(encoding="utf-8").partition("\n")[2].strip()
 
 
 def example_questions(titles: list[str], count: int = 4) -> list[str]:

@@ -164,9 +164,9 @@ def seed_checks(reader) -> tuple[int, int]:
     depends on a calibration fitted afterwards, so unanswerable questions are left out)."""
     from articleqa.qa.conversation import PronounResolver, Turn
     from articleqa.qa.evaluation.squad_metric import score_one
-    from articleqa.seed import SEED_ARTICLE, seed_conversation, seed_paraphrases, seed_questions, seed_title
+    from articleqa.seed import seed_body, seed_conversation, seed_paraphrases, seed_questions, seed_title
 
-    body = SEED_ARTICLE.read_text(encoding="utf-8").partition("\n")[2].strip()
+    body = seed_body()
     asked, history, resolver = [], [], PronounResolver()
     for item in seed_conversation():
         asked.append((resolver.resolve(item.question, history).question, item.answers))

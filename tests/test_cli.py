@@ -102,13 +102,16 @@ def test_ask_imports_neither_gradio_nor_sentence_transformers(tmp_path, tiny_rea
 def test_the_terminal_shows_the_answer_its_sentence_and_the_other_possible_answers():
     from articleqa.cli import answer_text
     from articleqa.qa.answer import Alternative
+    from articleqa.seed import seed_body, seed_title
 
-    answer = Answer("When was it formed?", "2016", 0.68, "Syrian Rebels Capture Hama",
-                    "HTS was formed in 2016.", 17, 21, article_source="CNN", article_date="2024-12-06",
-                    alternatives=[Alternative("2018", 0.27, "Syrian Rebels Capture Hama", "HTS was designated in 2018.")])
+    # the seed's own sentences and title (a CNN story; the file holds no date)
+    formed, designated = (next(s.strip() + "." for s in seed_body().split(".") if year in s) for year in ("2016", "2018"))
+    title = seed_title()
+    answer = Answer("When was it formed?", "2016", 0.68, title, formed, formed.index("2016"), formed.index("2016") + 4,
+                    article_source="CNN", alternatives=[Alternative("2018", 0.27, title, designated)])
     text = answer_text(answer)
-    assert text.splitlines()[:2] == ["Q: When was it formed?", "A: 2016  (score 0.68, Syrian Rebels Capture Hama)"]
-    assert "\u201cHTS was formed in 2016.\u201d" in text and "CNN" in text
+    assert text.splitlines()[:2] == ["Q: When was it formed?", f"A: 2016  (score 0.68, {title})"]
+    assert f"\u201c{formed}\u201d" in text and "CNN" in text
     assert text.splitlines()[-1] == "   other possible answers: 2018 (doubtful, 27%)"
     declined = answer_text(Answer("Who is the president of France?", None, 0.1, message="The articles don't say."))
     assert "A: The articles don't say." in declined and "other possible" not in declined

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -117,10 +118,11 @@ def restore(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer)
 
 def run_steps(model, tokenizer, optimizer: torch.optim.Optimizer, train_step: Callable[[int], float],
               evaluate: Callable[[], dict[str, float]], *, out: Path, total_steps: int, warmup: float,
-              every: int, select: str, best: dict, resumed: dict | None = None, stop_at: float | None = None) -> dict:
+              every: int, key: Callable[[dict], Any], best: dict, resumed: dict | None = None,
+              stop_at: float | None = None) -> dict:
     """Steps up to `total_steps` (from the resumed checkpoint's, if any) on a linear schedule fixed at
     start, so a resumed run continues exactly. Every `every` steps: evaluate, save `best/` (its scores in
-    best.json) when scores[select] beats the best so far, checkpoint. At perf_counter time `stop_at` it
+    best.json) when key(scores) beats key(best so far), checkpoint. At perf_counter time `stop_at` it
     evaluates and stops early. Saves `final/`; returns the best scores."""
     scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup * total_steps), total_steps)
     step = 0
@@ -131,10 +133,9 @@ def run_steps(model, tokenizer, optimizer: torch.optim.Optimizer, train_step: Ca
             group["lr"] = lr
         step, best = resumed["step"], resumed["best"]
     progress = tqdm(total=total_steps, initial=step, desc="train", mininterval=60)
-    running, since, began = 0.0, 0, time.perf_counter()
+    running, evaluated, began = 0.0, step, time.perf_counter()
     while step < total_steps:
         running += train_step(step)
-        since += 1
         scheduler.step()
         step += 1
         progress.update(1)
@@ -142,11 +143,11 @@ def run_steps(model, tokenizer, optimizer: torch.optim.Optimizer, train_step: Ca
         if step % every == 0 or step == total_steps or late:
             scores = evaluate()
             # the mean loss since the last evaluation (fewer than `every` steps at the end or a deadline)
-            log.info("step %d/%d loss %.3f lr %.2e %s (%.0f s)", step, total_steps, running / since,
+            log.info("step %d/%d loss %.3f lr %.2e %s (%.0f s)", step, total_steps, running / (step - evaluated),
                      scheduler.get_last_lr()[0], json.dumps({k: round(v, 1) for k, v in scores.items()}),
                      time.perf_counter() - began)
-            running, since = 0.0, 0
-            if scores[select] > best[select]:
+            running, evaluated = 0.0, step
+            if key(scores) > key(best):
                 best = {**scores, "step": step}
                 model.save_pretrained(out / "best")
                 tokenizer.save_pretrained(out / "best")

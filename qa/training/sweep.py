@@ -8,9 +8,10 @@
 one `train_shared` process per --run on the same groups (each keeps its best checkpoint on its own `val`
 sample), then scores every candidate on the same larger `val` sample in parallel processes: the backbone,
 each run's best and last weights, and the weight averages of the bests with and without the backbone
-(model soups, Wortsman et al. 2022). The candidate with the highest mean of gold-paragraph F1, look-alike
-paragraphs F1 and SQuAD 2.0 best-threshold F1 is exported (fp16) to --out/winner with the backbone's
-reading settings. A small model leaves most of a GPU idle, so runs side by side cost little more than one.
+(model soups, Wortsman et al. 2022). The candidates are ranked as a run keeps its best checkpoint
+(selection.selection_key: the seed checks first, then the mean of gold-paragraph F1, look-alike paragraphs
+F1 and SQuAD 2.0 best-threshold F1), and the best trained one is exported (fp16) to --out/winner with the
+backbone's reading settings. A small model leaves most of a GPU idle, so runs side by side cost little more than one.
 Selection uses SQuAD `val` only.
 """
 
@@ -150,33 +151,12 @@ def run(args: argparse.Namespace) -> None:
 
 
 def ranking(scores: dict[str, dict]) -> list[str]:
-    """Candidates best first: those that get as many seed questions right as the backbone before the rest
-    (the product is judged on the seed first), each part by the mean of its `val` figures."""
+    """Candidates best first, by selection_key: those that get as many seed questions right as the backbone
+    before the rest (the product is judged on the seed first), each part by the mean of its `val` figures."""
+    from articleqa.qa.training.selection import selection_key
+
     floor = scores.get("backbone", {}).get("seed_right", 0)
-    return sorted(scores, key=lambda name: (scores[name].get("seed_right", 0) >= floor, scores[name]["mean"]),
-                  reverse=True)
-
-
-def seed_checks(reader) -> tuple[int, int]:
-    """How many of the seed article's answerable questions, conversation turns (rewritten with the gold
-    answers as the history) and paraphrases the reader's best span gets right, reading the whole article as
-    the product does: a proxy for the seed acceptance test where the product can't run (its abstention
-    depends on a calibration fitted afterwards, so unanswerable questions are left out)."""
-    from articleqa.qa.conversation import PronounResolver, Turn
-    from articleqa.qa.evaluation.squad_metric import score_one
-    from articleqa.seed import seed_body, seed_conversation, seed_paraphrases, seed_questions, seed_title
-
-    body = seed_body()
-    asked, history, resolver = [], [], PronounResolver()
-    for item in seed_conversation():
-        asked.append((resolver.resolve(item.question, history).question, item.answers))
-        history.append(Turn(item.question, item.answers[0] if item.answers else None, seed_title()))
-    asked += [(item.question, item.answers) for item in seed_questions() + seed_paraphrases()]
-    asked = [(question, answers) for question, answers in asked if answers]
-    outputs = reader.read_many([(question, [body]) for question, _ in asked], top_k=1)
-    right = sum(1 for out, (_, answers) in zip(outputs, asked, strict=True)
-                if out.spans and score_one(out.spans[0].text, answers)[0])  # exact match, official normalisation
-    return right, len(asked)
+    return sorted(scores, key=lambda name: selection_key(scores[name], floor), reverse=True)
 
 
 def evaluate(args: argparse.Namespace) -> None:
@@ -186,7 +166,7 @@ def evaluate(args: argparse.Namespace) -> None:
     from articleqa.qa.reader import ExtractiveReader, reading_settings
     from articleqa.qa.training.export import averaged
     from articleqa.qa.training.loop import resolve_device
-    from articleqa.qa.training.train_shared import evaluate_reader, val_samples
+    from articleqa.qa.training.selection import evaluate_reader, scores_with_seed, val_mean, val_samples
 
     torch.set_num_threads(args.threads)
     model = averaged([Path(s) for s in args.sources]).to(resolve_device(args.device))
@@ -195,12 +175,8 @@ def evaluate(args: argparse.Namespace) -> None:
                                          **reading_settings(args.settings_from or args.sources[0]))
     gold, multi, v2 = val_samples(args.data_dir, args.questions, args.seed)
     started = time.perf_counter()
-    scores = evaluate_reader(reader, gold, multi, v2)
-    scores["mean"] = (scores["gold_f1"] + scores["multi_f1"] + scores["v2_best_f1"]) / 3
-    try:
-        scores["seed_right"], scores["seed_asked"] = seed_checks(reader)
-    except Exception:  # a proxy: the val figures still count without it
-        log.exception("seed checks failed")
+    scores = scores_with_seed(reader, evaluate_reader(reader, gold, multi, v2))
+    scores["mean"] = val_mean(scores)  # for the record: ranking derives it again
     scores["seconds"] = time.perf_counter() - started
     args.json.write_text(json.dumps(scores, indent=2))
     print(json.dumps(scores))

@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> None:
         plan["epochs"] = total_steps / batches_per_epoch
         plan_file.write_text(json.dumps(plan, indent=2))
     loop.run_steps(model, tokenizer, optimizer, train_step, evaluate, out=args.out, total_steps=total_steps,
-                   warmup=args.warmup, every=args.checkpoint_every, select="f1", best={"f1": -1.0, "step": 0},
+                   warmup=args.warmup, every=args.checkpoint_every, key=lambda scores: scores["f1"],
+                   best={"f1": -1.0, "step": 0},
                    resumed=resumed)
 
 

@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import random
-import re
 import time
 from pathlib import Path
 
@@ -27,9 +26,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from articleqa.index.compute import inference_precision, resolve_precision
-from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad, read_squad_json
-from articleqa.qa.evaluation.squad_metric import score_one
-from articleqa.qa.reader import ExtractiveReader
+from articleqa.qa.reader import ExtractiveReader, reading_settings
 from articleqa.qa.training import loop
 from articleqa.qa.training.groups import (
     MIXES,
@@ -40,6 +37,7 @@ from articleqa.qa.training.groups import (
     question_groups,
     save_question_groups,
 )
+from articleqa.qa.training.selection import evaluate_reader, scores_with_seed, selection_key, val_samples
 
 log = logging.getLogger("articleqa.train")
 
@@ -87,77 +85,6 @@ def fewer_windows(group: dict, windows: int) -> dict:
     if len(rows) <= windows:
         return group
     return {**group, "windows": rows[: windows - 1] + rows[-1:]}
-
-
-def article_paragraphs(path: Path) -> dict[str, list[str]]:
-    return {a.get("title", ""): [p["context"] for p in a["paragraphs"]] for a in read_squad_json(path)["data"]}
-
-
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"\w+", text.lower()))
-
-
-def multi_passage_items(questions: list[SquadQuestion], paragraphs: dict[str, list[str]], others: int,
-                        seed: int) -> list[tuple[SquadQuestion, list[str]]]:
-    """Each question with its own paragraph and the `others` paragraphs of its article that share the most
-    words with the question (what retrieval would also hand over), in random order."""
-    rng = random.Random(seed)
-    items = []
-    for q in questions:
-        words = _words(q.question)
-        rest = [p for p in paragraphs[q.title] if p != q.context]
-        rest.sort(key=lambda p: -len(words & _words(p)))
-        passages = [q.context, *rest[:others]]
-        rng.shuffle(passages)
-        items.append((q, passages))
-    return items
-
-
-def val_samples(data_dir: Path, questions: int, seed: int) -> tuple[list[SquadQuestion], list, list[SquadQuestion]]:
-    """What evaluate_reader scores, drawn from `val` with `seed`: `questions` gold-paragraph questions,
-    as many with their paragraph among 3 of its article's (multi_passage_items), and as many SQuAD 2.0
-    questions (0: all of each)."""
-    rng = random.Random(seed)
-
-    def sample(items: list) -> list:
-        return rng.sample(items, min(questions, len(items))) if questions > 0 else items
-
-    v1 = data_dir / "squad-v1.1-dev.val.json.gz"
-    val = load_squad(v1)
-    gold = sample(val)
-    multi = multi_passage_items(sample(val), article_paragraphs(v1), 3, seed)
-    return gold, multi, sample(load_squad(data_dir / "squad-v2.0-dev.val.json.gz"))
-
-
-def evaluate_reader(reader: ExtractiveReader, gold: list[SquadQuestion], multi: list[tuple[SquadQuestion, list[str]]],
-                    v2: list[SquadQuestion], chunk: int = 32) -> dict[str, float]:
-    """Gold-paragraph F1; F1 with each question's paragraph among look-alikes of its article (always
-    answering); SQuAD 2.0 F1 at the best no-answer margin (how well the no-answer score separates).
-    Questions are read `chunk` at a time (read_many: shared forward passes, the same answers)."""
-    def f1(pred: str, q: SquadQuestion) -> float:
-        return score_one(pred, q.answers)[1] if q.answers else float(not pred)
-
-    def best_spans(items: list[tuple[SquadQuestion, list[str]]]) -> list:
-        outputs = []
-        for begin in range(0, len(items), chunk):
-            part = items[begin : begin + chunk]
-            outputs.extend(reader.read_many([(q.question, passages) for q, passages in part], top_k=1))
-        return [out.spans[0] if out.spans else None for out in outputs]
-
-    def mean_f1(items: list[tuple[SquadQuestion, list[str]]]) -> float:
-        scores = [f1(span.text if span else "", q) for span, (q, _) in zip(best_spans(items), items, strict=True)]
-        return 100 * sum(scores) / max(1, len(scores))
-
-    result = {"gold_f1": mean_f1([(q, [q.context]) for q in gold]), "multi_f1": mean_f1(multi)}
-    margins = [(span.margin if span else -1e9, f1(span.text, q) if span else 0.0, f1("", q))
-               for span, q in zip(best_spans([(q, [q.context]) for q in v2]), v2, strict=True)]
-    best = 0.0
-    for threshold in sorted({m for m, _, _ in margins} | {1e9}):
-        total = sum(answer if m >= threshold else empty for m, answer, empty in margins)
-        best = max(best, total)
-    result["v2_best_f1"] = 100 * best / max(1, len(margins))
-    result["select"] = (result["multi_f1"] + result["v2_best_f1"]) / 2
-    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -248,14 +175,16 @@ def main(argv: list[str] | None = None) -> None:
         return loop.optimise(model, optimizer, loss)
 
     def evaluate() -> dict[str, float]:
-        # read in the training windows: what ships (export --max-length/--stride) and what scores best
-        reader = ExtractiveReader.from_model(model, tokenizer, precision, max_length=args.max_length, stride=args.stride)
-        return evaluate_reader(reader, gold_sample, multi_sample, v2_sample)
+        # read as the product will: the backbone's reading settings (its evidence weight), in the training
+        # windows (what ships: export --max-length/--stride, and what scores best)
+        reader = ExtractiveReader.from_model(model, tokenizer, precision, **{
+            **reading_settings(backbone), "max_length": args.max_length, "stride": args.stride})
+        return scores_with_seed(reader, evaluate_reader(reader, gold_sample, multi_sample, v2_sample))
 
     resumed = loop.restore(args.out, model, optimizer) if resuming else None
-    best = {"select": -1.0, "step": 0}
     if resumed is not None:
         total_steps = plan["total_steps"]
+        best = {}  # the checkpoint's
     else:
         scores = evaluate()
         log.info("step 0 (backbone) %s", json.dumps({k: round(v, 1) for k, v in scores.items()}))
@@ -271,8 +200,8 @@ def main(argv: list[str] | None = None) -> None:
         plan_file.write_text(json.dumps(plan, indent=2))
     every = max(1, total_steps // args.evaluations) if args.evaluations else args.checkpoint_every
     loop.run_steps(model, tokenizer, optimizer, train_step, evaluate, out=args.out, total_steps=total_steps,
-                   warmup=args.warmup, every=every, select="select", best=best, resumed=resumed,
-                   stop_at=loop.deadline(args))
+                   warmup=args.warmup, every=every, best=best, resumed=resumed, stop_at=loop.deadline(args),
+                   key=lambda scores: selection_key(scores, plan["step0"].get("seed_right", 0)))
 
 
 if __name__ == "__main__":

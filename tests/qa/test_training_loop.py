@@ -32,7 +32,8 @@ def _train(out, tiny_reader_dir, stop_at: int | None, resume: bool):
     resumed = restore(out, model, optimizer) if resume else None
     try:
         best = run_steps(model, tokenizer, optimizer, train_step, evaluate, out=out, total_steps=6, warmup=0.2,
-                         every=2, select="score", best={"score": -1e9, "step": 0}, resumed=resumed)
+                         every=2, key=lambda scores: scores["score"],
+                         best={"score": -1e9, "step": 0}, resumed=resumed)
     except KeyboardInterrupt:
         return None, model
     return best, model
@@ -62,7 +63,7 @@ def test_the_logged_loss_is_the_mean_since_the_last_evaluation(tmp_path, tiny_re
     with caplog.at_level(logging.INFO, logger="articleqa.train"):
         # 3 steps, evaluated every 2: the last evaluation follows one step only
         run_steps(model, AutoTokenizer.from_pretrained(tiny_reader_dir), optimizer, lambda step: 1.0,
-                  lambda: {"score": 0.0}, out=tmp_path, total_steps=3, warmup=0.0, every=2, select="score",
-                  best={"score": -1.0, "step": 0})
+                  lambda: {"score": 0.0}, out=tmp_path, total_steps=3, warmup=0.0, every=2,
+                  key=lambda scores: scores["score"], best={"score": -1.0, "step": 0})
     losses = [record.args[2] for record in caplog.records if record.msg.startswith("step")]
     assert losses == [1.0, 1.0]

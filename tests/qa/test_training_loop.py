@@ -67,3 +67,20 @@ def test_the_logged_loss_is_the_mean_since_the_last_evaluation(tmp_path, tiny_re
                   key=lambda scores: scores["score"], best={"score": -1.0, "step": 0})
     losses = [record.args[2] for record in caplog.records if record.msg.startswith("step")]
     assert losses == [1.0, 1.0]
+
+
+def test_a_cpu_run_goes_on_under_jemalloc_where_it_is_installed():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from articleqa.qa.training.loop import JEMALLOC_PATHS
+
+    if not any(Path(path).exists() for path in JEMALLOC_PATHS):
+        pytest.skip("Debian's libjemalloc2 is not installed here")
+    code = ("import os; from articleqa.qa.training.loop import under_jemalloc; under_jemalloc(); "
+            "print(any('jemalloc' in line for line in open('/proc/self/maps')), os.environ['MALLOC_CONF'])")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.split() == ["True", "dirty_decay_ms:-1,muzzy_decay_ms:-1"]
+    # and the same arguments again: what the code printed comes from the restarted process only
+    assert "restarting under jemalloc" in ran.stderr and ran.stdout.count("True") == 1

@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     resumed = loop.restore(args.out, model, optimizer) if resuming else None
     if resumed is not None:
         total_steps = plan["total_steps"]
-        best = {}  # the checkpoint's
+        best = resumed["best"]
     else:
         scores = evaluate()
         log.info("step 0 (backbone) %s", json.dumps({k: round(v, 1) for k, v in scores.items()}))

@@ -4,10 +4,12 @@
                                 [--interpolate 0,0.5,1]
 
 One in-memory index of the file's articles (all paragraphs of an article as one story), then every
-question at every budget, always answering (the reader and retrieval alone; abstention is measured by
-`articleqa eval`). `--interpolate` also re-ranks the reader's spans by BERTserini's interpolation of
-reader and retrieval evidence: log p(span) + mu * log(story score / best story score). Prints a table,
-writes benchmarks/results/budget.json.
+question at every budget, always answering: F1 of the product's answer (the reading's best span, as
+`articleqa eval articles --no-abstain` scores it; abstention is measured there). `--interpolate` also
+re-ranks the reading's spans by BERTserini's interpolation of reader and retrieval evidence: the reader's
+ranking score (log p + its evidence weight x sentence evidence) + mu * log(story score / best story score);
+there, pieces of answers are not put after the whole ones as the reader puts them. Prints a table, writes
+benchmarks/results/budget.json.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def interpolated(span, passages, mu: float) -> float:
-    """BERTserini: the reader's log probability plus mu times the log of the story's retrieval score
+def interpolated(reader, span, passages, mu: float) -> float:
+    """BERTserini: the reader's ranking score plus mu times the log of the story's retrieval score
     relative to the best story's."""
     top = max(p.score for p in passages)
     prior = passages[span.passage_index].score / top
-    return math.log(max(span.probability, 1e-12)) + mu * math.log(max(prior, 1e-6))
+    return reader.ranking_score(span) + mu * math.log(max(prior, 1e-6))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--file", type=Path, default=DEFAULT_DATA_DIR / "squad-v1.1-dev.val.json.gz")
     parser.add_argument("--budgets", default="256,512,768,1024,1536,2048")
-    parser.add_argument("--interpolate", default="0", help="BERTserini weights mu to try (comma-separated)")
+    parser.add_argument("--interpolate", default="", help="BERTserini weights mu to try (comma-separated)")
     parser.add_argument("--limit", type=int, default=300)
     parser.add_argument("--reader", default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "budget.json")
@@ -49,9 +51,10 @@ def main(argv: list[str] | None = None) -> None:
     app = scratch_app(args.reader)
     app.library.add_articles([Article(title, body) for title, body in articles_of(args.file)])
     questions = [q for q in load_squad(args.file) if q.answerable][: args.limit]
-    mus = [float(m) for m in args.interpolate.split(",")]
+    mus = [float(m) for m in args.interpolate.split(",") if m]
     rows = []
     for budget in (int(b) for b in args.budgets.split(",")):
+        f1 = 0.0
         totals = {mu: 0.0 for mu in mus}
         recall = windows = passages = 0
         started = time.perf_counter()
@@ -61,14 +64,16 @@ def main(argv: list[str] | None = None) -> None:
             passages += len(reading.passages)
             golds = [normalize_answer(a) for a in q.answers]
             recall += any(g and g in normalize_answer(p.text) for p in reading.passages for g in golds)
+            f1 += score_one(reading.best.text, q.answers)[1] if reading.best else 0.0
             for mu in mus:
-                best = max(reading.spans, key=lambda span, mu=mu: interpolated(span, reading.passages, mu), default=None)
+                best = max(reading.spans, key=lambda span, mu=mu: interpolated(app.reader, span, reading.passages, mu),
+                           default=None)
                 totals[mu] += score_one(best.text, q.answers)[1] if best else 0.0
         seconds = time.perf_counter() - started
         n = len(questions)
         row = {"budget": budget, "passages": round(passages / n, 2), "windows": round(windows / n, 2),
                "recall": round(100 * recall / n, 1), "ms_per_question": round(1000 * seconds / n, 1),
-               **{f"f1_mu{mu:g}": round(100 * totals[mu] / n, 1) for mu in mus}}
+               "f1": round(100 * f1 / n, 1), **{f"f1_mu{mu:g}": round(100 * totals[mu] / n, 1) for mu in mus}}
         rows.append(row)
         print(json.dumps(row), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -236,8 +236,7 @@ class ExtractiveReader:
                                                          sentences.sentence(span.passage_index, span.start)))
                 for span in answers[: self.RANKED_BY_EVIDENCE]]
         if self.evidence_weight:
-            head.sort(key=lambda s: math.log(max(s.probability, 1e-12)) + self.evidence_weight * s.evidence,
-                      reverse=True)
+            head.sort(key=self.ranking_score, reverse=True)
         # An answer that runs on into the next sentence joins pieces of two ("week-long offensive, which has
         # thrown [...] into disarray. After capturing Aleppo last week"), and one that opens a bracket it does
         # not close (or closes one it did not open) is a piece of a phrase: they go after the whole ones.
@@ -246,6 +245,10 @@ class ExtractiveReader:
             piece = not brackets_balance(span.text) or sentences.crosses(span.passage_index, span.start, span.end)
             (pieces if piece else whole).append(span)
         return whole + pieces + answers[self.RANKED_BY_EVIDENCE :]
+
+    def ranking_score(self, span: Span) -> float:
+        """What the most probable answers are ranked by: log p + evidence weight x sentence evidence."""
+        return math.log(max(span.probability, 1e-12)) + self.evidence_weight * span.evidence
 
     @staticmethod
     def _merge(spans: list[Span], null_log_p: float) -> list[Span]:

@@ -101,11 +101,12 @@ def test_ask_imports_neither_gradio_nor_sentence_transformers(tmp_path, tiny_rea
 
 def test_the_terminal_shows_the_answer_its_sentence_and_the_other_possible_answers():
     from articleqa.cli import answer_text
+    from articleqa.index.sentences import split_sentences
     from articleqa.qa.answer import Alternative
     from articleqa.seed import seed_body, seed_title
 
-    # the seed's own sentences and title (a CNN story; the file holds no date)
-    formed, designated = (next(s.strip() + "." for s in seed_body().split(".") if year in s) for year in ("2016", "2018"))
+    # the seed's own sentences, as the indexer splits them, and its title (a CNN story; the file holds no date)
+    formed, designated = (next(s.text for s in split_sentences(seed_body()) if year in s.text) for year in ("2016", "2018"))
     title = seed_title()
     answer = Answer("When was it formed?", "2016", 0.68, title, formed, formed.index("2016"), formed.index("2016") + 4,
                     article_source="CNN", alternatives=[Alternative("2018", 0.27, title, designated)])

@@ -98,11 +98,11 @@ def seed_checks(reader: ExtractiveReader) -> tuple[int, int]:
     from articleqa.qa.conversation import PronounResolver, Turn
     from articleqa.seed import seed_body, seed_conversation, seed_paraphrases, seed_questions, seed_title
 
-    body = seed_body()
+    body, title = seed_body(), seed_title()
     asked, history, resolver = [], [], PronounResolver()
     for item in seed_conversation():
         asked.append((resolver.resolve(item.question, history).question, item.answers))
-        history.append(Turn(item.question, item.answers[0] if item.answers else None, seed_title()))
+        history.append(Turn(item.question, item.answers[0] if item.answers else None, title))
     asked += [(item.question, item.answers) for item in seed_questions() + seed_paraphrases()]
     asked = [(question, answers) for question, answers in asked if answers]
     outputs = reader.read_many([(question, [body]) for question, _ in asked], top_k=1)

@@ -244,7 +244,8 @@ class TorchForward:
         self.model = model.eval()
         self.outputs = OUTPUTS[kind]
         self.precision = resolve_precision(precision)
-        self.inputs = [n for n in _INPUTS if n in inspect.signature(model.forward).parameters]
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model's own
+        self.inputs = [n for n in _INPUTS if n in inspect.signature(base.forward).parameters]
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:

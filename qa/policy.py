@@ -2,7 +2,7 @@
 
 One place decides, once per reading: the reader only scores spans and "no answer" (qa/reader.py). The
 confidence is a logistic regression over an answer's features, fitted on `val` where the product uses it
-(over retrieved passages; qa/training/calibrate.py), so a shown 0.8 means right ~80 % of the time for
+(over retrieved passages; training/calibrate.py), so a shown 0.8 means right ~80 % of the time for
 the stated question mix. Abstention is a threshold on that confidence, chosen on `val` to maximise F1
 for the mix; without a calibration, the SQuAD 2.0 rule: abstain when "no answer" out-scores the best span.
 """
@@ -32,7 +32,7 @@ class Judgement:
 
 @dataclass(frozen=True)
 class AnswerPolicy:
-    calibration: dict | None = None  # {"features", "weights", "bias"} from qa.training.calibrate
+    calibration: dict | None = None  # {"features", "weights", "bias"} from training/calibrate.py
     min_confidence: float | None = None  # abstain below this (with a calibration)
     abstains: bool = True  # False: always answer (to measure the reader alone, or compare with readers that do)
     alternatives: int = 3
@@ -165,7 +165,7 @@ def answer_features(best: Span, spans: tuple[Span, ...] | list[Span] = ()) -> di
 
 
 def calibrated_confidence(calibration: dict, features: dict[str, float | None]) -> float:
-    """Logistic regression over the answer's features (weights fitted by qa.training.calibrate). A feature
+    """Logistic regression over the answer's features (weights fitted by training/calibrate.py). A feature
     that was not measured (None: a follow-up's similarity) counts as its mean over the calibration's
     observations, so it moves the confidence neither way."""
     names = calibration.get("features", FEATURES)

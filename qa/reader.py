@@ -2,7 +2,7 @@
 
 Every window of every passage shares one softmax, with one no-answer score (the log-mean-exp of the
 windows' [CLS] logits): the reader was trained that way (shared normalisation, Clark & Gardner 2018;
-qa/training/train_shared.py), so a span's probability compares across windows and passages, and a
+training/train_shared.py), so a span's probability compares across windows and passages, and a
 window without the answer scores low in absolute terms. The reader only reads: deciding to answer or
 abstain, and how sure to sound, is the AnswerPolicy's job (qa/policy.py).
 """

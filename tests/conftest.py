@@ -8,10 +8,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from articleqa.config import Settings  # noqa: E402  (after the environment it reads)
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "syrian-rebels-capture-hama.txt"
 SEED_TITLE = "Syrian Rebels Capture Hama, Weaken Assad’s Grip on Nation"
-SHARED = ROOT.parent / "shared" / "data" / "qa"
+SHARED = Settings.from_env().qa_data_dir
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Where a trained reader goes wrong as the product reads: its wrong answers, for harder training windows.
 
-    python -m articleqa.qa.training.confusers --reader qa/model --out runs/confusers.json [--sources squad,...]
+    python -m training.confusers --reader qa/model --out runs/confusers.json [--sources squad,...]
 
 Each source's articles are indexed together and every answerable question is asked as the product asks
 it (hybrid retrieval, then the reader over the passages it hands over). Wherever one of the reader's five
@@ -26,8 +26,8 @@ from articleqa.qa.evaluation.run import articles_of
 from articleqa.qa.evaluation.squad_data import load_squad
 from articleqa.qa.evaluation.squad_metric import score_one
 from articleqa.qa.pipeline import ArticleQA
-from articleqa.qa.training import DEFAULT_DATA_DIR
-from articleqa.qa.training.groups import SHARED_MIX
+from training import DEFAULT_DATA_DIR
+from training.groups import SHARED_MIX
 
 CONTEXT_CHARS = 200  # text kept on each side of a wrong answer, to find it again in the training document
 

@@ -1,6 +1,6 @@
 """Train the reader with shared normalisation over several windows per question (Clark & Gardner 2018).
 
-    python -m articleqa.qa.training.train_shared --backbone qa/model --out runs/shared [--resume] [--minutes 70]
+    python -m training.train_shared --backbone qa/model --out runs/shared [--resume] [--minutes 70]
 
 Each question is a group of K windows (its answer's window, look-alike windows of the same document, a
 window of another document). Start and end scores are normalised over all the group's context tokens
@@ -29,8 +29,8 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from articleqa.index.compute import inference_precision, resolve_precision
 from articleqa.qa.reader import ExtractiveReader, reading_settings
-from articleqa.qa.training import loop
-from articleqa.qa.training.groups import (
+from training import loop
+from training.groups import (
     MIXES,
     build_documents,
     compact,
@@ -39,7 +39,7 @@ from articleqa.qa.training.groups import (
     question_groups,
     save_question_groups,
 )
-from articleqa.qa.training.selection import evaluate_reader, scores_with_seed, selection_key, val_samples
+from training.selection import evaluate_reader, scores_with_seed, selection_key, val_samples
 
 log = logging.getLogger("articleqa.train")
 
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="unanswerable questions made by swapping a name of an answerable one (groups.py); "
                              "with --reuse-groups, added to the groups already there")
     parser.add_argument("--confusers", type=Path, default=None,
-                        help="a reader's wrong answers on the training questions (qa/training/confusers.py): "
+                        help="a reader's wrong answers on the training questions (training/confusers.py): "
                              "the windows holding them become the groups' look-alike windows")
     args = parser.parse_args(argv)
     backbone = loop.start_run(args)

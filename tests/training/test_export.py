@@ -1,4 +1,4 @@
-"""qa/training/export.py: one checkpoint to fp16 for shipping, or several averaged into one (a model soup)."""
+"""training/export.py: one checkpoint to fp16 for shipping, or several averaged into one (a model soup)."""
 
 import json
 
@@ -6,7 +6,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering
 
 from articleqa.qa.reader import READER_CONFIG, ExtractiveReader
-from articleqa.qa.training import export
+from training import export
 
 
 def _weights(directory) -> dict[str, torch.Tensor]:

@@ -1,8 +1,8 @@
 """Several shared-normalisation runs side by side on one GPU, then the best reader (or weight average) on `val`.
 
-    python -m articleqa.qa.training.sweep run --backbone qa/model --out runs/sweep --minutes 5 \\
+    python -m training.sweep run --backbone qa/model --out runs/sweep --minutes 5 \\
         --run lr=3e-5,seed=17 --run lr=5e-5,windows=8,seed=18 ...
-    python -m articleqa.qa.training.sweep evaluate runs/sweep/r1/best qa/model --json scores.json
+    python -m training.sweep evaluate runs/sweep/r1/best qa/model --json scores.json
 
 `run` tokenises the training groups once (in parallel, with the most windows any run asks for), starts
 one `train_shared` process per --run on the same groups (each keeps its best checkpoint on its own `val`
@@ -49,7 +49,7 @@ def run_flags(spec: str) -> list[str]:
 def build_groups(args: argparse.Namespace, windows: int) -> Path:
     from transformers import AutoTokenizer
 
-    from articleqa.qa.training.groups import MIXES, save_question_groups
+    from training.groups import MIXES, save_question_groups
 
     target = args.out / "groups.pt"
     if target.exists():
@@ -70,7 +70,7 @@ def start_runs(args: argparse.Namespace, groups: Path) -> list[tuple[str, subpro
     for number, spec in enumerate(args.run, 1):
         out = args.out / f"r{number}"
         out.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "articleqa.qa.training.train_shared", "--backbone", args.backbone,
+        command = [sys.executable, "-m", "training.train_shared", "--backbone", args.backbone,
                    "--out", str(out), "--data-dir", str(args.data_dir), "--reuse-groups", "--groups-file", str(groups),
                    "--minutes", str(args.minutes), "--deadline-minutes", str(args.deadline_minutes),
                    "--eval-questions", str(args.run_eval_questions), "--device", args.device,
@@ -104,7 +104,7 @@ def score_candidates(args: argparse.Namespace, found: dict[str, list[str]]) -> d
     evaluations.mkdir(exist_ok=True)
     processes = []
     for name, sources in found.items():
-        command = [sys.executable, "-m", "articleqa.qa.training.sweep", "evaluate", *sources, "--json",
+        command = [sys.executable, "-m", "training.sweep", "evaluate", *sources, "--json",
                    str(evaluations / f"{name}.json"), "--data-dir", str(args.data_dir), "--device", args.device,
                    "--precision", args.precision, "--questions", str(args.eval_questions),
                    "--settings-from", args.backbone, "--threads", str(args.threads)]
@@ -123,7 +123,7 @@ def score_candidates(args: argparse.Namespace, found: dict[str, list[str]]) -> d
 
 
 def export_winner(args: argparse.Namespace, sources: list[str]) -> None:
-    from articleqa.qa.training import export
+    from training import export
 
     # a run's checkpoint has no reading settings of its own: the backbone's evidence weight goes with it
     export.main([*sources, str(args.out / "winner"), "--settings-from", args.backbone])
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> None:
 def ranking(scores: dict[str, dict]) -> list[str]:
     """Candidates best first, by selection_key: those that get as many seed questions right as the backbone
     before the rest (the product is judged on the seed first), each part by the mean of its `val` figures."""
-    from articleqa.qa.training.selection import selection_key
+    from training.selection import selection_key
 
     floor = scores.get("backbone", {}).get("seed_right", 0)
     return sorted(scores, key=lambda name: selection_key(scores[name], floor), reverse=True)
@@ -164,9 +164,9 @@ def evaluate(args: argparse.Namespace) -> None:
     from transformers import AutoTokenizer
 
     from articleqa.qa.reader import ExtractiveReader, reading_settings
-    from articleqa.qa.training.export import averaged
-    from articleqa.qa.training.loop import resolve_device
-    from articleqa.qa.training.selection import evaluate_reader, scores_with_seed, val_mean, val_samples
+    from training.export import averaged
+    from training.loop import resolve_device
+    from training.selection import evaluate_reader, scores_with_seed, val_mean, val_samples
 
     torch.set_num_threads(args.threads)
     model = averaged([Path(s) for s in args.sources]).to(resolve_device(args.device))
@@ -192,11 +192,11 @@ CARRIED_WHEELS = ("tokenizers==0.23.3",)
 def pack(args: argparse.Namespace) -> None:
     """Everything a GPU machine without our packages or ../shared needs beside the working tree, in two
     git-ignored folders that the device tool carries: `.devdata/qa` (the mix's files and `val`, ~11 MB)
-    and `.devsite` (importable packages and wheels; qa/training/gpu_sweep.sh puts them on the path)."""
+    and `.devsite` (importable packages and wheels; training/gpu_sweep.sh puts them on the path)."""
     import importlib.util
     import shutil
 
-    from articleqa.qa.training.groups import MIXES
+    from training.groups import MIXES
 
     data, site = args.to / ".devdata" / "qa", args.to / ".devsite"
     for folder in (data, site):
@@ -222,8 +222,8 @@ def pack(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from articleqa.qa.reader import WINDOW_STRIDE, WINDOW_TOKENS
-    from articleqa.qa.training import DEFAULT_DATA_DIR
-    from articleqa.qa.training.groups import MIXES
+    from training import DEFAULT_DATA_DIR
+    from training.groups import MIXES
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)

@@ -1,7 +1,7 @@
 """Export a trained reader for shipping: fp16 safetensors + tokenizer + reader settings.
 
-    python -m articleqa.qa.training.export runs/reader/final qa/model [--max-length 256 --stride 128]
-    python -m articleqa.qa.training.export qa/model runs/shared/final runs/soup   # weights averaged
+    python -m training.export runs/reader/final qa/model [--max-length 256 --stride 128]
+    python -m training.export qa/model runs/shared/final runs/soup   # weights averaged
 
 Several sources (fine-tuned from one another, so they share an architecture and a basin) are averaged
 weight by weight, a uniform "model soup" (Wortsman et al. 2022): the first source gives the tokenizer
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     staging.rename(args.target)
     size = sum(p.stat().st_size for p in args.target.iterdir())
     print(f"exported to {args.target}: {size / 1e6:.1f} MB; no calibration yet: run "
-          f"`python -m articleqa.qa.training.calibrate {args.target}`")
+          f"`python -m training.calibrate {args.target}`")
 
 
 def averaged(sources: list[Path]) -> torch.nn.Module:

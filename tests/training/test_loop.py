@@ -1,4 +1,4 @@
-"""qa/training/loop.py: a run stopped at a checkpoint and resumed ends with the weights of one that never
+"""training/loop.py: a run stopped at a checkpoint and resumed ends with the weights of one that never
 stopped (same schedule, optimiser state and RNG), and `best/` holds the best-scoring step."""
 
 import pytest
@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")  # the `train` extra
 def _train(out, tiny_reader_dir, stop_at: int | None, resume: bool):
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from articleqa.qa.training.loop import optimise, restore, run_steps
+    from training.loop import optimise, restore, run_steps
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(tiny_reader_dir)
@@ -56,7 +56,7 @@ def test_the_logged_loss_is_the_mean_since_the_last_evaluation(tmp_path, tiny_re
 
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from articleqa.qa.training.loop import run_steps
+    from training.loop import run_steps
 
     model = AutoModelForQuestionAnswering.from_pretrained(tiny_reader_dir)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -74,11 +74,11 @@ def test_a_cpu_run_goes_on_under_jemalloc_where_it_is_installed():
     import sys
     from pathlib import Path
 
-    from articleqa.qa.training.loop import JEMALLOC_PATHS
+    from training.loop import JEMALLOC_PATHS
 
     if not any(Path(path).exists() for path in JEMALLOC_PATHS):
         pytest.skip("Debian's libjemalloc2 is not installed here")
-    code = ("import os; from articleqa.qa.training.loop import under_jemalloc; under_jemalloc(); "
+    code = ("import os; from training.loop import under_jemalloc; under_jemalloc(); "
             "print(any('jemalloc' in line for line in open('/proc/self/maps')), os.environ['MALLOC_CONF'])")
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ran.stdout.split() == ["True", "dirty_decay_ms:-1,muzzy_decay_ms:-1"]

@@ -13,6 +13,7 @@ import logging
 import random
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,8 +22,6 @@ import numpy as np
 from articleqa.index.runtime import plain_copy
 from articleqa.qa.evaluation.squad_data import read_squad_json
 from articleqa.qa.evaluation.squad_metric import normalize_answer
-from articleqa.qa.training.data import present_sources
-from articleqa.qa.training.features import answer_tokens
 
 log = logging.getLogger("articleqa.train")
 
@@ -81,6 +80,30 @@ BROAD_MIX: dict[str, DocumentSource] = {
     "drop": DocumentSource("extra/drop-contrast-spans.json.gz"),
     "tatqa": DocumentSource("extra/tatqa-textspan-dev.json.gz"),
 }
+def present_sources(data_dir: Path, mix: dict, counts: dict[str, int]) -> Iterator[tuple[str, DocumentSource, Path]]:
+    """(name, source, path) of each entry of a mix whose file is in `data_dir`; a missing one counts 0."""
+    for name, source in mix.items():
+        path = data_dir / source.file
+        if path.exists():
+            yield name, source, path
+        else:
+            counts[name] = 0
+
+
+def answer_tokens(offsets, first: int, last: int, answer_start: int, answer_end: int) -> tuple[int, int] | None:
+    """First and last token of the answer's characters among context tokens first..last of a window, or
+    None when the window doesn't hold the whole answer. An answer inside one token labels that token."""
+    if not (offsets[first][0] <= answer_start and offsets[last][1] >= answer_end):
+        return None
+    start = first
+    while start <= last and offsets[start][1] <= answer_start:
+        start += 1
+    end = last
+    while end >= first and offsets[end][0] >= answer_end:
+        end -= 1
+    return start, max(end, start)
+
+
 MIXES = {"shared": SHARED_MIX, "broad": BROAD_MIX}
 
 
@@ -203,7 +226,7 @@ def _words(text: str) -> set[str]:
 
 
 def confuser_positions(text: str, confusers: list[dict]) -> list[int]:
-    """Character offsets in a document of a reader's wrong answers (qa/training/confusers.py), found by the
+    """Character offsets in a document of a reader's wrong answers (training/confusers.py), found by the
     text around them; those whose text is not found as it is are left out."""
     positions = []
     for confuser in confusers:

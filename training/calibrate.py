@@ -1,6 +1,6 @@
 """Calibrate a reader's confidence where the product uses it, and store the result beside its weights.
 
-    python -m articleqa.qa.training.calibrate MODEL_DIR [--data-dir ../shared/data/qa] [--report OUT_DIR] [--precision 0.7]
+    python -m training.calibrate MODEL_DIR [--data-dir ../shared/data/qa] [--report OUT_DIR] [--precision 0.7]
 
 Observations come from the whole pipeline (hybrid retrieval over articles, then the reader), not from
 gold paragraphs: a reader that is sure of a span in its gold paragraph is often less sure across two
@@ -54,7 +54,7 @@ from articleqa.qa.policy import (
     logit,
 )
 from articleqa.qa.reader import READER_CONFIG, ExtractiveReader
-from articleqa.qa.training import DEFAULT_DATA_DIR
+from training import DEFAULT_DATA_DIR
 
 # The mix of questions the confidence is calibrated for. Observations are weighted to it, because a
 # confidence means "right this often" only for a given mix: SQuAD 2.0's unanswerable questions are

@@ -3,8 +3,8 @@
 # side by side; the best trained candidate (seed checks first, then `val`: sweep.ranking) exported fp16 and
 # sent back under $OUT in 15 MB parts.
 #
-#   here:   .venv/bin/python -m articleqa.qa.training.sweep pack     # .devdata + .devsite (git-ignored)
-#   device: run with carry [".devdata", ".devsite"] and command "bash qa/training/gpu_sweep.sh"
+#   here:   .venv/bin/python -m training.sweep pack     # .devdata + .devsite (git-ignored)
+#   device: run with carry [".devdata", ".devsite"] and command "bash training/gpu_sweep.sh"
 #   back:   cat winner.tar.part* | tar xf - ; then seed checks, `report`, `calibrate` here (README)
 #
 # What session 18 learnt there (each cost a try): the image has no articleqa install, and `python -m`
@@ -35,7 +35,7 @@ RUNS=${RUNS:-"--run lr=3e-5,windows=6,epochs=2,groups=32,seed=17,evaluations=4
   --run lr=1e-5,windows=8,epochs=1,groups=32,seed=21,evaluations=4"}
 (nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv -l 30 > "$OUT/gpu.log" 2>&1 &)
 cd /tmp || exit 1
-timeout "${LIMIT:-500}" python3 -m articleqa.qa.training.sweep run --backbone "$REPO/qa/model" --out "$SW" \
+timeout "${LIMIT:-500}" python3 -m training.sweep run --backbone "$REPO/qa/model" --out "$SW" \
   --data-dir "$REPO/.devdata/qa" --device "${DEVICE:-cuda}" --workers "${WORKERS:-16}" \
   --minutes "${MINUTES:-3.3}" --deadline-minutes "${DEADLINE:-4.2}" \
   --run-eval-questions "${RUNQ:-300}" --eval-questions "${EVALQ:-600}" $RUNS > "$OUT/sweep.out" 2>&1

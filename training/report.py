@@ -1,6 +1,6 @@
 """Every answer-quality figure of a reader on `val` and the long-document test, in one run.
 
-    python -m articleqa.qa.training.report READER_DIR [--timeqa 300] [--json OUT]
+    python -m training.report READER_DIR [--timeqa 300] [--json OUT]
 
 What `articleqa eval` measures one figure at a time, here in one process and one pass per set (the
 articles are read once; "always answering" and "with abstention" are two decisions on the same readings):
@@ -24,7 +24,7 @@ from articleqa.config import Settings
 from articleqa.qa.evaluation.run import evaluate_articles, evaluate_gold_paragraphs
 from articleqa.qa.evaluation.squad_data import load_squad
 from articleqa.qa.pipeline import ArticleQA
-from articleqa.qa.training import DEFAULT_DATA_DIR
+from training import DEFAULT_DATA_DIR
 
 
 def articles_figures(app: ArticleQA, path: Path, limit: int | None = None) -> dict[str, float]:

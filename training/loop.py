@@ -21,7 +21,7 @@ from articleqa.index.backbone import resolve_backbone
 from articleqa.index.compute import PRECISIONS, use_threads
 from articleqa.index.embedder import default_embedder_path
 from articleqa.qa.reader import WINDOW_STRIDE, WINDOW_TOKENS
-from articleqa.qa.training import DEFAULT_DATA_DIR
+from training import DEFAULT_DATA_DIR
 
 log = logging.getLogger("articleqa.train")
 

@@ -3,8 +3,8 @@
 import gzip
 import json
 
-from articleqa.qa.training.report import articles_figures
 from tests.conftest import SEED
+from training.report import articles_figures
 
 
 def _seed_squad_file(path, questions):

@@ -2,7 +2,7 @@ import math
 
 from articleqa.qa.evaluation.reliability import draw_reliability, expected_calibration_error
 from articleqa.qa.policy import calibrated_confidence
-from articleqa.qa.training.calibrate import MIX, Observation, fit, mix_weights, outcome, threshold_for_precision
+from training.calibrate import MIX, Observation, fit, mix_weights, outcome, threshold_for_precision
 
 
 def _observation(kind: str, margin: float, right: bool, title: str = "A") -> Observation:
@@ -53,7 +53,7 @@ def test_threshold_reaches_the_stated_precision_and_fit_orders_by_evidence(tmp_p
 
 
 def test_alternatives_are_fitted_below_the_best_answers_calibration():
-    from articleqa.qa.training.calibrate import alternatives_outcome, fit_alternatives
+    from training.calibrate import alternatives_outcome, fit_alternatives
 
     sample = []
     for i in range(200):  # a reading's second answer, as sure-looking as the first, right one time in five

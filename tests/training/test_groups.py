@@ -1,6 +1,6 @@
-"""Training groups: the unanswerable questions made by swapping a name (qa/training/groups.py)."""
+"""Training groups: the unanswerable questions made by swapping a name (training/groups.py)."""
 
-from articleqa.qa.training.groups import Document, DocumentQuestion, entity_swapped_questions
+from training.groups import Document, DocumentQuestion, entity_swapped_questions
 
 
 def _documents() -> list[Document]:
@@ -43,7 +43,7 @@ def test_the_windows_holding_a_readers_wrong_answers_come_first_among_the_look_a
     from transformers import AutoTokenizer
 
     from articleqa.config import SHIPPED_READER
-    from articleqa.qa.training.groups import confuser_positions, question_groups
+    from training.groups import confuser_positions, question_groups
 
     tokenizer = AutoTokenizer.from_pretrained(SHIPPED_READER)
     filler = " ".join(f"Paragraph {i} talks about the weather in the hills and the rain." for i in range(12))
@@ -72,7 +72,7 @@ def test_groups_built_by_spawned_workers_are_the_parts_built_here_shuffled_by_th
     from transformers import AutoTokenizer
 
     from articleqa.config import SHIPPED_READER
-    from articleqa.qa.training.groups import parallel_question_groups, question_groups
+    from training.groups import parallel_question_groups, question_groups
 
     tokenizer = AutoTokenizer.from_pretrained(SHIPPED_READER)
     documents = [Document("news", f"Story {n}", f"In {1900 + n} the mayor of town {n} opened a bridge. "
@@ -91,7 +91,7 @@ def test_an_article_longer_than_the_cap_becomes_documents_of_whole_paragraphs_wi
     import gzip
     import json
 
-    from articleqa.qa.training.groups import load_documents
+    from training.groups import load_documents
 
     def paragraph(n: int) -> dict:
         context = f"Comment {n}: the ferry to island {n} leaves at {n} o'clock. " + "Noise. " * 10

@@ -1,8 +1,8 @@
-"""Which reader is better (qa/training/selection.py), for a run's best checkpoint and the GPU sweep's
+"""Which reader is better (training/selection.py), for a run's best checkpoint and the GPU sweep's
 choice alike: the seed first, then `val`."""
 
-from articleqa.qa.training.selection import seed_checks, selection_key
-from articleqa.qa.training.sweep import ranking
+from training.selection import seed_checks, selection_key
+from training.sweep import ranking
 
 
 def _val(mean: float) -> dict[str, float]:

@@ -132,10 +132,10 @@ def run_side(build, make_answer, process_start: float, settle=None) -> None:
     json.dump(result, open(sys.argv[2], "w"), indent=2)
 
 
-def write_readme_section(readme: Path, name: str, rendered: str) -> None:
-    """Replace the text between `<!-- name:start -->` and `<!-- name:end -->` in the README."""
+def write_doc_section(doc: Path, name: str, rendered: str) -> None:
+    """Replace the text between `<!-- name:start -->` and `<!-- name:end -->` in a document (docs/*.md)."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = readme.read_text()
+    text = doc.read_text()
     if start in text and end in text:
         head, rest = text.split(start, 1)
-        readme.write_text(head + start + "\n" + rendered + "\n" + end + rest.split(end, 1)[1])
+        doc.write_text(head + start + "\n" + rendered + "\n" + end + rest.split(end, 1)[1])

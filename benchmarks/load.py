@@ -16,7 +16,7 @@ callers runs against both, interleaved, so slow spells of a shared machine hit b
 before any server starts, the models alone answer the same number of questions in-process, one at a
 time and in batches of 16 (what batching saves, and what the server adds). Prints throughput, p50/p95
 latency and errors per level and mode, checks the issue's targets, writes JSON with --json and the table
-in README.md between the load markers.
+in docs/scaling.md between the load markers.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.common import free_port, load_average, machine, percentile, write_readme_section
+from benchmarks.common import free_port, load_average, machine, percentile, write_doc_section
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = {"unbatched": {"ARTICLEQA_BATCHING": "0"}, "batched": {"ARTICLEQA_BATCHING": "1"}}
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--client", choices=CLIENTS, default="rest",
                         help="how the callers call /ask: plain HTTP (default) or gradio_client")
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--no-readme", action="store_true", help="leave the table in docs/scaling.md as it is")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.levels.split(",")]
     servers: dict[str, tuple[subprocess.Popen | None, str]] = {}
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
     if not args.no_readme and not args.url:
-        write_readme_section(ROOT / "README.md", "load", rendered)
+        write_doc_section(ROOT / "docs" / "scaling.md", "load", rendered)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ makes. Reports per runtime: reader ms per seed question read whole one at a time
 16 are read in one batch (as the server's batcher does); embedder sentences/s over SQuAD sentences in
 batches of 32 (an index build) and ms per single query; and agreement with torch fp32 (the same best
 answer on every seed question, the largest difference in its probability; the embeddings' least cosine).
-Regenerates the README's runtimes table.
+Regenerates the runtimes table in docs/runtimes.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import load_average, machine, write_readme_section
+from benchmarks.common import load_average, machine, write_doc_section
 from benchmarks.embed_build import sentences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "runtimes.json")
-    parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--no-readme", action="store_true", help="leave the table in docs/runtimes.md as it is")
     args = parser.parse_args(argv)
 
     from articleqa.config import SEEDS_DIR, SHIPPED_READER
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
     if not args.no_readme:
-        write_readme_section(ROOT / "README.md", "runtimes", rendered)
+        write_doc_section(ROOT / "docs" / "runtimes.md", "runtimes", rendered)
 
 
 if __name__ == "__main__":

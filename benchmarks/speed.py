@@ -6,7 +6,7 @@ Corpora: the seed article (with hand-written questions and gold answers) and a c
 contexts from ../shared/data/qa (one article per context), asked SQuAD v1.1 `val` questions. Each side
 runs in its own process (peak RSS, cold start). Haystack runs from `.venv-haystack` (created by
 `make bench-haystack`). Prints a table with ratios (ours / theirs), writes benchmarks/results.json and
-the table in README.md between the bench markers.
+the table in docs/benchmarks.md between the bench markers.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from articleqa.config import Settings
-from benchmarks.common import machine, write_readme_section
+from benchmarks.common import machine, write_doc_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Settings.from_env().qa_data_dir
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-haystack", action="store_true")
     parser.add_argument("--levers", action="store_true", help="also run articleqa on torch (ARTICLEQA_RUNTIME=torch) to show what its exports give")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
-    parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--no-readme", action="store_true", help="leave the table in docs/benchmarks.md as it is")
     parser.add_argument("--reuse", action="store_true", help="keep the corpora figures of --out; rerun the rest")
     args = parser.parse_args(argv)
 
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     rendered = table(results)
     print(rendered)
     if not args.no_readme:
-        write_readme_section(ROOT / "README.md", "bench", rendered)
+        write_doc_section(ROOT / "docs" / "benchmarks.md", "bench", rendered)
 
 
 if __name__ == "__main__":

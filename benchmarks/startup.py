@@ -10,7 +10,7 @@ PYTHONPATH, with this checkout's virtual environment; "now, torch" is this check
 - import: `import articleqa.qa.pipeline` (what answering needs before any model loads);
 - ask: `articleqa ask "Who leads HTS?"` on an existing index of the seed article;
 - cold start: the same on an empty data dir (index the seed article, then answer).
-The table goes into README.md between the startup markers.
+The table goes into docs/runtimes.md between the startup markers.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import load_average, machine, write_readme_section
+from benchmarks.common import load_average, machine, write_doc_section
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Who leads HTS?"
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", default="e8e74ca", help="git revision to compare with ('' to skip)")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--no-readme", action="store_true", help="leave the table in docs/runtimes.md as it is")
     args = parser.parse_args(argv)
     python = sys.executable
     with tempfile.TemporaryDirectory() as scratch:
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     rendered = "\n".join(lines)
     print(rendered)
     if not args.no_readme:
-        write_readme_section(ROOT / "README.md", "startup", rendered)
+        write_doc_section(ROOT / "docs" / "runtimes.md", "startup", rendered)
 
 
 if __name__ == "__main__":

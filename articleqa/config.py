@@ -68,7 +68,7 @@ class Settings:
     budget: int = 1024  # reader tokens of passage text per question (short stories are read whole)
     # the best story is read whole up to this many budgets' worth of tokens (it then counts as half the
     # budget, and the other stories' best windows fill the rest): on long stories (TimeQA, 257 articles
-    # indexed together) 24.4 -> 30.7 F1 always answering at 3 (qa/model/MODEL.md, session 19)
+    # indexed together) 24.4 -> 30.7 F1 always answering at 3 (docs/answer-quality.md)
     whole_first: float = 3.0
     window: int = 1  # neighbour sentences on each side of a hit in a long story
     rrf_k: int = 60  # reciprocal rank fusion constant

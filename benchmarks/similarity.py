@@ -4,7 +4,7 @@
 
 One process, one index per corpus, the shipped reader; each round asks every question once with the
 similarity (qa/similarity.py: the candidates' sentences embedded, through the embedder's cache of recent
-texts) and once without it (spans left unmeasured, as before session 17), the two interleaved and
+texts) and once without it (spans left unmeasured, as before the confidence weighed it), the two interleaved and
 alternating which goes first, each pass starting with the embedder's cache empty. Corpora: the seed (its
 questions with gold answers, three times: its figures include the cache's help within a pass) and
 SQuAD-style contexts (speed.py's `squad_task`). Prints p50/p95 ms per question and the ratio with/without.

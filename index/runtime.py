@@ -6,7 +6,7 @@ start; openvino, onnxruntime and tokenizers import in ~0.2-0.4 s. So a model wit
 prepare`, run by `make run` and `make test`; kept in a cache folder, keyed by the weights file) never
 needs torch. "auto" runs it on OpenVINO, which computes in bf16 where the CPU has it natively (AMX,
 AVX512-BF16) and in fp32 elsewhere. On the AMX machine it reads a seed question in 49 ms against ONNX
-Runtime's fp32 130 ms (`python -m benchmarks.runtimes`, session 12), and a server on it answered one caller faster
+Runtime's fp32 130 ms (`python -m benchmarks.runtimes`; docs/runtimes.md), and a server on it answered one caller faster
 than one that handed over to torch's bf16 (9.1-11.5 against 7.4 questions/s, `benchmarks/load.py`; torch
 alone in one process is a little faster, but not beside a server's threads), so it stays on OpenVINO.
 Without openvino, ONNX Runtime runs it (fp32), and where torch would run it in bf16 a long-running

@@ -4,10 +4,10 @@ The calibrated confidence (qa/policy.py) weighs it with the reader's scores. Sen
 (qa/evidence.py) counts the question's words that the sentence repeats; the embedder's cosine also tells
 a sentence about the thing asked from one that shares a word with it ("Who is the president of Russia?"
 and the seed's sentence about "President Hafez al-Assad" and the 1982 massacre). It pays most on questions
-the articles don't answer (qa/model/MODEL.md, session 17). The question is already embedded for
+the articles don't answer (docs/answer-quality.md). The question is already embedded for
 retrieval; only the candidates' sentences are embedded here, those of a batch of readings in one call
 (and kept in the embedder's cache of recent texts). Ranking is left alone: the cosine in the ranking cost
-long stories and search-style questions more than it gained (session 16).
+long stories and search-style questions more than it gained.
 """
 
 from __future__ import annotations

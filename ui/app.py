@@ -411,7 +411,7 @@ def serve(app: ArticleQA, settings: Settings, block: bool = True) -> tuple[gr.Bl
         demo, threads = build_app(app), 40
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=max(256, 2 * threads))
     # Gradio's queue wakes every 1 ms while idle to look for work, and every 10 ms for progress to send: 7-8 %
-    # of a core on a server nobody is using. At 5 and 50 ms: 3 %, and /ask's latency the same (README, Serving).
+    # of a core on a server nobody is using. At 5 and 50 ms: 3 %, and /ask's latency the same (docs/scaling.md).
     queue = getattr(demo, "_queue", None)
     if hasattr(queue, "sleep_when_free") and hasattr(queue, "progress_update_sleep_when_free"):
         queue.sleep_when_free, queue.progress_update_sleep_when_free = IDLE_POLL_S, PROGRESS_POLL_S

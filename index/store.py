@@ -1,42 +1,61 @@
-"""The searchable store: sentence vectors in a vector backend, BM25 beside them, article metadata; crash-safe.
+"""The searchable store: articles, sentence vectors and BM25 in an embedded database, shared by processes.
 
 On disk (`index_dir`):
-    manifest.json   {"format", "version", "embedder", "dimension", "store", "next_row", "snapshot": "v7"},
-                    replaced atomically
-    v7/articles.jsonl   one article per line (id, title, text, file, fingerprint, sentence spans, first row id,
-                        and what the page said about itself: date, source, url, author)
-    v7/dense.faiss      the FAISS index (FAISS backend; Milvus keeps the vectors in its own file or server)
-A write builds a new `vN/` directory, fsyncs it, then swaps the manifest with an atomic rename: a crash at
-any moment leaves the old or the new state. Vectors are added to the backend before the swap and removed
-after it, and the manifest is the truth: rows it doesn't name are ignored by searches and pruned on load
-(see index/vectors.py). In memory the same swap happens on an immutable snapshot, so searches running
-during an add see one consistent state.
+    store.db            SQLite (WAL): articles, their sentence vectors, FTS5 indexes for BM25, a change log
+                        (index/database.py). The truth: every write is one transaction in it.
+    dense-<seq>.faiss   FAISS backend: a checkpoint of the vector index as of change <seq>. The index in
+                        memory is that checkpoint plus the changes after it, read from the database, so a
+                        write never rewrites the file; a writer saves a new one every CHECKPOINT_ROWS rows.
+    milvus.db           Milvus Lite backend (or a Milvus server): the vectors under the same row ids.
+Any number of processes may read and write one store: writers queue on the database's lock, and each
+process catches up on the others' writes from the change log when it next takes a snapshot. A crash at
+any moment leaves the database's old or new state; vectors added to a backend for a write that never
+committed are removed, or ignored (searches skip rows the snapshot doesn't name) and dropped at the next
+open. In memory each catch-up or write publishes a new immutable snapshot, so searches running meanwhile
+see one consistent state. Stores of formats 1-3 (manifest.json and vN/ folders) are converted once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import shutil
+import sqlite3
+import tempfile
 import threading
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+import time
+import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
+from articleqa.index.database import FILE, FORMAT, Database, match_query, tokens
 from articleqa.index.documents import ArticleMeta, same_url_key
-from articleqa.index.vectors import BATCH_ROWS, FLAT_LIMIT, IVF_PROBES, Rows, VectorIndex, backend_kind, open_vectors
-
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG when imported
+from articleqa.index.legacy import MANIFEST, LegacyFaissVectors, LegacyStore, read_legacy, remove_legacy
+from articleqa.index.vectors import (
+    BATCH_ROWS,
+    FLAT_LIMIT,
+    IVF_PROBES,
+    FaissVectors,
+    Rows,
+    VectorIndex,
+    backend_kind,
+    open_vectors,
+)
 
 __all__ = ["FLAT_LIMIT", "IVF_PROBES", "EmbeddedArticle", "Hit", "IndexMismatch", "SentenceStore", "Snapshot", "StoredArticle"]
 
-# 1: vectors.npy beside articles.jsonl; 2: no article metadata, "source" named the file (both still read, and
-# converted on the next write)
-FORMAT = 3
+log = logging.getLogger(__name__)
+
+# FAISS: rows added since the last checkpoint that make a writer (or an opening process) save a new one.
+# Replaying them at start costs ~1 s per 50,000 rows into an IVF index; saving costs a full write of the index.
+CHECKPOINT_ROWS = 50_000
+_ARTICLE_COLUMNS = "id, title, text, file, fingerprint, sentences, first_row, date, source, url, author"
 
 
 @dataclass(frozen=True)
@@ -80,7 +99,8 @@ class IndexMismatch(RuntimeError):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Immutable once published: everything one search needs except the vectors (the backend holds those)."""
+    """Immutable once published: everything one search needs except the vectors (the backend holds those)
+    and the full-text indexes (the database holds those; hits outside the snapshot are ignored)."""
 
     articles: dict[int, StoredArticle] = field(default_factory=dict)
     first_rows: dict[int, int] = field(default_factory=dict)  # article id -> row id of its first sentence
@@ -88,10 +108,9 @@ class Snapshot:
     row_article: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     row_position: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     next_row: int = 0
-    bm25: bm25s.BM25 | None = None  # over sentences, rows in row order
-    story_bm25: bm25s.BM25 | None = None  # over whole articles (title and text), in `story_ids` order
-    story_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     by_url: dict[str, int] = field(default_factory=dict)  # same_url_key(url) -> article id
+    by_fingerprint: dict[str, int] = field(default_factory=dict)
+    seq: int = 0  # the last change of the database this state includes
 
     @property
     def size(self) -> int:
@@ -101,38 +120,60 @@ class Snapshot:
     def rows(self) -> Rows:
         return Rows(self.row_ids, self.row_article, self.row_position)
 
+    def locate(self, row_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in the row arrays, whether this snapshot names the row) of each row id."""
+        if self.size == 0:
+            return np.zeros(len(row_ids), dtype=np.int64), np.zeros(len(row_ids), dtype=bool)
+        where = np.minimum(np.searchsorted(self.row_ids, row_ids), self.size - 1)
+        return where, self.row_ids[where] == row_ids
 
-def _tokenize(texts: list[str]):
-    return bm25s.tokenize(texts, stopwords="en", show_progress=False)
 
-
-def _build(articles: dict[int, StoredArticle], first_rows: dict[int, int], next_row: int) -> Snapshot:
-    counts = np.fromiter((len(a.sentences) for a in articles.values()), dtype=np.int64, count=len(articles))
-    ids = np.fromiter(articles, dtype=np.int64, count=len(articles))
-    firsts = np.fromiter((first_rows[i] for i in articles), dtype=np.int64, count=len(articles))
+def _row_arrays(placed: list[tuple[StoredArticle, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    counts = np.fromiter((len(a.sentences) for a, _ in placed), dtype=np.int64, count=len(placed))
+    ids = np.fromiter((a.id for a, _ in placed), dtype=np.int64, count=len(placed))
+    firsts = np.fromiter((f for _, f in placed), dtype=np.int64, count=len(placed))
     row_article = np.repeat(ids, counts)
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     row_position = np.arange(len(row_article), dtype=np.int64) - starts
-    row_ids = np.repeat(firsts, counts) + row_position
-    bm25 = story_bm25 = None
-    if len(row_article):
-        bm25 = bm25s.BM25()
-        bm25.index(_tokenize([a.sentence(p) for a in articles.values() for p in range(len(a.sentences))]),
-                   show_progress=False)
-        # Whole stories too: on news, BM25 over the story finds the right one far more often than its best
-        # sentence does (the answer's sentence rarely repeats the question's words).
-        story_bm25 = bm25s.BM25()
-        story_bm25.index(_tokenize([f"{a.title}\n{a.text}" for a in articles.values()]), show_progress=False)
-    by_url = {same_url_key(a.meta.url): i for i, a in articles.items() if a.meta.url}
-    return Snapshot(articles, first_rows, row_ids, row_article, row_position, next_row, bm25, story_bm25, ids, by_url)
+    return np.repeat(firsts, counts) + row_position, row_article, row_position
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
+def _extend(base: Snapshot, added: list[tuple[StoredArticle, int]], removed: set[int], next_row: int,
+            seq: int) -> Snapshot:
+    """`base` with articles added (rows above all of base's) and removed: a new snapshot, base unchanged."""
+    removed = removed & base.articles.keys()
+    articles = {i: a for i, a in base.articles.items() if i not in removed} if removed else dict(base.articles)
+    first_rows = {i: r for i, r in base.first_rows.items() if i not in removed} if removed else dict(base.first_rows)
+    by_url = {k: i for k, i in base.by_url.items() if i not in removed} if removed else dict(base.by_url)
+    by_fingerprint = {k: i for k, i in base.by_fingerprint.items() if i not in removed} if removed else \
+        dict(base.by_fingerprint)
+    row_ids, row_article, row_position = base.row_ids, base.row_article, base.row_position
+    if removed:
+        keep = ~np.isin(row_article, np.fromiter(removed, dtype=np.int64))
+        row_ids, row_article, row_position = row_ids[keep], row_article[keep], row_position[keep]
+    if added:
+        new_ids, new_article, new_position = _row_arrays(added)
+        row_ids = np.concatenate([row_ids, new_ids])
+        row_article = np.concatenate([row_article, new_article])
+        row_position = np.concatenate([row_position, new_position])
+    for article, first_row in added:
+        articles[article.id], first_rows[article.id] = article, first_row
+        by_fingerprint[article.fingerprint] = article.id
+        if article.meta.url:
+            by_url[same_url_key(article.meta.url)] = article.id
+    return Snapshot(articles, first_rows, row_ids, row_article, row_position, max(next_row, base.next_row),
+                    by_url, by_fingerprint, seq)
 
 
-def _fsync_dir(path: Path) -> None:
+def _stored(record: tuple) -> tuple[StoredArticle, int]:
+    """(article, first row) from a row of `SELECT {_ARTICLE_COLUMNS} FROM articles`."""
+    article_id, title, text, file, fingerprint, sentences, first_row, date, source, url, author = record
+    spans = tuple(tuple(span) for span in json.loads(sentences))
+    return StoredArticle(article_id, title, text, file, fingerprint, spans, ArticleMeta(date, source, url, author)), \
+        first_row
+
+
+def _fsync(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -140,10 +181,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(descriptor)
 
 
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock across processes (released by the OS if the holder dies): one process converts."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class SentenceStore:
-    """Articles, their sentence vectors (a VectorIndex, inner product) and a BM25 index, persisted atomically.
+    """Articles, their sentence vectors (a VectorIndex, inner product) and BM25, in a database shared by processes.
 
     `store`: "faiss" (default, embedded), "milvus" (Milvus Lite file in `directory`) or "milvus://host:port".
+    `directory` None: a scratch store for this process only (a temporary database, removed at exit).
     """
 
     def __init__(self, directory: str | Path | None, dimension: int, embedder_id: str, store: str = "faiss") -> None:
@@ -152,18 +205,18 @@ class SentenceStore:
         self.embedder_id = embedder_id
         self.store = store or "faiss"
         self.kind = backend_kind(self.store)
-        self._write_lock = threading.Lock()
-        self._version = 0
-        self._snapshot = _build({}, {}, 0)
+        self._lock = threading.RLock()  # this process's writes and catch-ups, one at a time
+        self._snapshot = Snapshot()
         self._vectors: VectorIndex | None = None
+        self._db: Database | None = None
+        self._unsaved_rows = 0  # FAISS rows added since the last checkpoint
 
     def open(self) -> SentenceStore:
         """Load the index from `directory` (or start an empty one), once; until then the store is empty and
         cannot be written or searched by vector. Raises IndexMismatch for an index built otherwise."""
-        with self._write_lock:
+        with self._lock:
             if self._vectors is None:
-                self._vectors = self._load() if self.directory is not None else \
-                    open_vectors(self.store, None, self.dimension)
+                self._open()
         return self
 
     @property
@@ -172,17 +225,32 @@ class SentenceStore:
             raise RuntimeError("SentenceStore.open() must be called before its vectors are used")
         return self._vectors
 
+    @property
+    def database(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("SentenceStore.open() must be called before its database is used")
+        return self._db
+
+    def close(self) -> None:
+        """Close the database connections (and a Milvus client); the store must be opened again to be used."""
+        with self._lock:
+            if self._vectors is not None and hasattr(self._vectors, "close"):
+                self._vectors.close()
+            if self._db is not None:
+                self._db.close()
+            self._vectors = self._db = None
+
     # ---- reading -------------------------------------------------------------------------------
     @property
     def articles(self) -> list[StoredArticle]:
-        return list(self._snapshot.articles.values())
+        return list(self.snapshot().articles.values())
 
     def article(self, article_id: int) -> StoredArticle | None:
         return self._snapshot.articles.get(article_id)
 
     def find(self, title_or_id: str, snapshot: Snapshot | None = None) -> list[StoredArticle]:
         """The articles with this id, URL or title (case and white space ignored)."""
-        snapshot = snapshot or self._snapshot
+        snapshot = snapshot or self.snapshot()
         if title_or_id.isdigit() and int(title_or_id) in snapshot.articles:
             return [snapshot.articles[int(title_or_id)]]
         if by_url := self.find_url(title_or_id, snapshot):
@@ -192,191 +260,380 @@ class SentenceStore:
 
     def find_url(self, url: str, snapshot: Snapshot | None = None) -> StoredArticle | None:
         """The article from this address (another spelling of it too: case, fragment, trailing slash)."""
-        snapshot = snapshot or self._snapshot
+        snapshot = snapshot or self.snapshot()
         article_id = snapshot.by_url.get(same_url_key(url)) if url else None
         return snapshot.articles.get(article_id) if article_id is not None else None
 
     def has_fingerprint(self, fingerprint: str) -> bool:
-        return any(a.fingerprint == fingerprint for a in self._snapshot.articles.values())
+        return fingerprint in self.snapshot().by_fingerprint
 
     def __len__(self) -> int:
-        return self._snapshot.size
+        return self.snapshot().size
 
     def search_dense(self, vector: np.ndarray, k: int, snapshot: Snapshot | None = None) -> list[Hit]:
         snapshot = snapshot or self._snapshot
         if snapshot.size == 0:
             return []
-        # Rows the backend holds beyond this snapshot (a write under way) may crowd the top k: ask for more.
+        # Rows the backend holds beyond this snapshot (a write under way, here or in another process's
+        # Milvus) may crowd the top k: ask for more.
         extra = max(0, self.vectors.count - snapshot.size)
         ids, scores = self.vectors.search(vector, min(k, snapshot.size) + extra)
-        where = np.minimum(np.searchsorted(snapshot.row_ids, ids), snapshot.size - 1)
-        known = snapshot.row_ids[where] == ids  # hits on rows this snapshot doesn't name are ignored
+        where, known = snapshot.locate(ids)  # hits on rows this snapshot doesn't name are ignored
         return [Hit(int(snapshot.row_article[w]), int(snapshot.row_position[w]), float(s))
                 for w, s in zip(where[known], scores[known], strict=True)][:k]
 
     def search_bm25(self, query: str, k: int, snapshot: Snapshot | None = None) -> list[Hit]:
+        """The best `k` sentences by BM25 (FTS5's bm25(): k1 1.2, b 0.75), best first."""
         snapshot = snapshot or self._snapshot
-        if snapshot.size == 0 or not query.strip():
+        found = self._full_text("sentence_fts", query, k, snapshot)
+        if not found:
             return []
-        tokens = _tokenize([query])
-        if not tokens.vocab:
-            return []  # only stop words
-        rows, scores = snapshot.bm25.retrieve(tokens, k=min(k, snapshot.size), show_progress=False, n_threads=0)
-        return [Hit(int(snapshot.row_article[r]), int(snapshot.row_position[r]), float(s))
-                for r, s in zip(rows[0], scores[0], strict=True) if s > 0]
+        rows, scores = np.array([r for r, _ in found], dtype=np.int64), [s for _, s in found]
+        where, known = snapshot.locate(rows)
+        return [Hit(int(snapshot.row_article[w]), int(snapshot.row_position[w]), s)
+                for w, s, ok in zip(where, scores, known, strict=True) if ok][:k]
 
     def search_stories(self, query: str, k: int, snapshot: Snapshot | None = None) -> list[tuple[int, float]]:
-        """(article id, BM25 score) of the best `k` whole articles for the query."""
+        """(article id, BM25 score) of the best `k` whole articles (title and text) for the query."""
         snapshot = snapshot or self._snapshot
-        if snapshot.story_bm25 is None or not query.strip():
-            return []
-        tokens = _tokenize([query])
-        if not tokens.vocab:
-            return []
-        n = len(snapshot.story_ids)
-        docs, scores = snapshot.story_bm25.retrieve(tokens, k=min(k, n), show_progress=False, n_threads=0)
-        return [(int(snapshot.story_ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        return [(a, s) for a, s in self._full_text("story_fts", query, k, snapshot) if a in snapshot.articles][:k]
+
+    def _full_text(self, table: str, query: str, k: int, snapshot: Snapshot) -> list[tuple[int, float]]:
+        if snapshot.size == 0 or self._db is None or not (match := match_query(query)):
+            return []  # nothing indexed, or only stop words: no hits rather than noise
+        # The database may be a write or two ahead of the snapshot: ask for a few more than k
+        limit = k + 16
+        found = self._db.connect().execute(
+            f"SELECT rowid, bm25({table}) FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?", (match, limit))
+        return [(int(rowid), -float(score)) for rowid, score in found if score < 0]
 
     def snapshot(self) -> Snapshot:
-        """The current state, unchanged by later writes: use it for every lookup of one question."""
+        """The current state, unchanged by later writes: use it for every lookup of one question. Takes in
+        what other processes wrote since the last call (unless this process is busy doing so already)."""
+        if self._db is not None and self._lock.acquire(blocking=False):
+            try:
+                if self._db is not None and self._db.last_change() != self._snapshot.seq:
+                    with self._db.read() as db:
+                        self._catch_up(db)
+            finally:
+                self._lock.release()
         return self._snapshot
+
+    def refresh(self) -> Snapshot:
+        """As `snapshot`, waiting for this process's write under way, if any."""
+        with self._lock:
+            return self.snapshot()
 
     # ---- writing -------------------------------------------------------------------------------
     def add(self, items: Iterable[EmbeddedArticle], replacing: Iterable[int] = ()) -> list[StoredArticle]:
         """Add articles and remove the ones `replacing` names (older versions of the same pages); one atomic
-        commit.
+        commit. An article whose exact text is stored already (another process may have added it since the
+        caller looked) is skipped: the result lists only the articles added.
 
         Vectors go to the backend in batches as `items` is consumed, so a generator of items never has all
         its vectors in memory at once."""
-        with self._write_lock:
-            return self._commit(items, set(replacing))
+        return self._write(items, set(replacing))
 
     def remove(self, article_ids: Iterable[int]) -> list[StoredArticle]:
-        with self._write_lock:
-            current = self._snapshot
+        with self._lock:
+            current = self.refresh()
             removed = [current.articles[i] for i in sorted(set(article_ids)) if i in current.articles]
-            self._commit((), {a.id for a in removed})
+            self._write((), {a.id for a in removed})
             return removed
 
-    def _commit(self, items: Iterable[EmbeddedArticle], doomed: set[int]) -> list[StoredArticle]:
-        current = self._snapshot
-        doomed &= current.articles.keys()
-        articles = {i: a for i, a in current.articles.items() if i not in doomed}
-        first_rows = {i: current.first_rows[i] for i in articles}
-        next_id = max(current.articles, default=0) + 1
-        next_row = current.next_row
-        added: list[StoredArticle] = []
-        batch: list[tuple[StoredArticle, np.ndarray]] = []
-        try:
-            for item in items:
-                if len(item.sentences) != len(item.vectors):
-                    raise ValueError("one vector per sentence is required")
-                article = StoredArticle(next_id, item.title, item.text, item.file, item.fingerprint,
-                                        tuple(map(tuple, item.sentences)), item.meta)
-                articles[next_id], first_rows[next_id] = article, next_row
-                batch.append((article, item.vectors))
-                added.append(article)
-                next_id += 1
-                next_row += len(item.sentences)
-                if next_row - first_rows[batch[0][0].id] >= BATCH_ROWS:
-                    self._add_vectors(batch, first_rows)
-                    batch = []
-            self._add_vectors(batch, first_rows)  # before the manifest names them; invisible to `current`
-            if added or doomed:
-                self._publish(_build(articles, first_rows, next_row))
-        except BaseException:
-            self.vectors.remove(np.arange(current.next_row, next_row, dtype=np.int64))
-            raise
-        if doomed:  # after the manifest stops naming them: a crash before this leaves rows that load prunes
-            self.vectors.remove(current.row_ids[np.isin(current.row_article, list(doomed))])
-        return added
+    def _write(self, items: Iterable[EmbeddedArticle], doomed: set[int]) -> list[StoredArticle]:
+        with self._lock:
+            db = self.database
+            start = next_row = None
+            try:
+                with db.write() as connection:
+                    self._catch_up(connection)  # other processes' writes first: ids, rows, duplicates
+                    current = self._snapshot
+                    start = next_row = max(current.next_row, self._meta_next_row(connection))
+                    doomed &= current.articles.keys()
+                    added: list[tuple[StoredArticle, int]] = []
+                    batch: list[tuple[StoredArticle, int, np.ndarray]] = []
+                    fingerprints: set[str] = set()
+                    for item in items:
+                        if len(item.sentences) != len(item.vectors):
+                            raise ValueError("one vector per sentence is required")
+                        if item.fingerprint in current.by_fingerprint or item.fingerprint in fingerprints:
+                            continue
+                        fingerprints.add(item.fingerprint)
+                        older = current.by_url.get(same_url_key(item.meta.url)) if item.meta.url else None
+                        if older is not None:  # another process stored this page meanwhile: this version replaces it
+                            doomed.add(older)
+                        article = self._insert(connection, item, next_row)
+                        added.append((article, next_row))
+                        batch.append((article, next_row, item.vectors))
+                        next_row += len(item.sentences)
+                        if next_row - batch[0][1] >= BATCH_ROWS:
+                            self._add_vectors(batch)
+                            batch = []
+                    self._add_vectors(batch)  # before the commit; nothing names them until it
+                    for article_id in doomed:
+                        self._delete(connection, current.articles[article_id], current.first_rows[article_id])
+                    connection.execute("UPDATE meta SET value = ? WHERE key = 'next_row'", (str(next_row),))
+                    seq = self._last_change(connection)
+            except BaseException:
+                if start is not None and next_row > start:
+                    self._vectors.remove(np.arange(start, next_row, dtype=np.int64))
+                raise
+            self._publish(added, doomed, next_row, seq)
+            self._maybe_checkpoint()
+            return [article for article, _ in added]
 
-    def _add_vectors(self, batch: list[tuple[StoredArticle, np.ndarray]], first_rows: dict[int, int]) -> None:
+    def _insert(self, db: sqlite3.Connection, item: EmbeddedArticle, first_row: int) -> StoredArticle:
+        spans = tuple((int(s), int(e)) for s, e in item.sentences)
+        meta = item.meta
+        cursor = db.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS[4:]}, url_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                            (item.title, item.text, item.file, item.fingerprint, json.dumps(spans), first_row,
+                             meta.date, meta.source, meta.url, meta.author, same_url_key(meta.url)))
+        article = StoredArticle(cursor.lastrowid, item.title, item.text, item.file, item.fingerprint, spans, meta)
+        self._index_text(db, article, first_row, np.asarray(item.vectors, dtype=np.float32))
+        return article
+
+    def _index_text(self, db: sqlite3.Connection, article: StoredArticle, first_row: int, vectors: np.ndarray) -> None:
+        """The article's vectors, full text and change record (the article's own row is in already)."""
+        if vectors.shape != (len(article.sentences), self.dimension):
+            raise ValueError(f"{article.title!r}: {vectors.shape} vectors, not ({len(article.sentences)}, "
+                             f"{self.dimension})")
+        db.execute("INSERT INTO vectors (article, data) VALUES (?, ?)",
+                   (article.id, np.ascontiguousarray(vectors, dtype="<f4").tobytes()))
+        db.executemany("INSERT INTO sentence_fts (rowid, tokens) VALUES (?, ?)",
+                       [(first_row + p, " ".join(tokens(article.sentence(p)))) for p in range(len(article.sentences))])
+        # Whole stories too: on news, BM25 over the story finds the right one far more often than its best
+        # sentence does (the answer's sentence rarely repeats the question's words).
+        db.execute("INSERT INTO story_fts (rowid, tokens) VALUES (?, ?)",
+                   (article.id, " ".join(tokens(f"{article.title}\n{article.text}"))))
+        db.execute("INSERT INTO changes (article, first_row, rows, added) VALUES (?, ?, ?, 1)",
+                   (article.id, first_row, len(article.sentences)))
+
+    @staticmethod
+    def _delete(db: sqlite3.Connection, article: StoredArticle, first_row: int) -> None:
+        n = len(article.sentences)
+        db.execute("DELETE FROM articles WHERE id = ?", (article.id,))
+        db.execute("DELETE FROM vectors WHERE article = ?", (article.id,))
+        db.execute("DELETE FROM sentence_fts WHERE rowid >= ? AND rowid < ?", (first_row, first_row + n))
+        db.execute("DELETE FROM story_fts WHERE rowid = ?", (article.id,))
+        db.execute("INSERT INTO changes (article, first_row, rows, added) VALUES (?, ?, ?, 0)", (article.id, first_row, n))
+
+    def _add_vectors(self, batch: list[tuple[StoredArticle, int, np.ndarray]]) -> None:
         if not batch:
             return
-        counts = [len(a.sentences) for a, _ in batch]
-        start = first_rows[batch[0][0].id]
-        self.vectors.add(Rows(np.arange(start, start + sum(counts), dtype=np.int64),
-                              np.repeat([a.id for a, _ in batch], counts).astype(np.int64),
-                              np.concatenate([np.arange(n, dtype=np.int64) for n in counts])),
-                         [v for _, v in batch])
+        counts = [len(a.sentences) for a, _, _ in batch]
+        positions = np.concatenate([np.arange(n, dtype=np.int64) for n in counts])
+        # an article's rows are consecutive; between articles there are gaps where removed ones were
+        self.vectors.add(Rows(np.repeat([first for _, first, _ in batch], counts).astype(np.int64) + positions,
+                              np.repeat([a.id for a, _, _ in batch], counts).astype(np.int64), positions),
+                         [v for _, _, v in batch])
+        self._unsaved_rows += sum(counts)
 
-    def _publish(self, snapshot: Snapshot) -> None:
-        if self.directory is not None:
-            self._persist(snapshot)
-        self._snapshot = snapshot
+    def _publish(self, added: list[tuple[StoredArticle, int]], removed: set[int], next_row: int, seq: int) -> None:
+        """The state after a change (vectors of `added` are in the backend already); then the removed
+        articles' vectors go: a search on an older snapshot, which still names them, just misses them."""
+        current = self._snapshot
+        gone = current.row_ids[np.isin(current.row_article, list(removed))] if removed else np.zeros(0, np.int64)
+        self._snapshot = _extend(current, added, removed, next_row, seq)
+        if len(gone):
+            self.vectors.remove(gone)
+
+    # ---- other processes' writes ------------------------------------------------------------------
+    def _catch_up(self, db: sqlite3.Connection) -> None:
+        """Take in the changes after this snapshot's (inside a read or write transaction of `db`)."""
+        current = self._snapshot
+        seq = self._last_change(db)
+        if seq == current.seq:
+            return
+        changes = db.execute("SELECT article, added FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq",
+                             (current.seq, seq)).fetchall()
+        came = [a for a, added in changes if added]
+        went = {a for a, added in changes if not added}
+        arrived = self._read_articles(db, [a for a in came if a not in went])
+        if not self.vectors.shared:  # a Milvus collection has them already (the writer put them there)
+            self._add_vectors(list(self._with_vectors(db, arrived)))
+        self._publish(arrived, went, self._meta_next_row(db), seq)
+
+    @staticmethod
+    def _read_articles(db: sqlite3.Connection, ids: list[int]) -> list[tuple[StoredArticle, int]]:
+        found: list[tuple[StoredArticle, int]] = []
+        for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+            part = ids[start : start + 500]
+            found += [_stored(r) for r in db.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({','.join('?' * len(part))})", part)]
+        return sorted(found, key=lambda placed: placed[1])
+
+    def _with_vectors(self, db: sqlite3.Connection, placed: list[tuple[StoredArticle, int]]
+                      ) -> Iterator[tuple[StoredArticle, int, np.ndarray]]:
+        for article, first_row in placed:
+            (data,) = db.execute("SELECT data FROM vectors WHERE article = ?", (article.id,)).fetchone()
+            yield article, first_row, np.frombuffer(data, dtype="<f4").reshape(-1, self.dimension)
+
+    @staticmethod
+    def _last_change(db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _meta_next_row(db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT value FROM meta WHERE key = 'next_row'").fetchone()[0])
 
     # ---- disk ----------------------------------------------------------------------------------
-    def _persist(self, snapshot: Snapshot) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        version = self._version + 1
-        final = self.directory / f"v{version}"
-        staging = self.directory / f"v{version}.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(final, ignore_errors=True)  # left by a crash after rename, before the manifest
-        staging.mkdir()
-        with open(staging / "articles.jsonl", "w", encoding="utf-8") as handle:
-            for a in snapshot.articles.values():
-                handle.write(json.dumps({"id": a.id, "title": a.title, "text": a.text, "file": a.file,
-                                         "fingerprint": a.fingerprint, "sentences": a.sentences,
-                                         "first_row": snapshot.first_rows[a.id], **asdict(a.meta)},
-                                        ensure_ascii=False) + "\n")
-        for name in ["articles.jsonl", *self.vectors.persist(staging)]:
-            _fsync_file(staging / name)
-        _fsync_dir(staging)
-        os.rename(staging, final)
-        manifest = {"format": FORMAT, "version": version, "embedder": self.embedder_id,
-                    "dimension": self.dimension, "store": self.kind, "next_row": snapshot.next_row,
-                    "snapshot": final.name, "articles": len(snapshot.articles), "sentences": snapshot.size}
-        temporary = self.directory / "manifest.json.tmp"
-        temporary.write_text(json.dumps(manifest, indent=2))
-        _fsync_file(temporary)
-        os.replace(temporary, self.directory / "manifest.json")
-        _fsync_dir(self.directory)
-        self._version = version
-        self._remove_stale(keep=final.name)
+    def _open(self) -> None:
+        if self.directory is None:  # scratch: a temporary database, gone with the process
+            folder = Path(tempfile.mkdtemp(prefix="articleqa-memory-"))
+            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        else:
+            folder = self.directory
+            folder.mkdir(parents=True, exist_ok=True)
+        path = folder / FILE
+        vectors = open_vectors(self.store, self.directory, self.dimension) if self.kind == "milvus" else None
+        try:
+            if not path.exists() or (folder / MANIFEST).exists():
+                with _file_lock(folder / "store.lock"):  # one process creates or converts; the others wait
+                    if not path.exists():
+                        self._create(path, read_legacy(folder) if self.directory else None, vectors)
+                    remove_legacy(folder)  # converted (a crash may have left them after the database was in place)
+            self._db = Database(path, durable=self.directory is not None)
+            self._check(self._db.meta())
+            self._vectors = vectors or FaissVectors(self.dimension)
+            self._load(folder)
+        except BaseException:
+            if vectors is not None:
+                vectors.close()
+            if self._db is not None:
+                self._db.close()
+            self._db = self._vectors = None
+            raise
 
-    def _remove_stale(self, keep: str) -> None:
-        for path in self.directory.glob("v*"):
-            if path.is_dir() and path.name != keep:
-                shutil.rmtree(path, ignore_errors=True)
-
-    def _load(self) -> VectorIndex:
-        manifest_file = self.directory / "manifest.json"
-        if not manifest_file.exists():
-            vectors = open_vectors(self.store, self.directory, self.dimension)
-            if vectors.count:  # a crash before the very first manifest
-                vectors.prune(self._snapshot.rows)
-            return vectors
-        manifest = json.loads(manifest_file.read_text())
-        if manifest.get("format") not in (1, 2, FORMAT):
-            raise IndexMismatch(f"{self.directory}: index format {manifest.get('format')} is not {FORMAT}")
-        if manifest["embedder"] != self.embedder_id or manifest["dimension"] != self.dimension:
+    def _check(self, meta: dict[str, str]) -> None:
+        if int(meta.get("format", 0)) > FORMAT:
+            raise IndexMismatch(f"{self.directory}: index format {meta.get('format')} is newer than this "
+                                f"articleqa's ({FORMAT}); upgrade articleqa")
+        if meta.get("embedder") != self.embedder_id or int(meta.get("dimension", 0)) != self.dimension:
             raise IndexMismatch(
-                f"The index in {self.directory} was built with the embedder {manifest['embedder']!r}, "
+                f"The index in {self.directory} was built with the embedder {meta.get('embedder')!r}, "
                 f"not {self.embedder_id!r}. Use that embedder, or another --data-dir for this one."
             )
-        if manifest.get("store", "faiss") != self.kind:
-            raise IndexMismatch(f"The index in {self.directory} keeps its vectors in {manifest.get('store', 'faiss')}, "
-                                f"not {self.kind}. Use --store {manifest.get('store', 'faiss')}, or another --data-dir.")
-        folder = self.directory / manifest["snapshot"]
-        articles, first_rows, next_row = {}, {}, 0
-        with open(folder / "articles.jsonl", encoding="utf-8") as handle:
-            for line in handle:
-                record = json.loads(line)
-                record["sentences"] = tuple(tuple(s) for s in record["sentences"])
-                first_rows[record["id"]] = record.pop("first_row", next_row)  # format 1: rows in file order
-                if manifest["format"] < 3:  # "source" was the file name; no metadata
-                    record["file"] = record.pop("source", "")
-                meta = ArticleMeta(**{f.name: record.pop(f.name, "") for f in fields(ArticleMeta)})
-                articles[record["id"]] = StoredArticle(**record, meta=meta)
-                next_row = max(next_row, first_rows[record["id"]] + len(record["sentences"]))
-        self._version = manifest["version"]
-        self._snapshot = _build(articles, first_rows, manifest.get("next_row", next_row))
-        vectors = open_vectors(self.store, self.directory, self.dimension, folder)
-        if manifest["format"] == 1:  # vectors.npy, one row per sentence in article order
-            vectors.add(self._snapshot.rows, [np.load(folder / "vectors.npy")])
-        if vectors.count != self._snapshot.size:
-            vectors.prune(self._snapshot.rows)
-        self._remove_stale(keep=folder.name)
-        return vectors
+        if meta.get("store", "faiss") != self.kind:
+            raise IndexMismatch(f"The index in {self.directory} keeps its vectors in {meta.get('store', 'faiss')}, "
+                                f"not {self.kind}. Use --store {meta.get('store', 'faiss')}, or another --data-dir.")
+
+    def _create(self, path: Path, legacy: LegacyStore | None, milvus: VectorIndex | None) -> None:
+        """A new database at `path`, holding the legacy store's articles and vectors if there is one: built
+        aside and renamed into place, so a crash leaves no database (and the legacy store) or the whole one."""
+        meta = {"format": str(FORMAT), "embedder": self.embedder_id, "dimension": str(self.dimension),
+                "store": self.kind, "next_row": "0"}
+        if legacy is not None:
+            self._check({**legacy.manifest, "format": "1"})  # refuse before converting, as the old code did
+            meta["next_row"] = str(legacy.next_row)
+        building = path.with_name(path.name + ".building")
+        for leftover in (building, building.with_name(building.name + "-wal"),
+                         building.with_name(building.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        db = Database(building, durable=self.directory is not None)
+        try:
+            db.create()
+            with db.write() as connection:
+                connection.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
+                if legacy is not None:
+                    self._convert(connection, legacy, milvus)
+        finally:
+            db.close()  # the last connection folds the WAL into the file
+        if self.directory is not None:
+            _fsync(building)
+        os.replace(building, path)
+        if self.directory is not None:
+            _fsync(path.parent)
+
+    def _convert(self, db: sqlite3.Connection, legacy: LegacyStore, milvus: VectorIndex | None) -> None:
+        log.warning("converting the index in %s to format %d (once)", self.directory, FORMAT)
+        source = LegacyFaissVectors(legacy, self.dimension) if milvus is None else None
+        for old in legacy.articles:
+            db.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS}, url_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                       (old.id, old.title, old.text, old.file, old.fingerprint, json.dumps(old.sentences),
+                        old.first_row, old.meta.date, old.meta.source, old.meta.url, old.meta.author,
+                        same_url_key(old.meta.url)))
+            article = StoredArticle(old.id, old.title, old.text, old.file, old.fingerprint, old.sentences, old.meta)
+            rows = np.arange(old.first_row, old.first_row + len(old.sentences), dtype=np.int64)
+            vectors = source.article(old) if source is not None else milvus.fetch(rows)
+            self._index_text(db, article, old.first_row, vectors)
+
+    def _load(self, folder: Path) -> None:
+        """The snapshot from the database; FAISS: the newest checkpoint plus the changes after it."""
+        with self._db.read() as db:
+            seq = self._last_change(db)
+            placed = [_stored(r) for r in db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY first_row")]
+            self._snapshot = _extend(Snapshot(), placed, set(), self._meta_next_row(db), seq)
+            if not self.vectors.shared:
+                self._load_faiss(db, folder, placed)
+        if self.vectors.shared:
+            self._reconcile()
+        self._maybe_checkpoint(force=self._unsaved_rows >= CHECKPOINT_ROWS)
+
+    def _load_faiss(self, db: sqlite3.Connection, folder: Path, placed: list[tuple[StoredArticle, int]]) -> None:
+        seq = self._snapshot.seq
+        since = 0
+        if self.directory is not None and (checkpoint := self._checkpoint(folder, seq)) is not None:
+            since, self._vectors = checkpoint
+        if since == 0:  # every vector, streamed from the database in row order, a batch at a time
+            found = db.execute("SELECT v.data FROM articles a JOIN vectors v ON v.article = a.id ORDER BY a.first_row")
+            batch: list[tuple[StoredArticle, int, np.ndarray]] = []
+            for (article, first_row), (data,) in zip(placed, found, strict=True):
+                batch.append((article, first_row, np.frombuffer(data, dtype="<f4").reshape(-1, self.dimension)))
+                if first_row + len(article.sentences) - batch[0][1] >= BATCH_ROWS:
+                    self._add_vectors(batch)
+                    batch = []
+            self._add_vectors(batch)
+            return
+        changes = db.execute("SELECT article, first_row, rows, added FROM changes WHERE seq > ? AND seq <= ?",
+                             (since, seq)).fetchall()
+        came = {a for a, _, _, added in changes if added}
+        gone = [np.arange(f, f + n, dtype=np.int64) for a, f, n, added in changes
+                if not added and a not in came]  # in the checkpoint, since removed
+        self._add_vectors(list(self._with_vectors(db, [p for p in placed if p[0].id in came])))
+        if gone:
+            self.vectors.remove(np.concatenate(gone))
+
+    def _checkpoint(self, folder: Path, seq: int) -> tuple[int, FaissVectors] | None:
+        """(its change number, the index) of the newest FAISS checkpoint at or before `seq`."""
+        for _ in range(3):  # another process may replace (and delete) the newest one while we look
+            saved = sorted(((int(p.stem.split("-")[1]), p) for p in folder.glob("dense-*.faiss")
+                            if p.stem.split("-")[1].isdigit()), reverse=True)
+            saved = [(s, p) for s, p in saved if s <= seq]
+            if not saved:
+                return None
+            try:
+                return saved[0][0], FaissVectors.load_file(saved[0][1], self.dimension)
+            except (OSError, RuntimeError):
+                time.sleep(0.05)
+        return None
+
+    def _maybe_checkpoint(self, force: bool = False) -> None:
+        """Save the FAISS index as of this snapshot's change when enough rows came since the last save."""
+        if self.directory is None or self.vectors.shared or not (force or self._unsaved_rows >= CHECKPOINT_ROWS):
+            return
+        seq = self._snapshot.seq
+        target = self.directory / f"dense-{seq}.faiss"
+        self.vectors.save(target)  # written aside, fsynced, renamed into place
+        self._unsaved_rows = 0
+        for path in self.directory.glob("dense-*.faiss"):
+            number = path.stem.split("-")[1]
+            if number.isdigit() and int(number) < seq:
+                path.unlink(missing_ok=True)
+
+    def _reconcile(self) -> None:
+        """Milvus: make the collection hold exactly the snapshot's rows, when its count says it doesn't (a
+        crash between a commit and the backend, or before the commit). Under the write lock: no other
+        process is adding rows meanwhile."""
+        if self.vectors.count == self._snapshot.size:
+            return
+        with self._db.write() as db:
+            self._catch_up(db)
+            snapshot = self._snapshot
+            self.vectors.prune(snapshot.rows)
+            present = self.vectors.row_ids()
+            missing = snapshot.row_ids[~np.isin(snapshot.row_ids, present)]
+            articles = sorted(set(snapshot.row_article[np.isin(snapshot.row_ids, missing)].tolist()))
+            self._add_vectors(list(self._with_vectors(db, [(snapshot.articles[a], snapshot.first_rows[a])
+                                                           for a in articles])))

@@ -1,16 +1,17 @@
 """Vector backends of the store: one small interface, FAISS (embedded, default) and Milvus (Lite file or server).
 
 A backend keeps sentence vectors under stable int64 row ids and answers nearest-neighbour queries by inner
-product. It is mutated in place: the store's manifest, not the backend, says which rows exist. The store
-adds vectors *before* publishing a snapshot that names them and removes them *after* publishing one that no
-longer does, ignores hits on rows its snapshot doesn't know, and calls `prune` on load to drop rows left
-behind by a crash. So a backend needs no transactions of its own, and a search on an older snapshot stays
-correct while a write is under way.
+product. The store's database, not the backend, says which rows exist (index/store.py): the store adds a
+write's vectors *before* its commit and removes an article's *after* the commit that drops it, and ignores
+hits on rows its snapshot doesn't name. So a backend needs no transactions of its own, and a search on an
+older snapshot stays correct while a write is under way. FAISS lives in each process (rebuilt from a
+checkpoint file and the database); a Milvus collection is `shared` by every process on the store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class VectorIndex(Protocol):
     """What the store needs from a vector backend."""
 
     description: str  # e.g. "faiss IndexIVFFlat", "milvus FLAT (milvus.db)"
+    shared: bool  # True: every process sees the same rows (Milvus); False: this process's own copy (FAISS)
 
     def add(self, rows: Rows, blocks: Sequence[np.ndarray]) -> None:
         """Store one vector per row; `blocks` are consecutive slices of the vectors, never joined into one copy."""
@@ -57,11 +59,8 @@ class VectorIndex(Protocol):
     @property
     def count(self) -> int: ...
 
-    def persist(self, folder: Path) -> list[str]:
-        """Make everything added so far durable; returns the files written into `folder` (to be fsynced)."""
-
     def prune(self, keep: Rows) -> None:
-        """Drop every row that is not in `keep` (rows of a write that crashed before its manifest swap)."""
+        """Drop every row that is not in `keep` (rows of a write that crashed before its commit)."""
 
 
 def _batches(blocks: Sequence[np.ndarray], dimension: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -94,7 +93,7 @@ def _gather(blocks: Sequence[np.ndarray], wanted: np.ndarray, dimension: int) ->
 class FaissVectors:
     """FAISS, in process: exact (flat) up to FLAT_LIMIT rows, then an inverted-file index (IVFFlat).
 
-    Holds the only in-memory copy of the vectors; persisted with faiss.write_index (a reload needs no
+    Holds the only in-memory copy of the vectors; checkpointed with faiss.write_index (a reload needs no
     retraining). Calls are serialised by a lock: FAISS indexes are not safe to search while they grow.
     """
 
@@ -102,17 +101,17 @@ class FaissVectors:
     index: faiss.Index | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    FILE = "dense.faiss"
+    shared = False
 
     def __post_init__(self) -> None:
         if self.index is None:
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
 
     @classmethod
-    def load(cls, folder: Path, dimension: int) -> FaissVectors:
-        index = faiss.read_index(str(folder / cls.FILE))
+    def load_file(cls, path: Path, dimension: int) -> FaissVectors:
+        index = faiss.read_index(str(path))
         if index.d != dimension:
-            raise ValueError(f"{folder / cls.FILE} holds {index.d}-dimensional vectors, not {dimension}")
+            raise ValueError(f"{path} holds {index.d}-dimensional vectors, not {dimension}")
         if isinstance(index, faiss.IndexIVF):
             index.nprobe = IVF_PROBES
         return cls(dimension, index)
@@ -182,10 +181,22 @@ class FaissVectors:
         found = ids[0] >= 0
         return ids[0][found], scores[0][found]
 
-    def persist(self, folder: Path) -> list[str]:
+    def save(self, path: Path) -> None:
+        """Write the index to `path` atomically: aside, fsynced, renamed into place."""
+        aside = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         with self._lock:
-            faiss.write_index(self.index, str(folder / self.FILE))
-        return [self.FILE]
+            faiss.write_index(self.index, str(aside))
+        with open(aside, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(aside, path)
+        descriptor = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+    def close(self) -> None:
+        """Nothing to release (the interface's: Milvus has a client to close)."""
 
 
 def _ivf_lists(rows: int) -> int:
@@ -211,6 +222,8 @@ class MilvusVectors:
     index_type: str = "FLAT"
     client: Any = field(default=None, repr=False)
     _count: int = 0
+
+    shared = True
 
     def __post_init__(self) -> None:
         from pymilvus import DataType, MilvusClient
@@ -276,11 +289,12 @@ class MilvusVectors:
     def add(self, rows: Rows, blocks: Sequence[np.ndarray]) -> None:
         for start, batch in _batches(blocks, self.dimension):
             part = rows.slice(start, start + len(batch))
-            self.client.insert(self.collection, [
+            # upsert: a row id left by a write that crashed before its commit is given to the next write
+            self.client.upsert(self.collection, [
                 {"row": int(r), "article": int(a), "position": int(p), "vector": v}
                 for r, a, p, v in zip(part.ids, part.articles, part.positions, batch, strict=True)
             ])
-            self._count += len(batch)
+        self._count = self._count_rows()
         if self.index_type == "FLAT" and self._count > FLAT_LIMIT:
             self._to_ivf()
 
@@ -319,9 +333,25 @@ class MilvusVectors:
         return (np.array([h["row"] for h in hits], dtype=np.int64),
                 np.array([h["distance"] for h in hits], dtype=np.float32))
 
-    def persist(self, folder: Path) -> list[str]:
-        self.client.flush(self.collection)
-        return []
+    def row_ids(self) -> np.ndarray:
+        """Every row id in the collection (to reconcile it with the store after a crash)."""
+        iterator = self.client.query_iterator(self.collection, batch_size=BATCH_ROWS, filter="row >= 0",
+                                              output_fields=["row"])
+        found: list[int] = []
+        while batch := iterator.next():
+            found += [r["row"] for r in batch]
+        iterator.close()
+        return np.array(sorted(found), dtype=np.int64)
+
+    def fetch(self, row_ids: np.ndarray) -> np.ndarray:
+        """The vectors of these rows, in this order (to convert a store of format 1-3)."""
+        got: dict[int, list[float]] = {}
+        for start in range(0, len(row_ids), 1000):
+            part = row_ids[start : start + 1000]
+            for r in self.client.query(self.collection, filter=f"row in {_in_list(part)}",
+                                       output_fields=["row", "vector"]):
+                got[int(r["row"])] = r["vector"]
+        return np.array([got[int(r)] for r in row_ids], dtype=np.float32).reshape(-1, self.dimension)
 
     def close(self) -> None:
         """Disconnect; a Milvus Lite file is also unlocked, so another process may open it."""
@@ -332,14 +362,11 @@ class MilvusVectors:
             server_manager_instance.release_server(self.uri)
 
 
-def open_vectors(store: str, index_dir: Path | None, dimension: int,
-                 snapshot_dir: Path | None = None) -> FaissVectors | MilvusVectors:
-    """The backend named by `store`: "faiss" (default), "milvus" (Milvus Lite file in the index directory)
-    or "milvus://host:port[/collection]" (a Milvus server or cluster)."""
+def open_vectors(store: str, index_dir: Path | None, dimension: int) -> FaissVectors | MilvusVectors:
+    """The backend named by `store`: "faiss" (default, empty: the store fills it), "milvus" (Milvus Lite file
+    in the index directory) or "milvus://host:port[/collection]" (a Milvus server or cluster)."""
     kind = backend_kind(store)
     if kind == "faiss":
-        if snapshot_dir is not None and (snapshot_dir / FaissVectors.FILE).exists():
-            return FaissVectors.load(snapshot_dir, dimension)
         return FaissVectors(dimension)
     if store == "milvus":
         if index_dir is None:

@@ -3,7 +3,9 @@ link kept, returned and placed next to relative answers."""
 
 import ipaddress
 import json
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,8 @@ from articleqa.qa.dates import byline, date_note, format_date, is_relative_time
 from articleqa.qa.pipeline import Answer
 from articleqa.ui.render import answer_markdown, source_line
 from tests.news_site import BOILERPLATE, BRIDGE, BRIDGE_CANONICAL, LIFEBOAT, LIFEBOAT_CANONICAL, news_site
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +39,7 @@ def stored_text(app) -> str:
 
 def state(app) -> tuple:
     """What is on disk and in memory: to check that a failure added nothing, not even half an article."""
-    manifest = app.settings.index_dir / "manifest.json"
-    return (manifest.read_text() if manifest.exists() else "", len(app.store), app.store.vectors.count,
+    return (app.store.database.last_change(), len(app.store), app.store.vectors.count,
             [a.title for a in app.store.articles])
 
 
@@ -299,24 +302,24 @@ def test_a_file_that_is_not_a_feed(local, tmp_path):
 
 
 # ---- old indexes -------------------------------------------------------------------------------
-def test_an_index_written_before_metadata_still_loads(tiny_app, tmp_path):
-    from tests.conftest import SEED
-
-    tiny_app.add_files([SEED])
-    index = tiny_app.settings.index_dir
+def test_an_index_written_before_metadata_still_loads(tmp_path, embedder):
+    # format 2, as today's format 3 store of tests/fixtures was before metadata: "source" named the file
+    index = tmp_path / "index"
+    shutil.copytree(FIXTURES / "store_format3", index)
     manifest = json.loads((index / "manifest.json").read_text())
     articles = index / manifest["snapshot"] / "articles.jsonl"
     records = [json.loads(line) for line in articles.read_text().splitlines()]
-    for record in records:  # format 2: "source" named the file; no date, url, author
+    for record in records:
         record["source"] = record.pop("file")
         for key in ("date", "url", "author"):
             del record[key]
     articles.write_text("".join(json.dumps(r) + "\n" for r in records))
     (index / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
-    old = SentenceStore(index, tiny_app.embedder.dimension, tiny_app.embedder.model_id).open()
-    [article] = old.articles
-    assert article.file == "syrian-rebels-capture-hama.txt" and article.meta.source == article.meta.date == ""
-    assert len(old) == len(tiny_app.store)
+    old = SentenceStore(index, embedder.dimension, embedder.model_id).open()
+    seed = old.articles[0]
+    assert seed.file == "syrian-rebels-capture-hama.txt" and seed.meta.source == seed.meta.date == ""
+    assert old.find("Ferry strike ends")[0].meta.url == ""  # it had one in format 3: format 2 had none
+    assert len(old) == 31 and not (index / "manifest.json").exists()
 
 
 def test_allow_private_urls_from_the_environment(monkeypatch):

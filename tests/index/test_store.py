@@ -1,5 +1,3 @@
-import json
-
 import pytest
 
 from articleqa.index.documents import Article
@@ -68,10 +66,10 @@ def test_building_a_store_reads_nothing_until_it_is_opened(tmp_path, embedder):
 def test_leftovers_of_a_crashed_write_are_ignored(tmp_path, embedder):
     store = make_store(tmp_path / "index", embedder)
     Indexer(store, embedder).add_articles(ARTICLES[:1])
-    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
-    # A crash mid-write leaves a staging folder and a half-written manifest temp file behind.
-    (tmp_path / "index" / f"v{manifest['version'] + 1}.tmp").mkdir()
-    (tmp_path / "index" / "manifest.json.tmp").write_text("{half")
+    store.close()
+    # A crash mid-conversion leaves a half-built database aside; one mid-checkpoint, a half-written index file.
+    (tmp_path / "index" / "store.db.building").write_bytes(b"SQLite format 3\x00half")
+    (tmp_path / "index" / "dense-9.faiss.4242.tmp").write_bytes(b"half")
     reloaded = make_store(tmp_path / "index", embedder)
     assert [a.title for a in reloaded.articles] == ["Harbour bridge reopens"]
     Indexer(reloaded, embedder).add_articles(ARTICLES[1:])

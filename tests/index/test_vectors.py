@@ -186,8 +186,8 @@ def test_faiss_goes_from_flat_to_ivf_past_the_limit_and_reloads(tmp_path, monkey
     found, _ = index.search(data[5], 1)
     assert found[0] == 15  # an old (moved) row
     index.remove(ids[:100])
-    index.persist(tmp_path)
-    again = FaissVectors.load(tmp_path, 32)
+    index.save(tmp_path / "dense-1.faiss")
+    again = FaissVectors.load_file(tmp_path / "dense-1.faiss", 32)
     assert again.count == 2900 and again.search(data[2500], 1)[0][0] == 2510
     again.prune(Rows(ids[100:200], ids[100:200] // 100, ids[100:200] % 100))
     assert again.count == 100

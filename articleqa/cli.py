@@ -32,10 +32,10 @@ def _local(settings: Settings) -> Settings:
     return replace(settings, allow_private_urls=True) if settings.allow_private_urls is None else settings
 
 
-def _app(settings: Settings, in_memory: bool = False):
+def _app(settings: Settings, **parts):
     from articleqa.qa.pipeline import ArticleQA
 
-    return ArticleQA.from_settings(settings, in_memory=in_memory)
+    return ArticleQA.from_settings(settings, **parts)
 
 
 def _print_report(*reports, each_skipped: bool = True) -> int:
@@ -107,14 +107,11 @@ def cmd_index(args) -> int:
     settings = _local(_settings(args))
     if address is None:
         return _index(_app(settings), paths, args.feed)
-    from articleqa.index.indexer import Indexer
     from articleqa.index.parallel import RayEmbedder
 
     # Ray first: it starts its processes before Milvus Lite's in-process gRPC server exists.
     with RayEmbedder(settings.embedder, address, options={"precision": settings.precision}) as embedder:
-        app = _app(settings)
-        app.indexer = Indexer(app.store, embedder)
-        return _index(app, paths, args.feed)
+        return _index(_app(settings, index_embedder=embedder), paths, args.feed)
 
 
 def _is_url(text: str) -> bool:
@@ -244,9 +241,7 @@ def cmd_eval(args) -> int:
 
     settings = _settings(args)
     with tempfile.TemporaryDirectory() as scratch:
-        app = _app(replace(settings, data_dir=Path(scratch)), in_memory=True)
-        if args.no_abstain:
-            app.policy = app.policy.always_answering()
+        app = _app(replace(settings, data_dir=Path(scratch)), in_memory=True, always_answering=args.no_abstain)
         if args.kind == "squad":
             questions = load_squad(args.file)[: args.limit] if args.limit else load_squad(args.file)
             result = evaluate_gold_paragraphs(app.reader, app.policy, questions, progress=True,

@@ -16,9 +16,8 @@ def build(task):
     from articleqa.qa.pipeline import ArticleQA
 
     settings = replace(Settings.from_env(data_dir=tempfile.mkdtemp()), **task.get("ours", {}))
-    app = ArticleQA.from_settings(settings, in_memory=True)
-    if task.get("always_answer"):  # Haystack's reader runs with no_answer=False: compare like with like
-        app.policy = app.policy.always_answering()
+    # Haystack's reader runs with no_answer=False: compare like with like
+    app = ArticleQA.from_settings(settings, in_memory=True, always_answering=bool(task.get("always_answer")))
     app.indexer.add_articles([Article(t, b) for t, b in task["articles"]], progress=False)
     return app, len(app.store)
 

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from articleqa.index.documents import Article, InvalidArticle, parse_article
-from articleqa.index.embedder import Embedder
 from articleqa.index.fetch import FetchLimits
 from articleqa.index.indexer import Indexer, IndexReport
 from articleqa.index.store import SentenceStore
@@ -15,10 +14,10 @@ from articleqa.index.store import SentenceStore
 class ArticleLibrary:
     """What is indexed, and changes to it; every problem comes back in an IndexReport, never raised."""
 
-    def __init__(self, store: SentenceStore, embedder: Embedder, max_article_bytes: int,
+    def __init__(self, store: SentenceStore, indexer: Indexer, max_article_bytes: int,
                  fetch_limits: FetchLimits | None = None) -> None:
         self.store = store
-        self.indexer = Indexer(store, embedder)
+        self.indexer = indexer
         self.max_article_bytes = max_article_bytes
         self.fetch_limits = fetch_limits or FetchLimits(max_bytes=max_article_bytes)
 

@@ -51,28 +51,29 @@ def settings(tmp_path, tiny_reader_dir):
 @pytest.fixture()
 def tiny_app(settings, embedder):
     """The real pipeline (FAISS, BM25, the real embedder) with the tiny reader, on a fresh data dir."""
-    from articleqa.index.store import SentenceStore
     from articleqa.qa.pipeline import ArticleQA
-    from articleqa.qa.reader import ExtractiveReader
 
-    store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id).open()
-    return ArticleQA(settings, embedder, store, ExtractiveReader.from_pretrained(settings.reader))
+    return ArticleQA.from_settings(settings, embedder=embedder)
+
+
+@pytest.fixture()
+def answering_app(settings, embedder):
+    """tiny_app whose policy never abstains: the tiny reader is random, so every reply has a source to check
+    the plumbing with."""
+    from articleqa.qa.pipeline import ArticleQA
+
+    return ArticleQA.from_settings(settings, embedder=embedder, always_answering=True)
 
 
 @pytest.fixture(scope="session")
 def shipped_app(tmp_path_factory, embedder):
     """The product as shipped: default reader, seed article indexed."""
     from articleqa.config import SEEDS_DIR, Settings
-    from articleqa.index.store import SentenceStore
     from articleqa.qa.pipeline import ArticleQA
-    from articleqa.qa.policy import AnswerPolicy
-    from articleqa.qa.reader import ExtractiveReader
 
     # By default the reader runs as the product does: on its export in OpenVINO, bf16 on CPUs with native
     # bf16; ARTICLEQA_RUNTIME=onnx|torch and ARTICLEQA_PRECISION=bf16|fp32 run it elsewhere
     settings = Settings.from_env(data_dir=tmp_path_factory.mktemp("shipped"))
-    store = SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id).open()
-    reader = ExtractiveReader.from_pretrained(settings.reader, precision=settings.precision, runtime=settings.runtime)
-    app = ArticleQA(settings, embedder, store, reader, AnswerPolicy.for_reader(settings.reader))
+    app = ArticleQA.from_settings(settings, embedder=embedder)
     app.add_files([SEEDS_DIR])
     return app

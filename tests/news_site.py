@@ -151,12 +151,10 @@ def news_app(shipped_app, directory: Path):
     shipped_app keeps the seed corpus alone: other tests' answers don't move)."""
     from dataclasses import replace
 
-    from articleqa.index.store import SentenceStore
     from articleqa.qa.pipeline import ArticleQA
 
     settings = replace(shipped_app.settings, data_dir=directory)
-    embedder = shipped_app.embedder
-    app = ArticleQA(settings, embedder, SentenceStore(settings.index_dir, embedder.dimension, embedder.model_id).open(),
-                    shipped_app.reader, shipped_app.policy)
+    app = ArticleQA.from_settings(settings, embedder=shipped_app.embedder, reader=shipped_app.reader,
+                                  policy=shipped_app.policy)
     app.add_files([LIFEBOAT, BRIDGE])
     return app

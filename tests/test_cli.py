@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from articleqa.qa.answer import Answer
 from tests.conftest import ROOT
 
@@ -116,3 +118,17 @@ def test_the_terminal_shows_the_answer_its_sentence_and_the_other_possible_answe
     assert text.splitlines()[-1] == "   other possible answers: 2018 (doubtful, 27%)"
     declined = answer_text(Answer("Who is the president of France?", None, 0.1, message="The articles don't say."))
     assert "A: The articles don't say." in declined and "other possible" not in declined
+
+
+@pytest.mark.slow
+def test_index_on_a_local_ray_equals_plain_index(tmp_path, tiny_reader_dir):
+    pytest.importorskip("ray")
+    story = tmp_path / "story.txt"
+    story.write_text("Bridge news\n\nThe bridge reopened on Monday. Repairs took two years. The mayor cut a ribbon.")
+    listed = {}
+    for name, flags in (("plain", []), ("ray", ["--ray"])):
+        common = ["--data-dir", str(tmp_path / name), "--reader", str(tiny_reader_dir)]
+        done = run_cli("index", *flags, str(story), *common, env_extra={"RAY_num_cpus": "1"}, timeout=600)
+        assert done.returncode == 0 and "added: Bridge news (3 sentences)" in done.stdout, done.stderr[-2000:]
+        listed[name] = [json.loads(line) for line in run_cli("list", "--json", *common).stdout.splitlines()]
+    assert listed["ray"] == listed["plain"] and listed["ray"][0]["title"] == "Bridge news"

@@ -85,11 +85,9 @@ def test_fuzz_add_article_indexes_or_explains(seeded_tiny_app, raw, name):
 def seeded_tiny_app(tmp_path_factory, tiny_reader_dir, embedder):
     from articleqa.config import Settings
     from articleqa.qa.pipeline import ArticleQA
-    from articleqa.qa.reader import ExtractiveReader
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("fuzz"), reader=str(tiny_reader_dir))
-    store = SentenceStore(None, embedder.dimension, embedder.model_id).open()
-    app = ArticleQA(settings, embedder, store, ExtractiveReader.from_pretrained(settings.reader))
+    app = ArticleQA.from_settings(settings, in_memory=True, embedder=embedder)
     app.add_files([SEED])
     return app
 

@@ -38,7 +38,6 @@ from tqdm import tqdm
 from articleqa.config import Settings
 from articleqa.index.documents import Article
 from articleqa.index.embedder import Embedder
-from articleqa.index.store import SentenceStore
 from articleqa.qa.evaluation.reliability import draw_reliability, expected_calibration_error
 from articleqa.qa.evaluation.run import articles_of
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad
@@ -105,7 +104,7 @@ def collect(reader: ExtractiveReader, embedder: Embedder, data_dir: Path, out_of
     unanswerable = [q for q in load_squad(data_dir / "squad-v2.0-dev.val.json.gz") if not q.answerable]
 
     def app_over(chosen: list[Article]) -> ArticleQA:
-        app = ArticleQA(settings, embedder, SentenceStore(None, embedder.dimension, embedder.model_id).open(), reader)
+        app = ArticleQA.from_settings(settings, in_memory=True, embedder=embedder, reader=reader)
         app.indexer.add_articles(chosen)
         return app
 

@@ -123,18 +123,17 @@ def test_seed_answers_are_the_same_batched_and_one_at_a_time(shipped_app):
 
 
 @pytest.fixture()
-def gated_server(tiny_app):
+def gated_server(answering_app):
     """The served app with a one-question queue, whose inference thread can be held."""
     from gradio_client import Client
 
     from articleqa.ui.app import serve
 
-    tiny_app.add_files([SEED])
-    tiny_app.policy = tiny_app.policy.always_answering()
-    gate = Gate(tiny_app.ask_many)
-    tiny_app.ask_many = gate  # BatchedQA (made by serve) batches through it
-    settings = replace(tiny_app.settings, port=free_port(), max_batch=1, queue_size=1)
-    demo, url = serve(tiny_app, settings, block=False)
+    answering_app.add_files([SEED])
+    gate = Gate(answering_app.ask_many)
+    answering_app.ask_many = gate  # BatchedQA (made by serve) batches through it
+    settings = replace(answering_app.settings, port=free_port(), max_batch=1, queue_size=1)
+    demo, url = serve(answering_app, settings, block=False)
     try:
         yield Client(url, verbose=False), gate
     finally:

@@ -1,13 +1,13 @@
 """qa/pipeline.py with answer.py: the whole pipeline (real FAISS, BM25, embedder; the tiny reader)."""
 
+from articleqa.qa.pipeline import ArticleQA
 from articleqa.qa.policy import AnswerPolicy
 from tests.conftest import SEED
 
 
-def test_answer_fields_are_consistent(tiny_app):
-    tiny_app.add_files([SEED])
-    tiny_app.policy = tiny_app.policy.always_answering()  # the tiny reader is random: check the plumbing
-    answer = tiny_app.ask("Who leads HTS?")
+def test_answer_fields_are_consistent(answering_app):
+    answering_app.add_files([SEED])
+    answer = answering_app.ask("Who leads HTS?")
     assert answer.answer and answer.article.startswith("Syrian Rebels Capture Hama")
     assert answer.sentence[answer.start : answer.end] == answer.answer
     assert answer.sentence in answer.context and answer.passage
@@ -18,11 +18,12 @@ def test_answer_fields_are_consistent(tiny_app):
     assert set(as_dict) >= {"question", "answer", "score", "article", "sentence", "start", "end", "alternatives"}
 
 
-def test_abstention_offers_the_closest_passage(tiny_app):
-    tiny_app.add_files([SEED])
+def test_abstention_offers_the_closest_passage(settings, embedder):
     # a calibration that is never sure enough
-    tiny_app.policy = AnswerPolicy(calibration={"features": ["margin"], "weights": [0.0], "bias": 0.0}, min_confidence=0.9)
-    answer = tiny_app.ask("What is the population of Hama?")
+    never_sure = AnswerPolicy(calibration={"features": ["margin"], "weights": [0.0], "bias": 0.0}, min_confidence=0.9)
+    app = ArticleQA.from_settings(settings, embedder=embedder, policy=never_sure)
+    app.add_files([SEED])
+    answer = app.ask("What is the population of Hama?")
     assert answer.answer is None and answer.start is None
     assert "don't say" in answer.message and answer.sentence and answer.article
 

@@ -67,15 +67,14 @@ def page(browser, served_shipped):
 
 
 @pytest.fixture()
-def served_tiny(tiny_app, tmp_path):
+def served_tiny(answering_app, tmp_path):
     """The tiny reader (plumbing, not answers) with the seed and a second article."""
-    tiny_app.add_files([SEED])
+    answering_app.add_files([SEED])
     second = tmp_path / "council.txt"
     second.write_text("Council approves park\n\nThe city council approved a new park on Monday.", encoding="utf-8")
-    tiny_app.add_files([second])
-    tiny_app.policy = tiny_app.policy.always_answering()  # every reply has a source to open
-    demo, url = serve(tiny_app, replace(tiny_app.settings, port=free_port()), block=False)
-    yield url, tiny_app
+    answering_app.add_files([second])
+    demo, url = serve(answering_app, replace(answering_app.settings, port=free_port()), block=False)
+    yield url, answering_app
     demo.close()
 
 

@@ -12,9 +12,8 @@ from tests.news_site import news_site
 
 
 @pytest.fixture()
-def served(tiny_app):
-    tiny_app.policy = tiny_app.policy.always_answering()  # the tiny reader is random: check the plumbing
-    demo, url = serve(tiny_app, replace(tiny_app.settings, port=free_port()), block=False)
+def served(answering_app):
+    demo, url = serve(answering_app, replace(answering_app.settings, port=free_port()), block=False)
     try:
         with news_site() as site:
             yield Client(url, verbose=False), site

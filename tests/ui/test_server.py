@@ -11,13 +11,12 @@ from tests.conftest import SEED, SEED_TITLE
 
 
 @pytest.fixture()
-def served(tiny_app):
-    tiny_app.add_files([SEED])
-    tiny_app.policy = tiny_app.policy.always_answering()
-    settings = replace(tiny_app.settings, port=free_port())
-    demo, url = serve(tiny_app, settings, block=False)
+def served(answering_app):
+    answering_app.add_files([SEED])
+    settings = replace(answering_app.settings, port=free_port())
+    demo, url = serve(answering_app, settings, block=False)
     try:
-        yield Client(url, verbose=False), tiny_app, demo
+        yield Client(url, verbose=False), answering_app, demo
     finally:
         demo.close()
 

@@ -181,7 +181,7 @@ def cmd_serve(args) -> int:
     app = _app(settings)  # ArticleQA.from_settings: sets the models' threads before they load
     if not app.store.articles:
         _print_report(app.add_files([SEEDS_DIR]))
-    app.warm_up(wait=False)  # serve at once (where the models hand over to torch, in the background)
+    app.ready_for_serving(wait=False)  # serve at once (where the models hand over to torch, in the background)
     serve(app, settings)
     return 0
 
@@ -349,8 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
-    level = getattr(logging, (args.log_level or os.environ.get("ARTICLEQA_LOG_LEVEL") or "warning").upper(),
-                    logging.WARNING)
+    level = getattr(logging, (args.log_level or Settings.from_env().log_level).upper(), logging.WARNING)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Libraries' own chatter stays out unless asked for with --log-level debug.
     for noisy in ("transformers", "sentence_transformers", "httpx", "httpcore", "bm25s", "urllib3", "filelock"):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields, replace
 from importlib.resources import files
 from pathlib import Path
 
-from platformdirs import user_data_dir
+from platformdirs import user_cache_dir, user_data_dir
 
 # Package data, found wherever the package is installed (the wheel maps qa/ to articleqa.qa, seeds/ to
 # articleqa.seeds); a wheel installs them as plain files, so the paths are real directories.
@@ -19,10 +19,9 @@ SEEDS_DIR = Path(str(files("articleqa.seeds")))
 QA_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa"
 
 
-def _default_onnx_dir() -> Path:
-    from articleqa.index.runtime import default_onnx_dir
-
-    return default_onnx_dir()
+def user_cache() -> Path:
+    """The user's cache folder: model exports and assembled backbones (rebuilt when deleted)."""
+    return Path(user_cache_dir("articleqa"))
 
 
 def _env(name: str, default):
@@ -60,7 +59,10 @@ class Settings:
     # auto: ONNX Runtime for a model with an export (`articleqa prepare`; no torch import: a faster start),
     # else torch; onnx: refuse to start without exports; torch: always torch
     runtime: str = "auto"
-    onnx_dir: Path = field(default_factory=lambda: _default_onnx_dir())  # where `articleqa prepare` exports to
+    onnx_dir: Path = field(default_factory=lambda: user_cache() / "onnx")  # where `articleqa prepare` exports to
+    # packaged backbones put together from their PyPI parts (index/backbone.py)
+    models_dir: Path = field(default_factory=lambda: user_cache() / "models")
+    log_level: str = "warning"  # the CLI's (--log-level)
     store: str = "faiss"  # vectors: faiss (embedded), milvus (Milvus Lite file in the data dir), milvus://host:port
     # retrieval
     candidates: int = 30  # hits taken from each of BM25 and the dense index before fusion
@@ -71,10 +73,17 @@ class Settings:
     # indexed together) 24.4 -> 30.7 F1 always answering at 3 (docs/answer-quality.md)
     whole_first: float = 3.0
     window: int = 1  # neighbour sentences on each side of a hit in a long story
+    # developing news: when the best story is dated, this many stories are read (the reports of one event
+    # are several stories; an undated corpus reads `stories`)
+    dated_stories: int = 5
     rrf_k: int = 60  # reciprocal rank fusion constant
     # reader
     max_answer_tokens: int = 30
     alternatives: int = 3
+    # developing news (qa/timeline.py): a dated report's answer competes with the surest report's when the
+    # policy's confidence in it, read alone, is at least this share of that one's; the newest of them wins
+    comparable: float = 0.15
+    today: str = ""  # ISO date that "last week" and "on Tuesday" count from; "": the clock's (tests pin it)
     # limits on input
     max_question_chars: int = 1000
     max_article_bytes: int = 5_000_000

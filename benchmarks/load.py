@@ -241,7 +241,7 @@ def models_alone(count: int, batch: int = 16) -> dict:
     use_threads(0)
     app = ArticleQA.from_settings(Settings(data_dir=Path(tempfile.mkdtemp(prefix="articleqa-load-"))), in_memory=True)
     app.add_files([SEEDS_DIR])
-    app.warm_up()
+    app.ready_for_serving()
     texts = seed_question_texts()
     questions = [(texts[n % len(texts)], None) for n in range(count)]
     result = {}

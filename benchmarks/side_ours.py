@@ -31,7 +31,7 @@ def make_answer(app, task):
 
 def settle(app):
     # as `articleqa serve`: torch takes over from ONNX Runtime where it is faster (bf16 on native-bf16 CPUs)
-    app.warm_up()
+    app.ready_for_serving()
 
 
 if __name__ == "__main__":

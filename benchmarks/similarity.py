@@ -34,7 +34,7 @@ def lever(task: dict, rounds: int) -> dict:
 
     app = scratch_app()
     app.indexer.add_articles([Article(title, body) for title, body in task["articles"]])
-    app.warm_up()
+    app.ready_for_serving()
     questions = [q["question"] for q in task["questions"]]
     annotate = app.similarity.annotate
     times: dict[str, list[float]] = {"with": [], "without": []}

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from articleqa.config import Settings
+
 
 class BackboneError(RuntimeError):
     """A packaged model that can't be assembled: a part missing or the weights not the expected ones."""
@@ -41,16 +43,6 @@ MPNET = PackagedModel(
 )
 PACKAGED = {MPNET.name: MPNET, "mpnet": MPNET}
 VERIFIED = ".verified"  # written last: a folder without it is an interrupted assembly
-
-
-def default_models_dir() -> Path:
-    """$ARTICLEQA_MODELS_DIR, else the user's cache folder."""
-    configured = os.environ.get("ARTICLEQA_MODELS_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("articleqa")) / "models"
 
 
 def part_files(model: PackagedModel) -> list[Path]:
@@ -82,9 +74,9 @@ def file_sha256(path: Path) -> str:
 
 
 def assemble(model: PackagedModel = MPNET, models_dir: Path | None = None) -> Path:
-    """The model's folder in the cache, assembled from its packages the first time (~10 s, 0.9 GB of
+    """The model's folder in `models_dir` (Settings.models_dir, ARTICLEQA_MODELS_DIR, by default), assembled from its packages the first time (~10 s, 0.9 GB of
     scratch space on the same disk); BackboneError if a part is missing or the weights differ."""
-    target = (models_dir or default_models_dir()) / model.name
+    target = (models_dir or Settings().models_dir) / model.name
     if (target / VERIFIED).is_file():
         return target
     parts = part_files(model)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -57,8 +56,6 @@ class Embedder:
         """Load the model (once; later calls return at once)."""
         with self._load_lock:
             if self.model is None:
-                if self.packaged:
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the packaged model must never touch a hub
                 # A local model of the usual shape runs on transformers alone (index/pooled.py: a faster
                 # start); anything else (a hub id, other poolings) through sentence-transformers.
                 model = (PooledTransformer.load(self.name, self.runtime, self.onnx_dir, self.precision)

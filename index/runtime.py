@@ -33,6 +33,7 @@ from typing import Protocol
 import numpy as np
 from tokenizers import Tokenizer
 
+from articleqa.config import Settings
 from articleqa.index.compute import (
     check_setting,
     inference_precision,
@@ -58,13 +59,8 @@ _TORCH_LOADS = threading.Lock()
 
 
 def default_onnx_dir() -> Path:
-    """The exports' folder: $ARTICLEQA_ONNX_DIR, else the user's cache folder."""
-    configured = os.environ.get("ARTICLEQA_ONNX_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("articleqa")) / "onnx"
+    """The exports' folder where no setting names one (Settings.onnx_dir: ARTICLEQA_ONNX_DIR)."""
+    return Settings().onnx_dir
 
 
 def export_path(model_dir: str | Path, onnx_dir: Path | None = None) -> Path | None:

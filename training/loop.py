@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from articleqa.config import Settings
 from articleqa.index.backbone import resolve_backbone
 from articleqa.index.compute import PRECISIONS, use_threads
 from articleqa.index.embedder import default_embedder_path
@@ -66,7 +67,7 @@ def start_run(args: argparse.Namespace) -> str:
     use_threads(args.threads)  # torch now, and the evaluation's reader later (TorchForward)
     torch.manual_seed(args.seed)
     args.started = time.perf_counter()
-    return resolve_backbone(args.backbone) if args.backbone else default_embedder_path()
+    return resolve_backbone(args.backbone, Settings.from_env().models_dir) if args.backbone else default_embedder_path()
 
 
 # glibc's allocator hands every step's activations back to the kernel and faults them in again: on 2 cores

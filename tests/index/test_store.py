@@ -1,8 +1,16 @@
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 
 from articleqa.index.documents import Article
 from articleqa.index.indexer import Indexer
 from articleqa.index.store import IndexMismatch, SentenceStore
+from articleqa.qa.retriever import HybridRetriever
+from tests.index.test_vectors import QUESTIONS
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 ARTICLES = [
     Article("Harbour bridge reopens", "The harbour bridge reopened on Monday after repairs. Engineers replaced the cables."),
@@ -74,3 +82,26 @@ def test_leftovers_of_a_crashed_write_are_ignored(tmp_path, embedder):
     assert [a.title for a in reloaded.articles] == ["Harbour bridge reopens"]
     Indexer(reloaded, embedder).add_articles(ARTICLES[1:])
     assert len(make_store(tmp_path / "index", embedder).articles) == 2
+
+
+def test_a_store_written_by_the_format_3_code_is_converted_once_with_the_same_retrieval(tmp_path, embedder):
+    # tests/fixtures/store_format3 was written by the store code before the database (two commits, one
+    # removal: row ids with a gap), with the passages it retrieved then
+    directory = tmp_path / "index"
+    shutil.copytree(FIXTURES / "store_format3", directory)
+    expected = json.loads((FIXTURES / "store_format3.json").read_text())
+    store = make_store(directory, embedder)
+    assert [a.title for a in store.articles] == expected["titles"]
+    assert [a.id for a in store.articles] == expected["ids"]
+    assert len(store) == expected["sentences"] == store.vectors.count
+    assert store.snapshot().next_row == expected["next_row"]
+    assert store.find("Ferry strike ends")[0].meta.source == "Island Post"
+    retriever = HybridRetriever(store, embedder)
+    for question in QUESTIONS:
+        passages = [[p.title, p.first_sentence, p.last_sentence] for p in retriever.retrieve(question)]
+        assert passages == expected["retrieval"][question], question
+    assert (directory / "store.db").exists() and not (directory / "manifest.json").exists()
+    [added] = Indexer(store, embedder).add_articles(ARTICLES[1:]).added
+    assert added.id > max(expected["ids"])  # ids are never reused
+    again = make_store(directory, embedder)
+    assert [a.title for a in again.articles] == [*expected["titles"], "Bakery wins prize"]

@@ -165,6 +165,41 @@ def _extend(base: Snapshot, added: list[tuple[StoredArticle, int]], removed: set
                     by_url, by_fingerprint, seq)
 
 
+class _View:
+    """What a write checks against, inside its transaction: the loaded snapshot (caught up first), or the
+    database itself in a process that has not loaded the corpus."""
+
+    def __init__(self, store: SentenceStore, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.snapshot = None
+        if store._loaded:
+            store._catch_up(db)
+            self.snapshot = store._snapshot
+        stored_next = int(db.execute("SELECT value FROM meta WHERE key = 'next_row'").fetchone()[0])
+        self.next_row = max(stored_next, self.snapshot.next_row if self.snapshot else 0)
+
+    def has_fingerprint(self, fingerprint: str) -> bool:
+        if self.snapshot is not None:
+            return fingerprint in self.snapshot.by_fingerprint
+        return self.db.execute("SELECT 1 FROM articles WHERE fingerprint = ?", (fingerprint,)).fetchone() is not None
+
+    def url_owner(self, url: str) -> int | None:
+        if not url:
+            return None
+        if self.snapshot is not None:
+            return self.snapshot.by_url.get(same_url_key(url))
+        found = self.db.execute("SELECT id FROM articles WHERE url_key = ?", (same_url_key(url),)).fetchone()
+        return found[0] if found else None
+
+    def present(self, ids: Iterable[int]) -> dict[int, tuple[StoredArticle, int]]:
+        """(article, first row) of those of `ids` that are stored."""
+        ids = sorted(set(ids))
+        if self.snapshot is not None:
+            return {i: (self.snapshot.articles[i], self.snapshot.first_rows[i]) for i in ids
+                    if i in self.snapshot.articles}
+        return {a.id: (a, first) for a, first in SentenceStore._read_articles(self.db, ids)}
+
+
 def _stored(record: tuple) -> tuple[StoredArticle, int]:
     """(article, first row) from a row of `SELECT {_ARTICLE_COLUMNS} FROM articles`."""
     article_id, title, text, file, fingerprint, sentences, first_row, date, source, url, author = record
@@ -209,6 +244,10 @@ class SentenceStore:
         self._snapshot = Snapshot()
         self._vectors: VectorIndex | None = None
         self._db: Database | None = None
+        self._folder: Path | None = None
+        # FAISS: articles and vectors are read on the first search or lookup, not at open: a process that
+        # only adds (`articleqa index`, `follow`) writes to the database without loading the corpus
+        self._loaded = False
         self._unsaved_rows = 0  # FAISS rows added since the last checkpoint
 
     def open(self) -> SentenceStore:
@@ -223,7 +262,16 @@ class SentenceStore:
     def vectors(self) -> VectorIndex:
         if self._vectors is None:
             raise RuntimeError("SentenceStore.open() must be called before its vectors are used")
+        self._ensure_loaded()
         return self._vectors
+
+    def _ensure_loaded(self) -> Snapshot:
+        if self._db is not None and not self._loaded:
+            with self._lock:
+                if self._db is not None and not self._loaded:
+                    self._load(self._folder)
+                    self._loaded = True
+        return self._snapshot
 
     @property
     def database(self) -> Database:
@@ -239,6 +287,7 @@ class SentenceStore:
             if self._db is not None:
                 self._db.close()
             self._vectors = self._db = None
+            self._loaded = False
 
     # ---- reading -------------------------------------------------------------------------------
     @property
@@ -246,7 +295,7 @@ class SentenceStore:
         return list(self.snapshot().articles.values())
 
     def article(self, article_id: int) -> StoredArticle | None:
-        return self._snapshot.articles.get(article_id)
+        return self._ensure_loaded().articles.get(article_id)
 
     def find(self, title_or_id: str, snapshot: Snapshot | None = None) -> list[StoredArticle]:
         """The articles with this id, URL or title (case and white space ignored)."""
@@ -260,18 +309,25 @@ class SentenceStore:
 
     def find_url(self, url: str, snapshot: Snapshot | None = None) -> StoredArticle | None:
         """The article from this address (another spelling of it too: case, fragment, trailing slash)."""
+        if snapshot is None and not self._loaded and self._db is not None:  # a writer: ask the database
+            found = self._db.connect().execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE url_key = ?",
+                                               (same_url_key(url),)).fetchone() if url else None
+            return _stored(found)[0] if found else None
         snapshot = snapshot or self.snapshot()
         article_id = snapshot.by_url.get(same_url_key(url)) if url else None
         return snapshot.articles.get(article_id) if article_id is not None else None
 
     def has_fingerprint(self, fingerprint: str) -> bool:
+        if not self._loaded and self._db is not None:
+            return self._db.connect().execute("SELECT 1 FROM articles WHERE fingerprint = ?",
+                                              (fingerprint,)).fetchone() is not None
         return fingerprint in self.snapshot().by_fingerprint
 
     def __len__(self) -> int:
         return self.snapshot().size
 
     def search_dense(self, vector: np.ndarray, k: int, snapshot: Snapshot | None = None) -> list[Hit]:
-        snapshot = snapshot or self._snapshot
+        snapshot = snapshot or self.snapshot()
         if snapshot.size == 0:
             return []
         # Rows the backend holds beyond this snapshot (a write under way, here or in another process's
@@ -284,7 +340,7 @@ class SentenceStore:
 
     def search_bm25(self, query: str, k: int, snapshot: Snapshot | None = None) -> list[Hit]:
         """The best `k` sentences by BM25 (FTS5's bm25(): k1 1.2, b 0.75), best first."""
-        snapshot = snapshot or self._snapshot
+        snapshot = snapshot or self.snapshot()
         found = self._full_text("sentence_fts", query, k, snapshot)
         if not found:
             return []
@@ -295,7 +351,7 @@ class SentenceStore:
 
     def search_stories(self, query: str, k: int, snapshot: Snapshot | None = None) -> list[tuple[int, float]]:
         """(article id, BM25 score) of the best `k` whole articles (title and text) for the query."""
-        snapshot = snapshot or self._snapshot
+        snapshot = snapshot or self.snapshot()
         return [(a, s) for a, s in self._full_text("story_fts", query, k, snapshot) if a in snapshot.articles][:k]
 
     def _full_text(self, table: str, query: str, k: int, snapshot: Snapshot) -> list[tuple[int, float]]:
@@ -310,6 +366,7 @@ class SentenceStore:
     def snapshot(self) -> Snapshot:
         """The current state, unchanged by later writes: use it for every lookup of one question. Takes in
         what other processes wrote since the last call (unless this process is busy doing so already)."""
+        self._ensure_loaded()
         if self._db is not None and self._lock.acquire(blocking=False):
             try:
                 if self._db is not None and self._db.last_change() != self._snapshot.seq:
@@ -320,9 +377,10 @@ class SentenceStore:
         return self._snapshot
 
     def refresh(self) -> Snapshot:
-        """As `snapshot`, waiting for this process's write under way, if any."""
+        """As `snapshot`, waiting for this process's write under way, if any; nothing to do (and the empty
+        snapshot) before the first read, when lookups go to the database."""
         with self._lock:
-            return self.snapshot()
+            return self.snapshot() if self._loaded else self._snapshot
 
     # ---- writing -------------------------------------------------------------------------------
     def add(self, items: Iterable[EmbeddedArticle], replacing: Iterable[int] = ()) -> list[StoredArticle]:
@@ -336,6 +394,7 @@ class SentenceStore:
 
     def remove(self, article_ids: Iterable[int]) -> list[StoredArticle]:
         with self._lock:
+            self._ensure_loaded()
             current = self.refresh()
             removed = [current.articles[i] for i in sorted(set(article_ids)) if i in current.articles]
             self._write((), {a.id for a in removed})
@@ -347,40 +406,41 @@ class SentenceStore:
             start = next_row = None
             try:
                 with db.write() as connection:
-                    self._catch_up(connection)  # other processes' writes first: ids, rows, duplicates
-                    current = self._snapshot
-                    start = next_row = max(current.next_row, self._meta_next_row(connection))
-                    doomed &= current.articles.keys()
+                    view = _View(self, connection)  # what is stored now, other processes' writes included
+                    start = next_row = view.next_row
+                    dropping = view.present(doomed)
                     added: list[tuple[StoredArticle, int]] = []
                     batch: list[tuple[StoredArticle, int, np.ndarray]] = []
                     fingerprints: set[str] = set()
                     for item in items:
                         if len(item.sentences) != len(item.vectors):
                             raise ValueError("one vector per sentence is required")
-                        if item.fingerprint in current.by_fingerprint or item.fingerprint in fingerprints:
+                        if view.has_fingerprint(item.fingerprint) or item.fingerprint in fingerprints:
                             continue
                         fingerprints.add(item.fingerprint)
-                        older = current.by_url.get(same_url_key(item.meta.url)) if item.meta.url else None
+                        older = view.url_owner(item.meta.url)
                         if older is not None:  # another process stored this page meanwhile: this version replaces it
-                            doomed.add(older)
+                            dropping |= view.present({older})
                         article = self._insert(connection, item, next_row)
                         added.append((article, next_row))
-                        batch.append((article, next_row, item.vectors))
+                        if self._loaded:  # vectors of a loaded store's backend; else the next load reads them
+                            batch.append((article, next_row, item.vectors))
                         next_row += len(item.sentences)
-                        if next_row - batch[0][1] >= BATCH_ROWS:
+                        if batch and next_row - batch[0][1] >= BATCH_ROWS:
                             self._add_vectors(batch)
                             batch = []
                     self._add_vectors(batch)  # before the commit; nothing names them until it
-                    for article_id in doomed:
-                        self._delete(connection, current.articles[article_id], current.first_rows[article_id])
+                    for article, first_row in dropping.values():
+                        self._delete(connection, article, first_row)
                     connection.execute("UPDATE meta SET value = ? WHERE key = 'next_row'", (str(next_row),))
                     seq = self._last_change(connection)
             except BaseException:
-                if start is not None and next_row > start:
+                if self._loaded and start is not None and next_row > start:
                     self._vectors.remove(np.arange(start, next_row, dtype=np.int64))
                 raise
-            self._publish(added, doomed, next_row, seq)
-            self._maybe_checkpoint()
+            if self._loaded:
+                self._publish(added, set(dropping), next_row, seq)
+                self._maybe_checkpoint()
             return [article for article, _ in added]
 
     def _insert(self, db: sqlite3.Connection, item: EmbeddedArticle, first_row: int) -> StoredArticle:
@@ -424,7 +484,7 @@ class SentenceStore:
         counts = [len(a.sentences) for a, _, _ in batch]
         positions = np.concatenate([np.arange(n, dtype=np.int64) for n in counts])
         # an article's rows are consecutive; between articles there are gaps where removed ones were
-        self.vectors.add(Rows(np.repeat([first for _, first, _ in batch], counts).astype(np.int64) + positions,
+        self._vectors.add(Rows(np.repeat([first for _, first, _ in batch], counts).astype(np.int64) + positions,
                               np.repeat([a.id for a, _, _ in batch], counts).astype(np.int64), positions),
                          [v for _, _, v in batch])
         self._unsaved_rows += sum(counts)
@@ -436,7 +496,7 @@ class SentenceStore:
         gone = current.row_ids[np.isin(current.row_article, list(removed))] if removed else np.zeros(0, np.int64)
         self._snapshot = _extend(current, added, removed, next_row, seq)
         if len(gone):
-            self.vectors.remove(gone)
+            self._vectors.remove(gone)
 
     # ---- other processes' writes ------------------------------------------------------------------
     def _catch_up(self, db: sqlite3.Connection) -> None:
@@ -450,7 +510,7 @@ class SentenceStore:
         came = [a for a, added in changes if added]
         went = {a for a, added in changes if not added}
         arrived = self._read_articles(db, [a for a in came if a not in went])
-        if not self.vectors.shared:  # a Milvus collection has them already (the writer put them there)
+        if not self._vectors.shared:  # a Milvus collection has them already (the writer put them there)
             self._add_vectors(list(self._with_vectors(db, arrived)))
         self._publish(arrived, went, self._meta_next_row(db), seq)
 
@@ -497,7 +557,10 @@ class SentenceStore:
             self._db = Database(path, durable=self.directory is not None)
             self._check(self._db.meta())
             self._vectors = vectors or FaissVectors(self.dimension)
-            self._load(folder)
+            self._folder = folder
+            if self.kind == "milvus":  # reconciled at open, as before (Milvus Lite serves one process anyway)
+                self._load(folder)
+                self._loaded = True
         except BaseException:
             if vectors is not None:
                 vectors.close()
@@ -565,9 +628,9 @@ class SentenceStore:
             seq = self._last_change(db)
             placed = [_stored(r) for r in db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY first_row")]
             self._snapshot = _extend(Snapshot(), placed, set(), self._meta_next_row(db), seq)
-            if not self.vectors.shared:
+            if not self._vectors.shared:
                 self._load_faiss(db, folder, placed)
-        if self.vectors.shared:
+        if self._vectors.shared:
             self._reconcile()
         self._maybe_checkpoint(force=self._unsaved_rows >= CHECKPOINT_ROWS)
 
@@ -593,7 +656,7 @@ class SentenceStore:
                 if not added and a not in came]  # in the checkpoint, since removed
         self._add_vectors(list(self._with_vectors(db, [p for p in placed if p[0].id in came])))
         if gone:
-            self.vectors.remove(np.concatenate(gone))
+            self._vectors.remove(np.concatenate(gone))
 
     def _checkpoint(self, folder: Path, seq: int) -> tuple[int, FaissVectors] | None:
         """(its change number, the index) of the newest FAISS checkpoint at or before `seq`."""
@@ -611,11 +674,11 @@ class SentenceStore:
 
     def _maybe_checkpoint(self, force: bool = False) -> None:
         """Save the FAISS index as of this snapshot's change when enough rows came since the last save."""
-        if self.directory is None or self.vectors.shared or not (force or self._unsaved_rows >= CHECKPOINT_ROWS):
+        if self.directory is None or self._vectors.shared or not (force or self._unsaved_rows >= CHECKPOINT_ROWS):
             return
         seq = self._snapshot.seq
         target = self.directory / f"dense-{seq}.faiss"
-        self.vectors.save(target)  # written aside, fsynced, renamed into place
+        self._vectors.save(target)  # written aside, fsynced, renamed into place
         self._unsaved_rows = 0
         for path in self.directory.glob("dense-*.faiss"):
             number = path.stem.split("-")[1]
@@ -626,13 +689,13 @@ class SentenceStore:
         """Milvus: make the collection hold exactly the snapshot's rows, when its count says it doesn't (a
         crash between a commit and the backend, or before the commit). Under the write lock: no other
         process is adding rows meanwhile."""
-        if self.vectors.count == self._snapshot.size:
+        if self._vectors.count == self._snapshot.size:
             return
         with self._db.write() as db:
             self._catch_up(db)
             snapshot = self._snapshot
-            self.vectors.prune(snapshot.rows)
-            present = self.vectors.row_ids()
+            self._vectors.prune(snapshot.rows)
+            present = self._vectors.row_ids()
             missing = snapshot.row_ids[~np.isin(snapshot.row_ids, present)]
             articles = sorted(set(snapshot.row_article[np.isin(snapshot.row_ids, missing)].tolist()))
             self._add_vectors(list(self._with_vectors(db, [(snapshot.articles[a], snapshot.first_rows[a])

@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from articleqa.config import SEEDS_DIR, Settings
-from articleqa.index.compute import PRECISIONS
-from articleqa.index.runtime import RUNTIMES
+from articleqa.runtime.compute import PRECISIONS
+from articleqa.runtime.forward import RUNTIMES
 
 
 def _settings(args: argparse.Namespace) -> Settings:

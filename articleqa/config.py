@@ -60,7 +60,7 @@ class Settings:
     # else torch; onnx: refuse to start without exports; torch: always torch
     runtime: str = "auto"
     onnx_dir: Path = field(default_factory=lambda: user_cache() / "onnx")  # where `articleqa prepare` exports to
-    # packaged backbones put together from their PyPI parts (index/backbone.py)
+    # packaged backbones put together from their PyPI parts (runtime/backbone.py)
     models_dir: Path = field(default_factory=lambda: user_cache() / "models")
     log_level: str = "warning"  # the CLI's (--log-level)
     store: str = "faiss"  # vectors: faiss (embedded), milvus (Milvus Lite file in the data dir), milvus://host:port

@@ -51,7 +51,8 @@ def onnx_encoder(folder: Path, variant: str = "fp32"):
     attention, GELU and layer norm), "int8" dynamically quantised."""
     from articleqa.index.embedder import default_embedder_path
     from articleqa.index.pooled import PooledTransformer
-    from articleqa.index.runtime import OnnxForward, export
+    from articleqa.runtime.exports import export
+    from articleqa.runtime.forward import OnnxForward
 
     model = default_embedder_path()
     path = export(model, "features", folder)
@@ -102,9 +103,9 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    from articleqa.index.compute import inference_precision, native_bf16
     from articleqa.index.embedder import default_embedder_path
     from articleqa.index.pooled import PooledTransformer
+    from articleqa.runtime.compute import inference_precision, native_bf16
 
     texts = sentences(args.sentences)
     encoder = PooledTransformer.load(default_embedder_path(), runtime="torch")

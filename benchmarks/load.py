@@ -173,11 +173,11 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
 
 def models_handing_over() -> int:
     """How many of a server's models (the reader, the embedder) start on ONNX Runtime and move to torch
-    (index/runtime.py TieredForward): the benchmark waits for them before it measures. The servers' own
+    (runtime/forward.py TieredForward): the benchmark waits for them before it measures. The servers' own
     settings only add batching and threads to this process's environment."""
     from articleqa.config import Settings
     from articleqa.index.embedder import default_embedder_path
-    from articleqa.index.runtime import hands_over
+    from articleqa.runtime.forward import hands_over
 
     settings = Settings.from_env()
     return sum(hands_over(name, settings.runtime, settings.precision, settings.onnx_dir)
@@ -235,8 +235,8 @@ def models_alone(count: int, batch: int = 16) -> dict:
     time and in batches of `batch` (ask_many). What batching can save is the difference; what the
     server adds is the rest."""
     from articleqa.config import SEEDS_DIR, Settings
-    from articleqa.index.compute import use_threads
     from articleqa.qa.pipeline import ArticleQA
+    from articleqa.runtime.compute import use_threads
 
     use_threads(0)
     app = ArticleQA.from_settings(Settings(data_dir=Path(tempfile.mkdtemp(prefix="articleqa-load-"))), in_memory=True)

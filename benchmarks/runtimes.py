@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def variants() -> list[tuple[str, str, str]]:
     """(name, runtime, precision) for every runtime this machine can run."""
-    from articleqa.index.compute import native_bf16
+    from articleqa.runtime.compute import native_bf16
 
     rows = [("ONNX Runtime fp32", "onnx", "fp32"), ("torch fp32", "torch", "fp32")]
     if native_bf16():
@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from articleqa.config import SEEDS_DIR, SHIPPED_READER
     from articleqa.index.embedder import Embedder, default_embedder_path
-    from articleqa.index.runtime import export
     from articleqa.qa.reader import ExtractiveReader
+    from articleqa.runtime.exports import export
     from articleqa.seed import SEED_ARTICLE
 
     for model, kind in ((SHIPPED_READER, "question-answering"), (default_embedder_path(), "features")):

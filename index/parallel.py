@@ -22,8 +22,8 @@ def _worker_class():
     @ray.remote(num_cpus=1)
     class EmbedWorker:
         def __init__(self, name: str, options: dict) -> None:
-            from articleqa.index.compute import use_threads
             from articleqa.index.embedder import Embedder
+            from articleqa.runtime.compute import use_threads
 
             use_threads(1)  # one core per actor, whatever the runtime: the actors are the parallelism
 

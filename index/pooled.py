@@ -1,5 +1,5 @@
 """A sentence-transformers model of the common shape (Transformer -> mean or CLS Pooling -> Normalize),
-run on ONNX Runtime or torch (index/runtime.py) without sentence-transformers.
+run on ONNX Runtime or torch (runtime/forward.py) without sentence-transformers.
 
 Importing sentence-transformers pulls in scikit-learn, SciPy and pandas: about half of `articleqa ask`'s
 start-up on this machine, for three lines of pooling. This computes the same vectors (tested against
@@ -14,15 +14,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from articleqa.index.runtime import (
-    Forward,
-    TieredForward,
-    load_forward,
-    load_tokenizer,
-    pad_batch,
-    pad_id,
-    plain_copy,
-)
+from articleqa.runtime.forward import Forward, TieredForward, load_forward
+from articleqa.runtime.tokens import load_tokenizer, pad_batch, pad_id, plain_copy
 
 _TYPES = ("Transformer", "Pooling", "Normalize")
 
@@ -41,7 +34,7 @@ class PooledTransformer:
         self.lower_case = lower_case
 
     def take_over(self, wait: bool = True) -> None:
-        """Move to torch, where the model is tiered (index/runtime.py TieredForward); else nothing."""
+        """Move to torch, where the model is tiered (runtime/forward.py TieredForward); else nothing."""
         if isinstance(self.forward, TieredForward):
             self.forward.take_over(wait)
 

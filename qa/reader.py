@@ -19,16 +19,6 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from articleqa.index.runtime import (
-    Forward,
-    TieredForward,
-    TorchForward,
-    load_forward,
-    load_tokenizer,
-    pad_batch,
-    pad_id,
-    plain_copy,
-)
 from articleqa.qa.evidence import SentenceFinder, content_words, sentence_evidence
 from articleqa.qa.text import (
     abbreviation_long_forms,
@@ -38,6 +28,8 @@ from articleqa.qa.text import (
     normalize_answer,
     restates_long_form,
 )
+from articleqa.runtime.forward import Forward, TieredForward, TorchForward, load_forward
+from articleqa.runtime.tokens import load_tokenizer, pad_batch, pad_id, plain_copy
 
 READER_CONFIG = "articleqa_reader.json"  # window settings and the calibration, stored beside the weights
 # Reading windows in tokens, and the overlap of consecutive ones: the reader is trained, exported and read
@@ -67,6 +59,10 @@ class ReaderOutput:
     spans: tuple[Span, ...]
     no_answer_log_probability: float
     windows: int  # how many model windows were read
+    # the same windows scored per group of passages (`read_many`'s groups), each under its own softmax: what
+    # each source says read alone, where the shared softmax gives nearly all the mass to the one whose words
+    # match the question best
+    apart: tuple[ReaderOutput, ...] = ()
 
 
 class ExtractiveReader:
@@ -87,7 +83,7 @@ class ExtractiveReader:
         batch_size: int = 32,
         evidence_weight: float = 0.0,
     ) -> None:
-        """`forward`: the QA model's pass on numpy arrays (index/runtime.py); `tokenizer`: its fast tokenizer;
+        """`forward`: the QA model's pass on numpy arrays (runtime/forward.py); `tokenizer`: its fast tokenizer;
         `evidence_weight`: how much an answer's sentence evidence counts against its log probability when
         the candidates are ranked (0: by probability alone; stored beside a reader's weights)."""
         self.forward = forward
@@ -121,7 +117,7 @@ class ExtractiveReader:
         return cls(TorchForward(model, "question-answering", precision), tokenizer.backend_tokenizer, **kwargs)
 
     def take_over(self, wait: bool = True) -> None:
-        """Move the model from ONNX Runtime to torch where torch runs it faster (index/runtime.py)."""
+        """Move the model from ONNX Runtime to torch where torch runs it faster (runtime/forward.py)."""
         if isinstance(self.forward, TieredForward):
             self.forward.take_over(wait)
 
@@ -153,10 +149,12 @@ class ExtractiveReader:
         """The best `top_k` answers over all passages (one span per answer text) and P(no answer)."""
         return self.read_many([(question, passages)], top_k)[0]
 
-    def read_many(self, readings: Sequence[tuple[str, Sequence[str]]], top_k: int = 5) -> list[ReaderOutput]:
+    def read_many(self, readings: Sequence[tuple[str, Sequence[str]]], top_k: int = 5,
+                  groups: Sequence[Sequence[Sequence[int]]] | None = None) -> list[ReaderOutput]:
         """`read` for several questions at once: the windows of all of them share length-sorted forward
         passes (fewer, fuller batches), then each question's windows are scored under their own softmax,
-        exactly as if it had been read alone."""
+        exactly as if it had been read alone. `groups` (per question, groups of passage indices) also
+        scores each group's windows apart (ReaderOutput.apart), from the same forward passes."""
         encodings = [self._encode(question, passages) if passages else [] for question, passages in readings]
         logits = self._logits(encodings)
         outputs = []
@@ -165,7 +163,13 @@ class ExtractiveReader:
                 outputs.append(ReaderOutput((), 0.0, 0))
                 continue
             own = [logits[q, w] for w in range(len(windows))]
-            outputs.append(self._score(question, windows, passages, own, top_k))
+            output = self._score(question, windows, passages, own, top_k)
+            apart = []
+            for group in (groups[q] if groups else ()):
+                chosen = [w for w, window in enumerate(windows) if window.passage in set(group)]
+                apart.append(self._score(question, [windows[w] for w in chosen], passages, [own[w] for w in chosen],
+                                         top_k) if chosen else ReaderOutput((), 0.0, 0))
+            outputs.append(replace(output, apart=tuple(apart)) if apart else output)
         return outputs
 
     def _score(self, question: str, windows: list[_Window], passages: Sequence[str],

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from articleqa.index.runtime import plain_copy
 from articleqa.qa.evaluation.squad_data import read_squad_json
 from articleqa.qa.evaluation.squad_metric import normalize_answer
+from articleqa.runtime.tokens import plain_copy
 
 log = logging.getLogger("articleqa.train")
 

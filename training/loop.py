@@ -18,10 +18,10 @@ from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from articleqa.config import Settings
-from articleqa.index.backbone import resolve_backbone
-from articleqa.index.compute import PRECISIONS, use_threads
 from articleqa.index.embedder import default_embedder_path
 from articleqa.qa.reader import WINDOW_STRIDE, WINDOW_TOKENS
+from articleqa.runtime.backbone import resolve_backbone
+from articleqa.runtime.compute import PRECISIONS, use_threads
 from training import DEFAULT_DATA_DIR
 
 log = logging.getLogger("articleqa.train")

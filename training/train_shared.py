@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from articleqa.index.compute import inference_precision, resolve_precision
 from articleqa.qa.reader import ExtractiveReader, reading_settings
+from articleqa.runtime.compute import inference_precision, resolve_precision
 from training import loop
 from training.groups import (
     MIXES,

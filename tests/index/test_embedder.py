@@ -5,7 +5,7 @@ def test_precision_setting_is_checked_and_bf16_keeps_the_embeddings(embedder):
     import numpy as np
     import pytest
 
-    from articleqa.index.compute import resolve_precision
+    from articleqa.runtime.compute import resolve_precision
 
     assert resolve_precision("fp32") == "fp32"
     assert resolve_precision("auto") in ("bf16", "fp32")
@@ -37,9 +37,9 @@ def test_pooled_encoder_gives_sentence_transformers_vectors():
     sentence-transformers, whatever the texts' lengths, in fp32 and in bf16."""
     import numpy as np
 
-    from articleqa.index.compute import inference_precision
     from articleqa.index.embedder import _SentenceTransformers, default_embedder_path
     from articleqa.index.pooled import PooledTransformer
+    from articleqa.runtime.compute import inference_precision
 
     texts = ["  Who leads HTS?  ", "x", "The rebels took Hama. " * 80, "", "Aleppo fell within days."]
     ours = PooledTransformer.load(default_embedder_path())

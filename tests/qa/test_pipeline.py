@@ -49,8 +49,8 @@ def test_the_thread_setting_reaches_the_models_from_any_face(settings):
 
     import torch
 
-    from articleqa.index.compute import model_threads, use_threads
     from articleqa.qa.pipeline import ArticleQA
+    from articleqa.runtime.compute import model_threads, use_threads
 
     try:
         app = ArticleQA.from_settings(replace(settings, threads=1), in_memory=True)

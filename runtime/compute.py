@@ -62,7 +62,7 @@ def requested_precision() -> str | None:
 def inference_precision(precision: str, device: str = "cpu") -> Iterator[None]:
     """Run the enclosed forward passes in `precision` ("bf16" or "fp32"); weights stay float32. torch runs
     them under autocast on `device` ("cpu", or "cuda" for a training run on a GPU); OpenVINO picks its model
-    compiled in that precision (index/runtime.py). A torch model exists only once torch is imported, so this
+    compiled in that precision (runtime/forward.py). A torch model exists only once torch is imported, so this
     never imports it."""
     token = _requested.set(precision)
     try:
@@ -86,7 +86,7 @@ _threads = 0  # set by use_threads: what the models get (0: every available core
 def use_threads(threads: int = 0) -> int:
     """Set the models' intra-op threads (0: every available core) and return the number set. Process-wide:
     meant for the one thread that runs the models (qa/batching.py). torch is set now if it is loaded, or
-    when a model loads on it (index/runtime.py); ONNX Runtime sessions take the number when they open."""
+    when a model loads on it (runtime/forward.py); ONNX Runtime sessions take the number when they open."""
     global _threads
     _threads = threads if threads > 0 else available_cores()
     if "torch" in sys.modules:

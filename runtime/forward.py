@@ -17,65 +17,32 @@ reader and the embedder compute the same thing on any of them.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import inspect
-import json
 import logging
-import os
-import shutil
 import threading
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from tokenizers import Tokenizer
 
-from articleqa.config import Settings
-from articleqa.index.compute import (
+from articleqa.runtime.compute import (
     check_setting,
     inference_precision,
     model_threads,
     requested_precision,
     resolve_precision,
 )
+from articleqa.runtime.exports import INPUTS, OUTPUTS, export_path, openvino_cache
 
 RUNTIMES = ("auto", "openvino", "onnx", "torch")
 ON_EXPORTS = ("openvino", "onnx")  # the runtimes that run a model's ONNX export
-# What each kind of model returns, by name (the ONNX graph's outputs are named the same).
-OUTPUTS = {"question-answering": ("start_logits", "end_logits"), "features": ("last_hidden_state",)}
-_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-# How `export` writes a model; part of the export's name, so a change re-exports. "eager-attention": the
-# attention exported as plain matmul + mask + softmax, which OpenVINO fuses into one attention kernel; torch's
-# SDPA exports with NaN guards (IsNaN, Select) that it runs op by op. Reader, OpenVINO bf16, AMX machine: 54 ->
-# 47 ms per seed question (interleaved, best of 8 rounds; 45 -> 33 ms in OpenVINO's per-op counters).
-EXPORT_FORMAT = "eager-attention"
+
 # One torch model loads at a time: transformers' lazy imports are not thread-safe, and a server hands the
 # embedder and the reader over in two background threads at once (one failed with an ImportError, and
 # stayed on ONNX Runtime's fp32, ~2x slower per question).
 _TORCH_LOADS = threading.Lock()
-
-
-def default_onnx_dir() -> Path:
-    """The exports' folder where no setting names one (Settings.onnx_dir: ARTICLEQA_ONNX_DIR)."""
-    return Settings().onnx_dir
-
-
-def export_path(model_dir: str | Path, onnx_dir: Path | None = None) -> Path | None:
-    """Where the export of a local model folder lives (None for a hub id or a folder without weights). The
-    name holds the folder, its weights' size and time and the export's format, so new weights (or an export
-    made the old way) never run on an old export."""
-    model_dir = Path(model_dir)
-    weights = next((w for w in (model_dir / "model.safetensors", model_dir / "pytorch_model.bin") if w.is_file()),
-                   None)
-    if weights is None:
-        return None
-    stat = weights.stat()
-    key = f"{model_dir.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{EXPORT_FORMAT}"
-    key = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return (onnx_dir or default_onnx_dir()) / f"{model_dir.name}-{key}.onnx"
 
 
 def _imports(module: str) -> bool:
@@ -84,11 +51,6 @@ def _imports(module: str) -> bool:
     except ImportError:
         return False
     return True
-
-
-def openvino_cache(export: Path) -> Path:
-    """Where OpenVINO keeps the models it compiled from this export (removed with the export)."""
-    return export.with_suffix(".openvino")
 
 
 def onnxruntime_available() -> bool:
@@ -112,58 +74,6 @@ def resolve_runtime(runtime: str, name_or_path: str | Path, onnx_dir: Path | Non
             return "torch"
         return "openvino" if openvino_available() else "onnx" if onnxruntime_available() else "torch"
     return runtime
-
-
-def export(model_dir: str | Path, kind: str, onnx_dir: Path | None = None) -> Path:
-    """Export a local model folder to ONNX (needs torch and transformers) and return the file. Written to a
-    temporary name and renamed, so a crash mid-export never leaves a half file that a start would load."""
-    import torch
-    from transformers import AutoModel, AutoModelForQuestionAnswering
-
-    target = export_path(model_dir, onnx_dir)
-    if target is None:
-        raise FileNotFoundError(f"{model_dir} is not a model folder with weights")
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    loader = AutoModelForQuestionAnswering if kind == "question-answering" else AutoModel
-    model = loader.from_pretrained(str(model_dir), attn_implementation="eager").float().eval()
-    accepted = inspect.signature(model.forward).parameters
-    names = [name for name in _INPUTS if name in accepted]
-    outputs = list(OUTPUTS[kind])
-
-    class ByName(torch.nn.Module):  # positional inputs to the model's keywords, its named outputs as a tuple
-        def __init__(self) -> None:
-            super().__init__()
-            self.inner = model
-
-        def forward(self, *inputs):
-            result = self.inner(**dict(zip(names, inputs, strict=True)))
-            return tuple(getattr(result, name) for name in outputs)
-
-    example = tuple(torch.ones(1, 8, dtype=torch.long) for _ in names)
-    partial = target.with_suffix(f".{os.getpid()}.partial")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on Python control flow in the model's code
-            torch.onnx.export(ByName(), example, str(partial), input_names=names, output_names=outputs,
-                              dynamic_axes={name: {0: "batch", 1: "tokens"} for name in names + outputs},
-                              opset_version=17, dynamo=False)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    source = str(Path(model_dir).resolve())
-    for sidecar in target.parent.glob("*.json"):  # the folder's earlier exports (older weights) go
-        try:
-            stale = sidecar != target.with_suffix(".json") and json.loads(sidecar.read_text())["model"] == source
-        except (OSError, ValueError, KeyError, TypeError):
-            stale = False
-        if stale:
-            sidecar.with_suffix(".onnx").unlink(missing_ok=True)
-            shutil.rmtree(openvino_cache(sidecar), ignore_errors=True)
-            sidecar.unlink(missing_ok=True)
-    target.with_suffix(".json").write_text(json.dumps({"model": source, "kind": kind}))
-    return target
 
 
 class Forward(Protocol):
@@ -241,7 +151,7 @@ class TorchForward:
         self.outputs = OUTPUTS[kind]
         self.precision = resolve_precision(precision)
         base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model's own
-        self.inputs = [n for n in _INPUTS if n in inspect.signature(base.forward).parameters]
+        self.inputs = [n for n in INPUTS if n in inspect.signature(base.forward).parameters]
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
@@ -281,7 +191,7 @@ class TieredForward:
     def _switch(self) -> None:
         try:
             second = self._load_second()
-            second({name: np.ones((1, 8), dtype=np.int64) for name in _INPUTS})  # kernel set-up, off the clock
+            second({name: np.ones((1, 8), dtype=np.int64) for name in INPUTS})  # kernel set-up, off the clock
             self.current = second
             logging.getLogger(__name__).info("torch took over from ONNX Runtime (%s)", type(second).__name__)
         except Exception:  # torch missing or broken: ONNX Runtime goes on answering
@@ -318,46 +228,3 @@ def hands_over(name_or_path: str | Path, runtime: str = "auto", precision: str =
     runtime "auto", an export that OpenVINO cannot run (not installed), and a CPU where torch runs it in bf16."""
     return (runtime == "auto" and resolve_precision(precision) == "bf16"
             and resolve_runtime(runtime, name_or_path, onnx_dir) == "onnx")
-
-
-def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
-    """The model's fast tokenizer (the `tokenizers` object transformers wraps), with no truncation or padding
-    set: callers set their own on their own copy."""
-    file = Path(name_or_path) / "tokenizer.json"
-    if file.is_file():
-        tokenizer = Tokenizer.from_file(str(file))
-    else:  # a hub id, or a folder with only a vocabulary: transformers builds the fast tokenizer
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(str(name_or_path)).backend_tokenizer
-    return plain_copy(tokenizer)
-
-
-def plain_copy(tokenizer: Tokenizer) -> Tokenizer:
-    """A copy of a fast tokenizer with no truncation or padding set: a tokenizer's settings are its state,
-    so each use that sets its own (windows, counting, embedding) gets its own copy."""
-    copy = Tokenizer.from_str(tokenizer.to_str())
-    copy.no_truncation()
-    copy.no_padding()
-    return copy
-
-
-def pad_batch(encodings: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, np.ndarray]:
-    """(ids, type ids) of several sequences as right-padded int64 arrays with their attention mask."""
-    width = max(len(ids) for ids, _ in encodings)
-    input_ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
-    token_type_ids = np.zeros((len(encodings), width), dtype=np.int64)
-    attention_mask = np.zeros((len(encodings), width), dtype=np.int64)
-    for row, (ids, type_ids) in enumerate(encodings):
-        input_ids[row, : len(ids)] = ids
-        token_type_ids[row, : len(ids)] = type_ids
-        attention_mask[row, : len(ids)] = 1
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
-
-
-def pad_id(tokenizer: Tokenizer) -> int:
-    for token in ("[PAD]", "<pad>"):
-        found = tokenizer.token_to_id(token)
-        if found is not None:
-            return found
-    return 0

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from articleqa.index.backbone import MPNET, VERIFIED, BackboneError, assemble, part_files, resolve_backbone
+from articleqa.runtime.backbone import MPNET, VERIFIED, BackboneError, assemble, part_files, resolve_backbone
 
 
 def _parts_installed() -> bool:

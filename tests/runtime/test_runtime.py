@@ -1,4 +1,4 @@
-"""index/runtime.py: ONNX exports of the models, and the same answers on OpenVINO and ONNX Runtime as on torch."""
+"""runtime/forward.py: ONNX exports of the models, and the same answers on OpenVINO and ONNX Runtime as on torch."""
 
 import json
 import os
@@ -9,15 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from articleqa.index.runtime import (
-    OnnxForward,
-    OpenVinoForward,
-    export,
-    export_path,
-    hands_over,
-    openvino_cache,
-    resolve_runtime,
-)
+from articleqa.runtime.exports import export, export_path, openvino_cache
+from articleqa.runtime.forward import OnnxForward, OpenVinoForward, hands_over, resolve_runtime
 from benchmarks.common import free_port
 
 
@@ -68,7 +61,7 @@ def test_the_tiny_reader_reads_the_same_on_the_exports_as_on_torch(tiny_reader_d
 
 def test_the_export_writes_attention_as_plain_ops(tiny_reader_dir, tmp_path):
     # torch's SDPA exports with NaN guards that OpenVINO runs op by op; the plain form it fuses into one
-    # attention kernel (index/runtime.EXPORT_FORMAT)
+    # attention kernel (runtime/exports.EXPORT_FORMAT)
     import onnx
 
     graph = onnx.load(str(export(tiny_reader_dir, "question-answering", tmp_path))).graph
@@ -77,7 +70,7 @@ def test_the_export_writes_attention_as_plain_ops(tiny_reader_dir, tmp_path):
 
 
 def test_without_openvino_the_exports_run_on_onnx_runtime(tiny_reader_dir, tmp_path, monkeypatch):
-    from articleqa.index import runtime
+    from articleqa.runtime import forward as runtime
 
     export(tiny_reader_dir, "question-answering", tmp_path)
     monkeypatch.setattr(runtime, "openvino_available", lambda: False)  # as where the package is not installed
@@ -120,8 +113,8 @@ def test_an_export_that_fails_leaves_nothing_a_start_would_load(tiny_reader_dir,
 
 
 def test_the_embedder_on_the_exports_gives_torch_vectors(exports):
-    from articleqa.index.compute import native_bf16
     from articleqa.index.embedder import Embedder
+    from articleqa.runtime.compute import native_bf16
 
     texts = ["  Who leads HTS?  ", "x", "The rebels took Hama. " * 80, "", "Aleppo fell within days."] * 4
     torch_fp32 = Embedder(runtime="torch", precision="fp32").embed(texts)
@@ -186,7 +179,7 @@ def test_a_server_without_openvino_hands_both_models_over_to_torch(exports, tmp_
     """Where openvino is not installed, `articleqa serve` answers on ONNX Runtime at once and moves the embedder
     and the reader to torch in two background threads. Both must arrive: when they loaded transformers at the
     same time, one failed with an ImportError and stayed on ONNX Runtime's fp32, ~2x slower per question."""
-    from articleqa.index.compute import native_bf16
+    from articleqa.runtime.compute import native_bf16
 
     if not native_bf16():
         pytest.skip("no hand-over here: torch would not run bf16 on this CPU, so the models stay on ONNX Runtime")
@@ -213,7 +206,7 @@ def test_a_server_without_openvino_hands_both_models_over_to_torch(exports, tmp_
 
 def test_openvino_takes_the_thread_count_set_for_the_models(tiny_reader_dir, tmp_path):
     """`threads` (use_threads) reaches OpenVINO when a model compiles: `articleqa serve` sets it first."""
-    from articleqa.index.compute import use_threads
+    from articleqa.runtime.compute import use_threads
 
     path = export(tiny_reader_dir, "question-answering", tmp_path)
     try:

@@ -54,10 +54,22 @@ def tokens(text: str) -> list[str]:
     return [t for t in _WORDS.findall(text.lower()) if t not in _STOPWORDS]
 
 
-def match_query(text: str) -> str | None:
-    """An FTS5 query matching any of the text's tokens (None when it has only stop words)."""
-    words = list(dict.fromkeys(tokens(text)))
+def match_query(words: list[str]) -> str | None:
+    """An FTS5 query matching any of these tokens (None for none)."""
     return " OR ".join(f'"{w}"' for w in words) if words else None  # \w tokens: no quote to escape
+
+
+def query_words(db: sqlite3.Connection, table: str, text: str, documents: int) -> list[str]:
+    """The text's tokens worth looking up in `table` of `documents` rows. FTS5's BM25 gives a term in more
+    than half the rows an IDF of ~0 (1e-6): on a large table such a term cannot change the ranking but
+    costs a score for every row it is in, so it is left out (on a small one, it is kept: cheap, and it
+    still breaks ties between rows that match nothing else)."""
+    words = list(dict.fromkeys(tokens(text)))
+    if documents < 1000 or not words:
+        return words
+    counts = dict(db.execute(f"SELECT term, doc FROM temp.{table}_vocab WHERE term IN ({','.join('?' * len(words))})",
+                             words))
+    return [w for w in words if 0 < counts.get(w, 0) <= documents / 2]
 
 
 class Database:
@@ -79,6 +91,9 @@ class Database:
             connection.execute("PRAGMA journal_mode=WAL")
             # FULL: each commit is on disk when it returns (a power cut keeps what was reported added)
             connection.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'OFF'}")
+            for table in ("sentence_fts", "story_fts"):  # each term's document count (no storage of its own)
+                connection.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_vocab "
+                                   f"USING fts5vocab(main, {table}, row)")
             self._local.connection = connection
             with self._guard:
                 self._all.append(connection)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from articleqa.index.database import FILE, FORMAT, Database, match_query, tokens
+from articleqa.index.database import FILE, FORMAT, Database, match_query, query_words, tokens
 from articleqa.index.documents import ArticleMeta, same_url_key
 from articleqa.index.legacy import MANIFEST, LegacyFaissVectors, LegacyStore, read_legacy, remove_legacy
 from articleqa.index.vectors import (
@@ -355,11 +355,15 @@ class SentenceStore:
         return [(a, s) for a, s in self._full_text("story_fts", query, k, snapshot) if a in snapshot.articles][:k]
 
     def _full_text(self, table: str, query: str, k: int, snapshot: Snapshot) -> list[tuple[int, float]]:
-        if snapshot.size == 0 or self._db is None or not (match := match_query(query)):
-            return []  # nothing indexed, or only stop words: no hits rather than noise
+        if snapshot.size == 0 or self._db is None:
+            return []
+        db = self._db.connect()
+        documents = snapshot.size if table == "sentence_fts" else len(snapshot.articles)
+        if not (match := match_query(query_words(db, table, query, documents))):
+            return []  # only stop words (or, on a large table, only words in most rows): no hits rather than noise
         # The database may be a write or two ahead of the snapshot: ask for a few more than k
         limit = k + 16
-        found = self._db.connect().execute(
+        found = db.execute(
             f"SELECT rowid, bm25({table}) FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?", (match, limit))
         return [(int(rowid), -float(score)) for rowid, score in found if score < 0]
 
@@ -675,6 +679,8 @@ class SentenceStore:
     def _maybe_checkpoint(self, force: bool = False) -> None:
         """Save the FAISS index as of this snapshot's change when enough rows came since the last save."""
         if self.directory is None or self._vectors.shared or not (force or self._unsaved_rows >= CHECKPOINT_ROWS):
+            return
+        if self._vectors.is_flat:  # a flat index is rebuilt from the database as fast as it would be read
             return
         seq = self._snapshot.seq
         target = self.directory / f"dense-{seq}.faiss"

@@ -57,17 +57,24 @@ def _print_report(*reports, each_skipped: bool = True) -> int:
 def answer_text(answer) -> str:
     """An Answer as the terminal shows it: the answer (or why there is none), its sentence, where it was
     published, and the other possible answers with their confidence."""
-    from articleqa.qa.dates import byline
+    from articleqa.qa.dates import byline, format_date
     from articleqa.qa.feedback import confidence_phrase
 
+    # developing news: the answer holds as of its report's date ("63, as of 6 Mar 2025")
+    as_of = f", as of {format_date(answer.as_of)}" if answer.answer and answer.as_of else ""
     lines = [f"Q: {answer.question}",
-             f"A: {answer.answer or answer.message}  (score {answer.score:.2f}, {answer.article})"]
+             f"A: {answer.answer or answer.message}{as_of}  (score {answer.score:.2f}, {answer.article})"]
     if answer.sentence:
         lines.append(f"   \u201c{answer.sentence}\u201d")
     if where := " \u2014 ".join(filter(None, (byline(answer.article_source, answer.article_date), answer.article_url))):
         lines.append(f"   {where}")
     if answer.answer and answer.message:
         lines.append(f"   {answer.message}")
+    if answer.period:
+        lines.append(f"   period used: {answer.period}")
+    if answer.earlier_reports:
+        lines.append("   earlier reports: " + "; ".join(
+            f"{r.answer} ({format_date(r.date)}, {r.article})" for r in answer.earlier_reports))
     if answer.alternatives:
         lines.append("   other possible answers: " + "; ".join(
             f"{a.answer} ({confidence_phrase(a.score)})" for a in answer.alternatives))
@@ -75,14 +82,15 @@ def answer_text(answer) -> str:
 
 
 def cmd_ask(args) -> int:
-    from articleqa.qa.pipeline import InvalidQuestion
+    from articleqa.qa.pipeline import InvalidQuestion, Scope
 
     app = _app(_settings(args))
     if not app.store.articles:
         app.add_files([SEEDS_DIR])
     status = 0
+    scope = Scope(args.since or "", args.until or "") if args.since or args.until else None
     # All questions in one batch (shared forward passes); a bad one comes back as its InvalidQuestion.
-    for question, answer in zip(args.question, app.ask_many([(q, None) for q in args.question]), strict=True):
+    for question, answer in zip(args.question, app.ask_many([(q, None, scope) for q in args.question]), strict=True):
         if isinstance(answer, InvalidQuestion):
             error, status = answer, 1
             if args.json:
@@ -282,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", parents=[common], help="answer questions")
     ask.add_argument("--json", action="store_true",
                      help="one JSON object per line per question: the Answer, as the API's /ask returns it")
+    ask.add_argument("--since", metavar="DATE", help="only articles published on or after DATE (2025-03-01, "
+                     "'1 March 2025', 'last week')")
+    ask.add_argument("--until", metavar="DATE", help="only articles published on or before DATE")
     ask.add_argument("question", nargs="+")
     ask.set_defaults(run=cmd_ask)
 

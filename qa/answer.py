@@ -4,13 +4,15 @@ the span located in its sentence and article, or the closest passage when the po
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from articleqa.index.store import StoredArticle
 from articleqa.qa.dates import date_note
 from articleqa.qa.policy import Judgement
 from articleqa.qa.reader import Span
 from articleqa.qa.retriever import Passage
+from articleqa.qa.text import normalize_answer
+from articleqa.qa.timeline import Timeline
 
 NO_ANSWER = "The articles don't say."
 NO_ARTICLES = "No articles are indexed yet: add one first."
@@ -22,6 +24,18 @@ class Alternative:
     score: float
     article: str
     sentence: str
+
+
+@dataclass(frozen=True)
+class EarlierReport:
+    """What an older report of the same story said (developing news: qa/timeline.py)."""
+
+    answer: str
+    date: str  # ISO 8601 publication date
+    article: str
+    article_id: int
+    sentence: str
+    score: float  # the policy's confidence in it, read alone
 
 
 @dataclass(frozen=True)
@@ -43,16 +57,26 @@ class Answer:
     article_date: str | None = None  # ISO 8601, YYYY-MM-DD
     article_source: str = ""  # the publisher or site
     article_url: str = ""
+    # Developing news (qa/timeline.py): the date the answer holds as of (its report's), the older reports that
+    # said otherwise (newest first), and the period used: one the question named, or the date range asked
+    as_of: str | None = None
+    earlier_reports: list[EarlierReport] = field(default_factory=list)
+    period: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def assemble(question: str, query: str, judgement: Judgement, passages: Sequence[Passage],
-             articles: dict[int, StoredArticle]) -> Answer:
-    """The Answer for a judged reading of `passages` (taken from the store snapshot `articles`)."""
+             articles: dict[int, StoredArticle], timeline: Timeline | None = None, period: str = "",
+             empty: str = NO_ARTICLES) -> Answer:
+    """The Answer for a judged reading of `passages` (taken from the store snapshot `articles`); with a
+    `timeline` (developing news), from its chosen report, with the earlier reports beside it. `period`: the
+    date range asked, in words; `empty`: what to say when no passage was found."""
     if not passages:
-        return Answer(question, message=NO_ARTICLES, retrieval_query=query)
+        return Answer(question, message=empty, retrieval_query=query, period=period)
+    if timeline is not None and not judgement.abstain:
+        return _from_timeline(question, query, judgement, passages, articles, timeline, period)
     best = judgement.best
     if judgement.abstain:
         closest = passages[best.passage_index if best else 0]
@@ -65,7 +89,7 @@ def assemble(question: str, query: str, judgement: Judgement, passages: Sequence
         return Answer(question, None, round(judgement.confidence, 4), article.title, article.text[start:end],
                       passage=closest.text, context=_context(article, position), article_id=article.id,
                       message=f"{NO_ANSWER} The closest passage is shown.", retrieval_query=query,
-                      **_published(article))
+                      period=period, **_published(article))
     passage, article, position, sentence_start, sentence_end = _locate(best, passages, articles)
     alternatives = []
     for span, confidence in judgement.alternatives:
@@ -86,8 +110,33 @@ def assemble(question: str, query: str, judgement: Judgement, passages: Sequence
         retrieval_query=query,
         # a relative answer ("last week") is placed on the calendar by the article's date
         message=date_note(best.text, article.meta.date),
+        period=period,
         **_published(article),
     )
+
+
+def _from_timeline(question: str, query: str, judgement: Judgement, passages: Sequence[Passage],
+                   articles: dict[int, StoredArticle], timeline: Timeline, period: str) -> Answer:
+    """The answer of the timeline's chosen report, said as of its date, with the earlier reports' answers;
+    the other possible answers are the reading's, less those the reports already give."""
+    chosen = timeline.chosen.judgement
+    earlier = []
+    for report in timeline.earlier:
+        _, other, _, start, end = _locate(report.judgement.best, passages, articles)
+        earlier.append(EarlierReport(report.answer, report.date, other.title, other.id, other.text[start:end],
+                                     round(report.judgement.confidence, 4)))
+    said = [normalize_answer(text) for text in (timeline.chosen.answer, *(r.answer for r in timeline.earlier))]
+    others = tuple((span, confidence) for span, confidence in judgement.alternatives + chosen.alternatives
+                   if not any(normalize_answer(span.text) in key or key in normalize_answer(span.text) for key in said))
+    answer = assemble(question, query, Judgement(chosen.best, chosen.confidence, False, others[:len(judgement.alternatives) or 3]),
+                      passages, articles)
+    # one alternative per answer text (both readings may name it)
+    seen: set[str] = set()
+    alternatives = [a for a in answer.alternatives
+                    if not (normalize_answer(a.answer) in seen or seen.add(normalize_answer(a.answer)))]
+    message = " ".join(filter(None, (answer.message, timeline.note)))
+    return replace(answer, as_of=timeline.chosen.date, earlier_reports=earlier, alternatives=alternatives,
+                   period=timeline.period or period, message=message)
 
 
 def _published(article: StoredArticle) -> dict:

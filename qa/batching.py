@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from articleqa.config import Settings
     from articleqa.qa.answer import Answer
     from articleqa.qa.conversation import Turn
+    from articleqa.qa.periods import Scope
     from articleqa.qa.pipeline import ArticleQA
 
 Item = TypeVar("Item")
@@ -157,13 +158,13 @@ class BatchedQA:
 
     def __init__(self, app: ArticleQA, settings: Settings) -> None:
         self.app = app
-        self.batcher: MicroBatcher[tuple[object, list[Turn] | None], Answer] = MicroBatcher(
+        self.batcher: MicroBatcher[tuple[object, list[Turn] | None, Scope | None], Answer] = MicroBatcher(
             app.ask_many, max_batch=settings.max_batch, wait_s=settings.batch_wait_ms / 1000,
             queue_size=settings.queue_size)
 
-    def ask(self, question: object, history: list[Turn] | None = None) -> Answer:
+    def ask(self, question: object, history: list[Turn] | None = None, scope: Scope | None = None) -> Answer:
         """Like ArticleQA.ask (raises InvalidQuestion), or ServerBusy when the queue is full."""
-        return self.batcher((question, history))
+        return self.batcher((question, history, scope))
 
     def close(self) -> None:
         self.batcher.close()

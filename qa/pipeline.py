@@ -6,26 +6,32 @@ abstention) -> answer (span located in its sentence)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 from articleqa.config import Settings
-from articleqa.index.compute import use_threads
 from articleqa.index.documents import SUPPORTED_SUFFIXES
 from articleqa.index.embedder import Embedder
 from articleqa.index.fetch import FetchLimits
-from articleqa.index.indexer import IndexReport
+from articleqa.index.indexer import Indexer, IndexReport
 from articleqa.index.library import ArticleLibrary
 from articleqa.index.store import SentenceStore, Snapshot, StoredArticle
-from articleqa.qa.answer import NO_ANSWER, Alternative, Answer, assemble
+from articleqa.qa.answer import NO_ANSWER, NO_ARTICLES, Alternative, Answer, EarlierReport, assemble
 from articleqa.qa.conversation import FollowUp, FollowUpResolver, PronounResolver, Turn
+from articleqa.qa.evidence import content_words
+from articleqa.qa.periods import Period, Scope, date_range, named_period
 from articleqa.qa.policy import AnswerPolicy
 from articleqa.qa.question import InvalidQuestion, clean_question
 from articleqa.qa.reader import ExtractiveReader, ReaderOutput, Span
 from articleqa.qa.retriever import HybridRetriever, Passage
 from articleqa.qa.similarity import SentenceSimilarity
+from articleqa.qa.timeline import ReportReading, follow, story_words
+from articleqa.runtime.compute import use_threads
 
-__all__ = ["NO_ANSWER", "SUPPORTED_SUFFIXES", "Alternative", "Answer", "ArticleQA", "InvalidQuestion", "Reading", "Turn"]
+__all__ = ["NO_ANSWER", "SUPPORTED_SUFFIXES", "Alternative", "Answer", "ArticleQA", "EarlierReport", "InvalidQuestion", "Reading",
+           "Scope", "Turn"]
+NOTHING_IN_RANGE = "No dated article falls in {range} (articles without a date are left out of a date range)."
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,11 @@ class Reading:
     passages: tuple[Passage, ...]
     output: ReaderOutput
     articles: dict[int, StoredArticle]  # the store snapshot the passages came from
+    # Developing news (qa/timeline.py): the dated articles read, each also read alone (output.apart, in this
+    # order); the period the question names; the date range asked
+    reports: tuple[int, ...] = ()
+    period: Period | None = None
+    date_range: Period | None = None
 
     @property
     def query(self) -> str:
@@ -54,43 +65,58 @@ class Reading:
 class ArticleQA:
     """The product's core: an index of articles and the models that answer questions about them."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, store: SentenceStore, reader: ExtractiveReader,
-                 policy: AnswerPolicy | None = None, follow_ups: FollowUpResolver | None = None) -> None:
+    def __init__(self, settings: Settings, *, embedder: Embedder, store: SentenceStore, reader: ExtractiveReader,
+                 policy: AnswerPolicy, library: ArticleLibrary, retriever: HybridRetriever,
+                 similarity: SentenceSimilarity, follow_ups: FollowUpResolver) -> None:
+        """The parts, as built (from_settings builds them): nothing here loads or reads configuration."""
         self.settings = settings
         self.embedder = embedder
         self.store = store
         self.reader = reader
-        self.policy = policy or AnswerPolicy(alternatives=settings.alternatives)
-        self.follow_ups = follow_ups or PronounResolver()
-        self.library = ArticleLibrary(store, embedder, settings.max_article_bytes,
-                                      FetchLimits(allow_private=settings.private_urls_allowed,
-                                                  max_bytes=settings.max_article_bytes))
-        self.retriever = HybridRetriever(store, embedder, candidates=settings.candidates, window=settings.window,
-                                         rrf_k=settings.rrf_k, stories=settings.stories, budget=settings.budget,
-                                         whole_first=settings.whole_first, count_tokens=reader.count_tokens)
-        self.similarity = SentenceSimilarity(embedder)
+        self.policy = policy
+        self.library = library
+        self.retriever = retriever
+        self.similarity = similarity
+        self.follow_ups = follow_ups
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, in_memory: bool = False) -> ArticleQA:
+    def from_settings(cls, settings: Settings | None = None, *, in_memory: bool = False,
+                      always_answering: bool = False, embedder: Embedder | None = None,
+                      reader: ExtractiveReader | None = None, policy: AnswerPolicy | None = None,
+                      index_embedder: Embedder | None = None) -> ArticleQA:
+        """Every part built from the settings, the one place that reads them. A part passed in is used as it
+        is: models shared between apps (tests, evaluation), a policy under test, or `index_embedder`, which
+        embeds what is indexed (a Ray pool: `articleqa index --ray`) while `embedder` embeds the questions.
+        `always_answering`: the policy never abstains (to measure the reader alone)."""
         settings = settings or Settings.from_env()
         # Before the models load: OpenVINO and ONNX Runtime take the count when they compile, so every face
         # (serve, ask, eval, benchmarks) runs the models on the threads the settings give.
         use_threads(settings.threads)
-        embedder = Embedder(settings.embedder, precision=settings.precision, runtime=settings.runtime,
-                            onnx_dir=settings.onnx_dir)
+        embedder = embedder or Embedder(settings.embedder, precision=settings.precision, runtime=settings.runtime,
+                                        onnx_dir=settings.onnx_dir)
         store = SentenceStore(None if in_memory else settings.index_dir, embedder.dimension, embedder.model_id,
                               store="faiss" if in_memory else settings.store).open()
-        reader = ExtractiveReader.from_pretrained(settings.reader, max_answer_tokens=settings.max_answer_tokens,
-                                                  precision=settings.precision, runtime=settings.runtime,
-                                                  onnx_dir=settings.onnx_dir)
-        policy = AnswerPolicy.for_reader(settings.reader, alternatives=settings.alternatives)
-        return cls(settings, embedder, store, reader, policy)
+        reader = reader or ExtractiveReader.from_pretrained(
+            settings.reader, max_answer_tokens=settings.max_answer_tokens, precision=settings.precision,
+            runtime=settings.runtime, onnx_dir=settings.onnx_dir)
+        policy = policy or AnswerPolicy.for_reader(settings.reader, alternatives=settings.alternatives)
+        if always_answering:
+            policy = policy.always_answering()
+        library = ArticleLibrary(store, Indexer(store, index_embedder or embedder), settings.max_article_bytes,
+                                 FetchLimits(allow_private=settings.private_urls_allowed,
+                                             max_bytes=settings.max_article_bytes))
+        retriever = HybridRetriever(store, embedder, candidates=settings.candidates, window=settings.window,
+                                    rrf_k=settings.rrf_k, stories=settings.stories, budget=settings.budget,
+                                    whole_first=settings.whole_first, count_tokens=reader.count_tokens,
+                                    dated_stories=settings.dated_stories)
+        return cls(settings, embedder=embedder, store=store, reader=reader, policy=policy, library=library,
+                   retriever=retriever, similarity=SentenceSimilarity(embedder), follow_ups=PronounResolver())
 
-    def warm_up(self, wait: bool = True) -> None:
-        """Ready the models for a long run: where torch runs them faster than their ONNX exports (bf16 on a
-        CPU with native bf16), load it and switch (`wait=False`: in the background, answering meanwhile on
-        ONNX Runtime); then one query embedding and one reader pass, so the first user doesn't wait for
-        kernel set-up."""
+    def ready_for_serving(self, wait: bool = True) -> None:
+        """For a long run (the models are loaded already): where torch runs them faster than their ONNX
+        exports (bf16 on a CPU with native bf16), load it and switch (`wait=False`: in the background,
+        answering meanwhile on ONNX Runtime); then one query embedding and one reader pass, so the first user
+        doesn't wait for kernel set-up."""
         self.embedder.take_over(wait)
         self.reader.take_over(wait)
         self.embedder.embed_query("warm-up question")
@@ -131,41 +157,70 @@ class ArticleQA:
             raise reading
         return reading
 
-    def read_many(self, questions: Sequence[tuple[object, list[Turn] | None]],
+    def read_many(self, questions: Sequence[tuple[object, list[Turn] | None] | tuple[object, list[Turn] | None, Scope | None]],
                   budget: int | None = None) -> list[Reading | InvalidQuestion]:
-        """`read` for several (question, history) pairs at once, in order: their queries embedded in one
-        call and their passages read in shared forward passes. A question that is not one comes back as
-        its InvalidQuestion, without failing the others."""
+        """`read` for several (question, history[, scope]) at once, in order: their queries embedded in one
+        call and their passages read in shared forward passes. A question that is not one (or a date range
+        that is not one) comes back as its InvalidQuestion, without failing the others."""
         snapshot = self.store.snapshot()  # one state for the whole batch, whatever is added meanwhile
-        follow_ups: list[tuple[str, FollowUp] | InvalidQuestion] = []
-        for question, history in questions:
+        follow_ups: list[tuple[str, FollowUp, Period | None, date] | InvalidQuestion] = []
+        for question, history, *rest in questions:
+            scope = (rest[0] if rest else None) or Scope()
+            today = scope.today or self._today()
             try:
                 cleaned = clean_question(question, self.settings.max_question_chars)
+                asked_range = date_range(scope.since, scope.until, today)
             except InvalidQuestion as error:
                 follow_ups.append(error)
                 continue
-            follow_ups.append((cleaned, self.follow_ups.resolve(cleaned, history or [])))
+            follow_ups.append((cleaned, self.follow_ups.resolve(cleaned, history or []), asked_range, today))
         valid = [item for item in follow_ups if not isinstance(item, InvalidQuestion)]
-        queries = [follow_up.query for _, follow_up in valid]
+        queries = [follow_up.query for _, follow_up, _, _ in valid]
         # an empty index needs no vectors (retrieve returns nothing without embedding)
         vectors = self.embedder.embed_queries(queries) if snapshot.size else [None] * len(queries)
         passages = [tuple(self.retriever.retrieve(follow_up.query, budget, self._preferred(follow_up, snapshot),
-                                                  snapshot, vector))
-                    for (_, follow_up), vector in zip(valid, vectors, strict=True)]
+                                                  snapshot, vector, _in(asked_range)))
+                    for (_, follow_up, asked_range, _), vector in zip(valid, vectors, strict=True)]
         texts = [[p.text for p in found] for found in passages]
+        # Dated articles are also read one by one (from the same forward passes), for developing news
+        reports = [_dated(found, snapshot.articles) for found in passages]
+        groups = [[[i for i, p in enumerate(found) if p.article_id == article] for article in dated]
+                  for found, dated in zip(passages, reports, strict=True)]
         outputs = self.reader.read_many([(follow_up.question, read)
-                                         for (_, follow_up), read in zip(valid, texts, strict=True)],
-                                        top_k=1 + 3 * self.settings.alternatives)
+                                         for (_, follow_up, _, _), read in zip(valid, texts, strict=True)],
+                                        top_k=1 + 3 * self.settings.alternatives, groups=groups)
         # A follow-up rewritten from the conversation ("And which city are HTS heading for next?") is a
         # machine-made question, vaguer than any the calibration was fitted on: its similarity would count
         # against every such answer, so it is not measured (the policy counts it as average). Nor is anything
         # read from an empty index (no vectors, no spans).
         measured = [vector if follow_up.query == question else None
-                    for (question, follow_up), vector in zip(valid, vectors, strict=True)]
-        outputs = iter(self.similarity.annotate(list(zip(measured, texts, outputs, strict=True))))
-        found_of = iter(passages)
-        return [item if isinstance(item, InvalidQuestion) else
-                Reading(item[0], item[1], next(found_of), next(outputs), snapshot.articles) for item in follow_ups]
+                    for (question, follow_up, _, _), vector in zip(valid, vectors, strict=True)]
+        outputs = self._annotate(measured, texts, outputs)
+        found_of, outputs_of, reports_of = iter(passages), iter(outputs), iter(reports)
+        readings: list[Reading | InvalidQuestion] = []
+        for item in follow_ups:
+            if isinstance(item, InvalidQuestion):
+                readings.append(item)
+                continue
+            question, follow_up, asked_range, today = item
+            dated = next(reports_of)
+            # a period the question names matters only where there are dated reports to choose from
+            named = named_period(follow_up.question, today) if dated else None
+            readings.append(Reading(question, follow_up, next(found_of), next(outputs_of), snapshot.articles,
+                                    dated, named[0].within(asked_range) if named else None, asked_range))
+        return readings
+
+    def _annotate(self, measured: list, texts: list[list[str]], outputs: list[ReaderOutput]) -> list[ReaderOutput]:
+        """Each span's sentence similarity, in the readings and in their reports read alone, in one call."""
+        items = [(vector, read, output) for vector, read, output in zip(measured, texts, outputs, strict=True)]
+        items += [(vector, read, apart) for vector, read, output in zip(measured, texts, outputs, strict=True)
+                  for apart in output.apart]
+        annotated = iter(self.similarity.annotate(items))
+        whole = [next(annotated) for _ in outputs]
+        return [replace(output, apart=tuple(next(annotated) for _ in output.apart)) for output in whole]
+
+    def _today(self) -> date:
+        return date.fromisoformat(self.settings.today) if self.settings.today else date.today()
 
     def _preferred(self, follow_up: FollowUp, snapshot: Snapshot) -> int | None:
         """The id of the article a follow-up leans towards (the previous answer's), if it is still indexed."""
@@ -175,16 +230,49 @@ class ArticleQA:
         return matches[0].id if matches else None
 
     def decide(self, reading: Reading) -> Answer:
-        """Answer from a reading, or say the articles don't hold the answer."""
-        return assemble(reading.question, reading.query, self.policy.judge(reading.output), reading.passages,
-                        reading.articles)
+        """Answer from a reading, or say the articles don't hold the answer. Where dated reports of a story
+        answer differently, the newest (or the one of the period the question names) answers: qa/timeline.py."""
+        judgement = self.policy.judge(reading.output)
+        timeline = None
+        if reading.reports and not judgement.abstain:
+            asked_about = story_words(reading.follow_up.question)
 
-    def ask(self, question: object, history: list[Turn] | None = None) -> Answer:
-        """Answer one question; raises InvalidQuestion for input that is not a question."""
-        return self.decide(self.read(question, history))
+            def words(article: int) -> frozenset[str]:
+                stored = reading.articles[article]
+                return asked_about & content_words(f"{stored.title} {stored.text}")
 
-    def ask_many(self, questions: Sequence[tuple[object, list[Turn] | None]]) -> list[Answer | InvalidQuestion]:
-        """Answer several (question, history) pairs in one batched pass, in order; a question that is not
+            reports = [ReportReading(article, reading.articles[article].meta.date, self.policy.judge(apart),
+                                     words(article))
+                       for article, apart in zip(reading.reports, reading.output.apart, strict=True)]
+            anchor = words(reading.passages[judgement.best.passage_index].article_id)
+            timeline = follow(reports, anchor, self.settings.comparable, reading.period)
+        asked = reading.date_range.label if reading.date_range else ""
+        empty = NOTHING_IN_RANGE.format(range=asked) if asked and reading.articles else NO_ARTICLES
+        return assemble(reading.question, reading.query, judgement, reading.passages, reading.articles, timeline,
+                        asked, empty)
+
+    def ask(self, question: object, history: list[Turn] | None = None, scope: Scope | None = None) -> Answer:
+        """Answer one question (within `scope`'s date range); raises InvalidQuestion for input that is not
+        a question."""
+        reading = self.read_many([(question, history, scope)])[0]
+        if isinstance(reading, InvalidQuestion):
+            raise reading
+        return self.decide(reading)
+
+    def ask_many(self, questions: Sequence[tuple[object, list[Turn] | None] | tuple[object, list[Turn] | None, Scope | None]]
+                 ) -> list[Answer | InvalidQuestion]:
+        """Answer several (question, history[, scope]) in one batched pass, in order; a question that is not
         one comes back as its InvalidQuestion (the others are answered all the same)."""
         return [reading if isinstance(reading, InvalidQuestion) else self.decide(reading)
                 for reading in self.read_many(questions)]
+
+
+def _dated(passages: Sequence[Passage], articles: dict[int, StoredArticle]) -> tuple[int, ...]:
+    """The dated articles among the passages, in order: none where fewer than one is dated (an undated corpus
+    is read exactly as before)."""
+    return tuple(dict.fromkeys(p.article_id for p in passages if articles[p.article_id].meta.date))
+
+
+def _in(asked: Period | None):
+    """Which articles a date range lets retrieval see (None: all)."""
+    return None if asked is None else (lambda article: asked.contains(article.meta.date))

@@ -37,6 +37,14 @@ class Passage:
     rank: int  # 0 = first passage handed to the reader
 
 
+FILTERED_FETCH = 8  # hits fetched per hit kept when a date range filters the search
+
+
+def _article_of(hit) -> int:
+    """The article of a sentence hit or of a (article id, score) story hit."""
+    return hit.article_id if isinstance(hit, Hit) else hit[0]
+
+
 def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = 60) -> dict[tuple[int, int], float]:
     """Sum of 1 / (k + rank) over the rankings a sentence appears in."""
     fused: dict[tuple[int, int], float] = defaultdict(float)
@@ -61,45 +69,58 @@ def _first_seen(ids) -> list[int]:
 class HybridRetriever:
     def __init__(self, store: SentenceStore, embedder: Embedder, *, candidates: int = 30, window: int = 1,
                  rrf_k: int = 60, stories: int = 3, budget: int = 1024, whole_first: float = 3.0,
-                 count_tokens: Callable[[str], int] | None = None) -> None:
+                 count_tokens: Callable[[str], int] | None = None, dated_stories: int | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
         self.window = window  # sentences on each side of a hit in a long story's passage
         self.rrf_k = rrf_k
         self.stories = stories
+        # when the best story is dated, more are read: developing news tells one event in several reports
+        self.dated_stories = stories if dated_stories is None else dated_stories
         self.budget = budget  # reader tokens of passage text per question
         self.whole_first = whole_first  # the first story is read whole up to this many budgets' tokens
         # ~4 characters per token for English news when no tokenizer is given
         self.count_tokens = count_tokens or (lambda text: max(1, len(text) // 4))
 
     def retrieve(self, query: str, budget: int | None = None, prefer_article: int | None = None,
-                 snapshot: Snapshot | None = None, vector: np.ndarray | None = None) -> list[Passage]:
+                 snapshot: Snapshot | None = None, vector: np.ndarray | None = None,
+                 allowed: Callable[[StoredArticle], bool] | None = None) -> list[Passage]:
         """Passages of the best stories within `budget` reader tokens (the retriever's own by default);
         `prefer_article` (a follow-up's article) counts as one more ranking. Pass the store's `snapshot`
         to look the passages' articles up in the same state afterwards, and the query's `vector` when it
-        was embedded already (with other questions' queries, in one call)."""
+        was embedded already (with other questions' queries, in one call). `allowed`: only the articles it
+        accepts are searched (a date range)."""
         snapshot = snapshot or self.store.snapshot()
         if snapshot.size == 0:
             return []
         budget = self.budget if budget is None else budget
         if vector is None:
             vector = self.embedder.embed_query(query)
-        dense = self.store.search_dense(vector, self.candidates, snapshot)
-        sparse = self.store.search_bm25(query, self.candidates, snapshot)
+        # with a filter, more hits are fetched so that enough of the allowed articles' remain after it
+        k = self.candidates if allowed is None else self.candidates * FILTERED_FETCH
+
+        def kept(hits):
+            return hits if allowed is None else [h for h in hits if allowed(snapshot.articles[_article_of(h)])]
+
+        dense = kept(self.store.search_dense(vector, k, snapshot))[: self.candidates]
+        sparse = kept(self.store.search_bm25(query, k, snapshot))[: self.candidates]
+        if not dense and not sparse:
+            return []
         fused = reciprocal_rank_fusion([dense, sparse], self.rrf_k)
         # RRF ties often (rank 1 + rank 2 either way round): the dense rank breaks them, because the
         # embedding matches paraphrases ("bounty" / "reward") where BM25 only counts shared words.
         dense_rank = {(h.article_id, h.position): r for r, h in enumerate(dense)}
         sentences = sorted(fused, key=lambda key: (fused[key], -dense_rank.get(key, len(dense))), reverse=True)
         story_scores = _rank_fusion([
-            [article_id for article_id, _ in self.store.search_stories(query, self.candidates, snapshot)],
+            [article_id for article_id, _ in kept(self.store.search_stories(query, k, snapshot))][: self.candidates],
             _first_seen(h.article_id for h in dense),
             _first_seen(article_id for article_id, _ in sentences),
         ], self.rrf_k)
         if prefer_article in snapshot.articles:
             story_scores[prefer_article] += 1.0 / (self.rrf_k + 1)
-        stories = sorted(story_scores, key=story_scores.get, reverse=True)[: self.stories]
+        ranked = sorted(story_scores, key=story_scores.get, reverse=True)
+        stories = ranked[: self.dated_stories if snapshot.articles[ranked[0]].meta.date else self.stories]
         chosen = self._spend(stories, sentences, snapshot.articles, budget)
         passages = []
         for story in stories:

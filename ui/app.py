@@ -15,7 +15,7 @@ import gradio as gr
 from articleqa.config import Settings
 from articleqa.qa.batching import BatchedQA, ServerBusy
 from articleqa.qa.feedback import FeedbackStore
-from articleqa.qa.pipeline import SUPPORTED_SUFFIXES, Answer, ArticleQA, InvalidQuestion, Turn
+from articleqa.qa.pipeline import SUPPORTED_SUFFIXES, Answer, ArticleQA, InvalidQuestion, Scope, Turn
 from articleqa.seed import example_questions
 from articleqa.ui.render import answer_markdown, article_html, plain, readable_date, start_markdown
 
@@ -37,6 +37,8 @@ CSS = """
 .article-view .article-meta, .article-view.empty, .article-view .article-note { color: var(--body-text-color-subdued); }
 #chat button.open-source { margin-top: 0.25em; padding: 0.3em 0.8em; border: 1px solid var(--border-color-primary);
   border-radius: var(--radius-md); background: var(--button-secondary-background-fill); cursor: pointer; }
+#chat details.earlier-reports summary { cursor: pointer; }
+#dates { gap: 0.5em; }
 #chat button.open-source:focus-visible { outline: 2px solid var(--color-accent); }
 #source, #preview { border-left: 3px solid var(--border-color-primary); }
 #library { --font-mono: var(--font); }
@@ -84,7 +86,13 @@ def _text(message: dict) -> str:
     return html.unescape(str(content or ""))
 
 
-def build_app(app: ArticleQA, answer_question: Callable[[object, list[Turn]], Answer] | None = None,
+def _scope(since: str | None, until: str | None) -> Scope | None:
+    """The date range typed or posted (either side may be empty); None when there is none."""
+    since, until = str(since or "").strip(), str(until or "").strip()
+    return Scope(since, until) if since or until else None
+
+
+def build_app(app: ArticleQA, answer_question: Callable[[object, list[Turn], Scope | None], Answer] | None = None,
               answer_concurrency: int | None | str = "default") -> gr.Blocks:
     """`answer_question`: how questions are answered (default app.ask; serve() passes the batcher's), with up
     to `answer_concurrency` question events handled at once (None: no limit)."""
@@ -92,26 +100,28 @@ def build_app(app: ArticleQA, answer_question: Callable[[object, list[Turn]], An
     votes = FeedbackStore.in_data_dir(app.settings.data_dir)
 
     # ---- the API (named endpoints; /ask ... /remove_article are unchanged) ----------------------
-    def ask(question: str, history: list[dict] | None = None) -> dict:
+    def ask(question: str, history: list[dict] | None = None, since: str = "", until: str = "") -> dict:
         """Answer a question about the indexed articles. `history`: earlier turns as
-        {"question", "answer", "article"} dicts, so follow-up questions are understood.
-        Returns the Answer as a dict, or {"error": message} for input that is not a question."""
+        {"question", "answer", "article"} dicts, so follow-up questions are understood. `since`, `until`: a
+        date range ("2025-03-01", "1 March 2025", "last week"; either may be empty): only articles published
+        in it are searched. Returns the Answer as a dict (with `as_of`, `earlier_reports` and `period` for
+        developing news), or {"error": message} for input that is not a question."""
         try:
-            return answer_question(question, _turns(history)).to_dict()
+            return answer_question(question, _turns(history), _scope(since, until)).to_dict()
         except (InvalidQuestion, ServerBusy) as error:  # both messages are meant for the caller
             return {"question": question if isinstance(question, str) else "", "error": str(error)}
         except Exception:
             log.exception("ask failed")
             return {"question": "", "error": FAILURE}
 
-    def chat(message: str, history: list[dict] | None = None) -> tuple[str, dict]:
+    def chat(message: str, history: list[dict] | None = None, since: str = "", until: str = "") -> tuple[str, dict]:
         """The chat: the reply as Markdown, and the turn to pass back in `history` next time."""
-        reply, turn = _reply(message, history)
+        reply, turn = _reply(message, history, since, until)
         return reply, {k: turn[k] for k in ("question", "answer", "article")} if turn else {}
 
-    def _reply(message: str, history: list[dict] | None) -> tuple[str, dict | None]:
+    def _reply(message: str, history: list[dict] | None, since: str = "", until: str = "") -> tuple[str, dict | None]:
         try:
-            reply = answer_question(message, _turns(history))
+            reply = answer_question(message, _turns(history), _scope(since, until))
         except (InvalidQuestion, ServerBusy) as error:
             return plain(str(error)), None
         except Exception:
@@ -185,11 +195,11 @@ def build_app(app: ArticleQA, answer_question: Callable[[object, list[Turn]], An
         question = event.value.get("text", "") if isinstance(event.value, dict) else str(event.value)
         return (history or []) + [{"role": "user", "content": plain(question)}]
 
-    def respond(history: list, turns: list):
-        """Answer the question waiting at the end of the chat, if there is one."""
+    def respond(history: list, turns: list, since: str = "", until: str = ""):
+        """Answer the question waiting at the end of the chat, if there is one (within the date range set)."""
         if not history or history[-1].get("role") != "user":
             return history, turns
-        reply, turn = _reply(_text(history[-1]), turns)
+        reply, turn = _reply(_text(history[-1]), turns, since, until)
         history = history + [{"role": "assistant", "content": reply}]
         if turn:
             turns = (turns or []) + [{**turn, "id": uuid.uuid4().hex, "index": len(history) - 1}]
@@ -294,6 +304,12 @@ def build_app(app: ArticleQA, answer_question: Callable[[object, list[Turn]], An
                                              placeholder="Ask a question about the articles (Enter sends)",
                                              autofocus=True)
                             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
+                        # a date range for everything asked: only articles published in it are searched
+                        with gr.Row(equal_height=True, elem_id="dates"):
+                            since = gr.Textbox(label="From", placeholder="e.g. 2025-03-01 or last month", scale=1,
+                                               min_width=140, max_lines=1, elem_id="since")
+                            until = gr.Textbox(label="To", placeholder="e.g. 2025-03-06 or today", scale=1,
+                                               min_width=140, max_lines=1, elem_id="until")
                     with gr.Column(scale=2, min_width=300):
                         source = gr.HTML(article_html(None, note=NO_SOURCE), label="Source article",
                                          elem_id="source", padding=True)
@@ -339,11 +355,11 @@ def build_app(app: ArticleQA, answer_question: Callable[[object, list[Turn]], An
         private = {"api_visibility": "private"}
         for trigger in (box.submit, send.click):
             trigger(on_submit, [box, chatbot], [box, chatbot], queue=False, **private).then(
-                respond, [chatbot, turns], [chatbot, turns], concurrency_limit=answer_concurrency, **private)
+                respond, [chatbot, turns, since, until], [chatbot, turns], concurrency_limit=answer_concurrency, **private)
         chatbot.example_select(on_example, [chatbot], [chatbot], queue=False, **private).then(
-            respond, [chatbot, turns], [chatbot, turns], concurrency_limit=answer_concurrency, **private)
+            respond, [chatbot, turns, since, until], [chatbot, turns], concurrency_limit=answer_concurrency, **private)
         chatbot.retry(on_retry, [chatbot, turns], [chatbot, turns], queue=False, **private).then(
-            respond, [chatbot, turns], [chatbot, turns], concurrency_limit=answer_concurrency, **private)
+            respond, [chatbot, turns, since, until], [chatbot, turns], concurrency_limit=answer_concurrency, **private)
         chatbot.clear(lambda: ([], article_html(None, note=NO_SOURCE)), None, [turns, source], **private)
         chatbot.select(on_open, [turns], [source], **private).then(None, js=SCROLL_TO_EVIDENCE, **private)
         chatbot.like(on_vote, [turns], None, **private)
@@ -392,7 +408,7 @@ def serve(app: ArticleQA, settings: Settings, block: bool = True) -> tuple[gr.Bl
     With `settings.batching` one inference thread answers every question (BatchedQA); the question events
     then run without a Gradio limit, so that each request reaches the batcher's bounded queue and a full
     queue answers "busy" at once instead of leaving callers waiting in Gradio's queue."""
-    from articleqa.index.compute import use_threads
+    from articleqa.runtime.compute import use_threads
 
     # ArticleQA.from_settings set it before the models loaded; again here for apps built otherwise (torch
     # takes it at any time)

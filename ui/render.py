@@ -78,13 +78,19 @@ def answer_markdown(answer: Answer) -> str:
             lines.append(f"— {_answer_provenance(answer)}")
             lines.append(OPEN_SOURCE)
         return "\n\n".join(lines)
+    # developing news: the answer holds as of its report's date ("63, as of 6 Mar 2025")
+    as_of = f", as of {plain(readable_date(answer.as_of))}" if answer.as_of else ""
     lines = [
-        f"**{plain(answer.answer)}**",
+        f"**{plain(answer.answer)}**{as_of}",
         f"> {highlighted(answer.sentence or '', answer.start, answer.end)}",
         f"— {_answer_provenance(answer)} · {confidence(answer.score)}",
     ]
     if answer.message:
         lines.append(f"*{plain(answer.message)}*")
+    if answer.period:
+        lines.append(f"Period used: {plain(answer.period)}")
+    if answer.earlier_reports:
+        lines.append(earlier_reports_markdown(answer))
     if answer.context and answer.context != answer.sentence:
         lines.append(f"<details><summary>More context</summary>\n\n{plain(answer.context)}\n\n</details>")
     if answer.alternatives:
@@ -94,6 +100,16 @@ def answer_markdown(answer: Answer) -> str:
         lines.append(f"Other possible answers: {others}")
     lines.append(OPEN_SOURCE)
     return "\n\n".join(lines)
+
+
+def earlier_reports_markdown(answer: Answer) -> str:
+    """The older reports' answers under the answer, newest first, each with its date, article and sentence,
+    in a disclosure (closed: the newest answer comes first)."""
+    count = len(answer.earlier_reports)
+    items = "\n".join(f"- **{plain(r.answer)}** · {plain(readable_date(r.date))} · *{plain(r.article)}*: "
+                      f"“{plain(r.sentence)}”" for r in answer.earlier_reports)
+    return (f'<details class="earlier-reports"><summary>Earlier report{"s" * (count > 1)} ({count})</summary>'
+            f"\n\n{items}\n\n</details>")
 
 
 def start_markdown(articles: list[dict], examples: list[str]) -> str:

@@ -1,0 +1,127 @@
+"""Developing news: does the newest report answer, with the earlier ones listed, and does a question that
+names a time get that time's answer?
+
+    python -m benchmarks.developing_news [--comparable 0.15] [--sweep] [--out benchmarks/results/developing_news.json]
+
+benchmarks/developing_news.json holds 21 events told by three dated reports each (saved pages with
+article:published_time, indexed in a shuffled order, all 63 in one index) and three kinds of question:
+`latest` (the newest report's answer is right; at least one earlier report's answer should be listed),
+`period` (the question names a time: "as of March 4", "on Tuesday", "in 2018", "before 20 October 2024"),
+`same` (every report agrees: still right). A prediction is right when it contains a gold answer or is
+contained in one, after SQuAD normalisation. `--sweep` prints the figures for several `comparable` shares
+(the reading is done once per question; only the choice is repeated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from dataclasses import replace
+from datetime import date
+from html import escape
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks" / "developing_news.json"
+SWEEP = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)
+
+
+def page(report: dict, source: str) -> bytes:
+    """A saved news page: the date in its article:published_time, as publishers mark it."""
+    paragraphs = "".join(f"<p>{escape(s.strip())}</p>" for s in report["text"].split(". "))
+    return (f'<html><head><meta property="article:published_time" content="{report["date"]}T08:00:00Z">'
+            f'<meta property="og:site_name" content="{escape(source)}"><title>{escape(report["title"])}</title>'
+            f'</head><body><article><h1>{escape(report["title"])}</h1>{paragraphs}</article></body></html>').encode()
+
+
+def index_events(app, events: list[dict], seed: int = 41) -> None:
+    pages = [(report, event["source"]) for event in events for report in event["reports"]]
+    random.Random(seed).shuffle(pages)  # mixed order: the index's order must not decide
+    for report, source in pages:
+        app.add_text(page(report, source), report["title"].lower().replace(" ", "-")[:60] + ".html")
+
+
+def right(prediction: str | None, golds: list[str]) -> bool:
+    from articleqa.qa.text import normalize_answer
+
+    if not prediction:
+        return False
+    said = normalize_answer(prediction)
+    return any(said and (normalize_answer(g) in said or said in normalize_answer(g)) for g in golds)
+
+
+def score(app, events: list[dict], readings: dict) -> dict:
+    """The figures for the app's current settings, from readings made once."""
+    counts = {"latest": [0, 0], "earlier": [0, 0], "period": [0, 0], "same": [0, 0]}
+    rows = []
+    for event in events:
+        for item in event["questions"]:
+            answer = app.decide(readings[item["q"]])
+            ok = right(answer.answer, item["answers"])
+            counts[item["kind"]][0] += ok
+            counts[item["kind"]][1] += 1
+            listed = [r.answer for r in answer.earlier_reports]
+            row = {"kind": item["kind"], "question": item["q"], "gold": item["answers"], "answer": answer.answer,
+                   "as_of": answer.as_of, "period": answer.period, "earlier": listed, "right": ok}
+            if item["kind"] == "latest":
+                found = any(right(text, item["earlier"]) for text in listed)
+                counts["earlier"][0] += found
+                counts["earlier"][1] += 1
+                row["earlier_right"] = found
+            rows.append(row)
+    return {"figures": {k: round(100 * a / b, 1) if b else 0.0 for k, (a, b) in counts.items()},
+            "counts": {k: f"{a}/{b}" for k, (a, b) in counts.items()}, "rows": rows}
+
+
+def read_all(app, events: list[dict]) -> dict:
+    from articleqa.qa.periods import Scope
+
+    items = [(item["q"], None, Scope(today=date.fromisoformat(item["today"]) if "today" in item else None))
+             for event in events for item in event["questions"]]
+    readings = app.read_many(items)
+    return {item[0]: reading for item, reading in zip(items, readings, strict=True)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from benchmarks.common import machine, scratch_app
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--comparable", type=float, default=None, help="the share to measure (default: the setting)")
+    parser.add_argument("--sweep", action="store_true", help="also print the figures for several shares")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "developing_news.json")
+    args = parser.parse_args(argv)
+
+    events = json.loads(DATA.read_text(encoding="utf-8"))["events"]
+    app = scratch_app()
+    if args.comparable is not None:
+        app.settings = replace(app.settings, comparable=args.comparable)
+    index_events(app, events)
+    readings = read_all(app, events)
+    result = score(app, events, readings)
+    for row in result["rows"]:
+        mark = "ok " if row["right"] else "-- "
+        extra = f"  earlier {row['earlier']}" if row["kind"] == "latest" else f"  [{row['period']}]"
+        print(f"{mark}{row['kind']:<7}{row['question']}  ->  {row['answer']!r} ({row['as_of']}){extra}")
+    sweep = {}
+    if args.sweep:
+        print(f"\n{'comparable':>10}  {'latest':>6}  {'earlier':>7}  {'period':>6}  {'same':>6}")
+        chosen = app.settings
+        for share in SWEEP:
+            app.settings = replace(chosen, comparable=share)
+            figures = score(app, events, readings)["figures"]
+            sweep[share] = figures
+            print(f"{share:>10}  {figures['latest']:>6}  {figures['earlier']:>7}  {figures['period']:>6}  {figures['same']:>6}")
+        app.settings = chosen
+    print(f"\ncomparable {app.settings.comparable}: newest report's answer {result['counts']['latest']} "
+          f"({result['figures']['latest']} %), an earlier report listed {result['counts']['earlier']} "
+          f"({result['figures']['earlier']} %), questions naming a time {result['counts']['period']} "
+          f"({result['figures']['period']} %), facts that never changed {result['counts']['same']} "
+          f"({result['figures']['same']} %)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": machine(), "comparable": app.settings.comparable, **result,
+                                    "sweep": sweep}, indent=1, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ a changed or missing part is a clear error, not a model that silently reads diff
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -111,3 +112,55 @@ def resolve_backbone(name_or_path: str, models_dir: Path | None = None) -> str:
     (a folder or an HF id)."""
     model = PACKAGED.get(name_or_path)
     return str(assemble(model, models_dir)) if model else name_or_path
+
+
+ADAPTER_CONFIG = "adapter_config.json"  # peft's: a folder holding it is a LoRA adapter, not a whole model
+READER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+                "articleqa_reader.json", "calibration.json")
+
+
+def is_adapter(name_or_path: str | Path) -> bool:
+    return (Path(name_or_path) / ADAPTER_CONFIG).is_file()
+
+
+def adapter_base(adapter_dir: Path, models_dir: Path | None = None) -> str:
+    """The model an adapter was trained over: a packaged backbone's name ("mpnet"), assembled; a folder that
+    was one on the training machine, by its name; anything else as written."""
+    base = json.loads((adapter_dir / ADAPTER_CONFIG).read_text())["base_model_name_or_path"]
+    if not Path(base).exists() and Path(base).name in PACKAGED:
+        base = Path(base).name
+    return resolve_backbone(base, models_dir)
+
+
+def merged_reader(name_or_path: str | Path, models_dir: Path | None = None) -> str:
+    """A reader shipped as a LoRA adapter (and its span head) over a packaged backbone, as the folder of the
+    merged model: merged once into `models_dir` (`articleqa prepare`; ~1 GB of disk for MPNet), keyed by the
+    adapter's weights, so every runtime and export sees a plain model. Any other reader as given."""
+    if not is_adapter(name_or_path):
+        return str(name_or_path)
+    adapter = Path(name_or_path)
+    digest = hashlib.sha256()
+    for name in sorted(p.name for p in adapter.iterdir() if p.is_file()):
+        digest.update(name.encode() + (adapter / name).read_bytes())
+    target = (models_dir or Settings().models_dir) / f"{adapter.name}-merged-{digest.hexdigest()[:16]}"
+    if (target / VERIFIED).is_file():
+        return str(target)
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForQuestionAnswering
+
+    base = AutoModelForQuestionAnswering.from_pretrained(adapter_base(adapter, models_dir), dtype=torch.float32)
+    model = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as scratch:
+        staging = Path(scratch) / "model"
+        model.save_pretrained(staging, safe_serialization=True)
+        for name in READER_FILES:  # the adapter's tokenizer and reading settings, else the base's tokenizer
+            source = adapter / name if (adapter / name).is_file() else Path(adapter_base(adapter, models_dir)) / name
+            if source.is_file():
+                shutil.copy(source, staging / name)
+        (staging / VERIFIED).write_text(digest.hexdigest() + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    return str(target)

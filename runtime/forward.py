@@ -147,11 +147,12 @@ class TorchForward:
         import torch
 
         torch.set_num_threads(model_threads())
-        self.model = model.eval()
+        # a peft model runs as its adapted transformers model: PeftModelForQuestionAnswering.forward drops
+        # token_type_ids, so a BERT-like model would read differently than once merged
+        self.model = (model.get_base_model() if hasattr(model, "get_base_model") else model).eval()
         self.outputs = OUTPUTS[kind]
         self.precision = resolve_precision(precision)
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model's own
-        self.inputs = [n for n in INPUTS if n in inspect.signature(base.forward).parameters]
+        self.inputs = [n for n in INPUTS if n in inspect.signature(self.model.forward).parameters]
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:

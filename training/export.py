@@ -19,6 +19,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from articleqa.qa.reader import READER_CONFIG, WINDOW_STRIDE, WINDOW_TOKENS, reader_settings
+from articleqa.runtime.backbone import PACKAGED, is_adapter
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,11 +32,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="reader whose evidence weight the export carries (default: the first source)")
     args = parser.parse_args(argv)
 
-    model = averaged(args.sources)
-    tokenizer = AutoTokenizer.from_pretrained(args.sources[0])
     staging = args.target.with_name(args.target.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    model.half().save_pretrained(staging, safe_serialization=True)  # fp16: half the size, same answers
+    tokenizer = AutoTokenizer.from_pretrained(args.sources[0])
+    if is_adapter(args.sources[0]):
+        if len(args.sources) > 1:
+            raise SystemExit("LoRA adapters are exported one at a time (no soup)")
+        adapter(args.sources[0], staging)
+    else:
+        model = averaged(args.sources)
+        model.half().save_pretrained(staging, safe_serialization=True)  # fp16: half the size, same answers
     tokenizer.save_pretrained(staging)
     settings = {"max_length": args.max_length, "stride": args.stride}
     # How candidates are ranked is a reading setting chosen on `val`, not a property of the weights: without
@@ -53,6 +59,24 @@ def main(argv: list[str] | None = None) -> None:
     size = sum(p.stat().st_size for p in args.target.iterdir())
     print(f"exported to {args.target}: {size / 1e6:.1f} MB; no calibration yet: run "
           f"`python -m training.calibrate {args.target}`")
+
+
+def adapter(source: Path, staging: Path) -> None:
+    """A LoRA adapter and its span head as they are (a few MB, over the packaged backbone that `articleqa
+    prepare` merges them into), in fp16 like a whole model."""
+    from peft import PeftConfig
+    from safetensors.torch import load_file, save_file
+
+    config = PeftConfig.from_pretrained(str(source))
+    if config.base_model_name_or_path not in PACKAGED and Path(config.base_model_name_or_path).name not in PACKAGED:
+        raise SystemExit(f"{source} adapts {config.base_model_name_or_path}, which is not a packaged backbone "
+                         f"({', '.join(PACKAGED)}): a user could not merge it offline")
+    staging.mkdir(parents=True)
+    config.base_model_name_or_path = Path(config.base_model_name_or_path).name
+    config.save_pretrained(str(staging))
+    weights = load_file(str(source / "adapter_model.safetensors"))
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+              str(staging / "adapter_model.safetensors"))
 
 
 def averaged(sources: list[Path]) -> torch.nn.Module:

@@ -114,10 +114,16 @@ def with_lora(model: torch.nn.Module, rank: int) -> torch.nn.Module:
     return model
 
 
+def network(model: torch.nn.Module) -> torch.nn.Module:
+    """What a step runs: a peft model's adapted transformers model (PeftModelForQuestionAnswering.forward
+    drops token_type_ids, so a BERT-like model would train on other inputs than it reads with once merged)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def model_input_names(model: torch.nn.Module) -> list[str]:
-    """The inputs the (base) model takes: MPNet has no token type ids."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return [n for n in ("input_ids", "token_type_ids", "attention_mask") if n in inspect.signature(base.forward).parameters]
+    """The inputs the model takes: MPNet has no token type ids."""
+    return [n for n in ("input_ids", "token_type_ids", "attention_mask")
+            if n in inspect.signature(network(model).forward).parameters]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -186,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
         model = AutoModelForQuestionAnswering.from_pretrained(backbone, dtype=torch.float32)
         if args.lora_rank:
             model = with_lora(model, args.lora_rank)
+            # the adapter names its base as given ("mpnet"), not this machine's folder, so it loads anywhere
+            model.peft_config["default"].base_model_name_or_path = args.backbone
         model = model.to(args.device)
         trained = [p for p in model.parameters() if p.requires_grad]
         return model, torch.optim.AdamW(trained, lr=args.lr, weight_decay=args.weight_decay)
@@ -208,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         n = int(batch["groups"])
         inputs = {name: batch[name] for name in model_inputs}
         with inference_precision(precision, torch.device(args.device).type):
-            out = model(**inputs)
+            out = network(model)(**inputs)
         loss = (shared_norm_loss(out.start_logits, batch["context"], batch["gold_start"], n)
                 + shared_norm_loss(out.end_logits, batch["context"], batch["gold_end"], n)) / 2
         return loop.optimise(model, optimizer, loss)

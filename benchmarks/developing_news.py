@@ -2,6 +2,7 @@
 names a time get that time's answer?
 
     python -m benchmarks.developing_news [--comparable 0.15] [--sweep] [--out benchmarks/results/developing_news.json]
+    python -m benchmarks.developing_news --dateless [--limit 300]
 
 benchmarks/developing_news.json holds 21 events told by three dated reports each (saved pages with
 article:published_time, indexed in a shuffled order, all 63 in one index) and three kinds of question:
@@ -10,6 +11,10 @@ article:published_time, indexed in a shuffled order, all 63 in one index) and th
 `same` (every report agrees: still right). A prediction is right when it contains a gold answer or is
 contained in one, after SQuAD normalisation. `--sweep` prints the figures for several `comparable` shares
 (the reading is done once per question; only the choice is repeated).
+
+`--dateless` checks the other side: on corpora without dates (the seed, SQuAD val articles, TimeQA's test
+articles) every answer (text, confidence, sentence, message) is the same with the developing-news step as
+with it switched off (no report read alone, `dated_stories` = `stories`), question by question.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from datetime import date
 from html import escape
@@ -83,6 +89,57 @@ def read_all(app, events: list[dict]) -> dict:
     return {item[0]: reading for item, reading in zip(items, readings, strict=True)}
 
 
+@contextmanager
+def step_off(app):
+    """The developing-news step switched off: no report read alone (so no timeline and no named period), and
+    as many stories read for dated articles as for undated ones: the product as it was before it."""
+    from articleqa.qa import pipeline
+
+    dated, stories = pipeline._dated, app.retriever.dated_stories
+    pipeline._dated = lambda passages, articles: ()
+    app.retriever.dated_stories = app.retriever.stories
+    try:
+        yield
+    finally:
+        pipeline._dated, app.retriever.dated_stories = dated, stories
+
+
+def dateless(limit: int | None) -> dict:
+    """Answers on undated corpora with the developing-news step and without it: how many differ."""
+    from articleqa.config import SEEDS_DIR
+    from articleqa.index.documents import Article
+    from articleqa.qa.evaluation.run import articles_of
+    from articleqa.qa.evaluation.squad_data import load_squad
+    from articleqa.seed import seed_questions
+    from benchmarks.common import scratch_app
+
+    corpora = {"seed": None, "squad-val": "squad-v1.1-dev.val.json.gz", "timeqa-test": "extra/timeqa-human-test.json.gz"}
+    figures = {}
+    for name, file in corpora.items():
+        app = scratch_app()
+        if file is None:
+            app.add_files([SEEDS_DIR])
+            questions = [q.question for q in seed_questions()]
+        else:
+            path = app.settings.qa_data_dir / file
+            if not path.is_file():
+                print(f"{name}: {path} is not here; skipped")
+                continue
+            app.indexer.add_articles([Article(title, body) for title, body in articles_of(path)])
+            questions = [q.question for q in load_squad(path)]
+        questions = questions[:limit] if limit else questions
+        on = [a.to_dict() for a in app.ask_many([(q, None) for q in questions])]
+        with step_off(app):
+            off = [a.to_dict() for a in app.ask_many([(q, None) for q in questions])]
+        keys = ("answer", "score", "sentence", "message", "article", "alternatives", "as_of", "earlier_reports")
+        differ = sum(any(a[k] != b[k] for k in keys) for a, b in zip(on, off, strict=True))
+        figures[name] = {"questions": len(questions), "different": differ,
+                         "dated_articles": sum(bool(a.meta.date) for a in app.store.articles)}
+        print(f"{name}: {len(questions)} questions, {differ} answers differ with the step on and off "
+              f"({figures[name]['dated_articles']} dated articles)", flush=True)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> None:
     from benchmarks.common import machine, scratch_app
 
@@ -90,15 +147,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--comparable", type=float, default=None, help="the share to measure (default: the setting)")
     parser.add_argument("--sweep", action="store_true", help="also print the figures for several shares")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "developing_news.json")
+    parser.add_argument("--dateless", action="store_true", help="undated corpora: answers with the step on and off")
+    parser.add_argument("--limit", type=int, default=None, help="--dateless: questions per corpus")
+    parser.add_argument("--baseline", action="store_true", help="the step switched off: answers by word match alone")
     args = parser.parse_args(argv)
+    if args.dateless:
+        figures = dateless(args.limit)
+        out = args.out.with_name("developing_news_dateless.json")
+        out.write_text(json.dumps({"machine": machine(), "limit": args.limit, **figures}, indent=1) + "\n")
+        return
 
     events = json.loads(DATA.read_text(encoding="utf-8"))["events"]
     app = scratch_app()
     if args.comparable is not None:
         app.settings = replace(app.settings, comparable=args.comparable)
     index_events(app, events)
-    readings = read_all(app, events)
-    result = score(app, events, readings)
+    with step_off(app) if args.baseline else nullcontext():
+        readings = read_all(app, events)
+        result = score(app, events, readings)
     for row in result["rows"]:
         mark = "ok " if row["right"] else "-- "
         extra = f"  earlier {row['earlier']}" if row["kind"] == "latest" else f"  [{row['period']}]"
@@ -118,8 +184,9 @@ def main(argv: list[str] | None = None) -> None:
           f"({result['figures']['earlier']} %), questions naming a time {result['counts']['period']} "
           f"({result['figures']['period']} %), facts that never changed {result['counts']['same']} "
           f"({result['figures']['same']} %)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": machine(), "comparable": app.settings.comparable, **result,
+    out = args.out.with_name(args.out.stem + "_baseline.json") if args.baseline else args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": machine(), "comparable": None if args.baseline else app.settings.comparable, **result,
                                     "sweep": sweep}, indent=1, ensure_ascii=False) + "\n")
 
 

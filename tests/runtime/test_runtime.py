@@ -215,3 +215,40 @@ def test_openvino_takes_the_thread_count_set_for_the_models(tiny_reader_dir, tmp
         assert request.get_compiled_model().get_property("INFERENCE_NUM_THREADS") == 1
     finally:
         use_threads(0)  # every core again, as the other tests expect
+
+
+@pytest.mark.slow
+def test_an_mpnet_reader_reads_the_same_on_the_exports_as_on_torch(tmp_path):
+    """MPNet (the larger reader's backbone) has no token type ids and relative attention: its export must
+    read as torch does, on the real MPNet tokenizer (from the packaged parts)."""
+    import shutil
+
+    import torch
+    from transformers import MPNetConfig, MPNetForQuestionAnswering
+
+    from articleqa.qa.reader import ExtractiveReader
+    from articleqa.runtime.backbone import MPNET, BackboneError, assemble
+
+    try:
+        backbone = assemble(MPNET)
+    except BackboneError as error:
+        pytest.skip(str(error))
+    torch.manual_seed(0)
+    model_dir = tmp_path / "tiny-mpnet"
+    config = MPNetConfig(vocab_size=30527, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=514)
+    MPNetForQuestionAnswering(config).save_pretrained(model_dir)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        shutil.copy(backbone / name, model_dir / name)
+    export(model_dir, "question-answering", tmp_path)
+    passages = ["The bridge over the river was opened in 1932 by the mayor.",
+                " ".join(f"Sentence number {i} is here." for i in range(40))]
+    outputs = {runtime: ExtractiveReader.from_pretrained(model_dir, runtime=runtime, precision="fp32",
+                                                         onnx_dir=tmp_path, max_length=64, stride=16)
+               .read("When was the bridge opened?", passages, top_k=10)
+               for runtime in ("torch", "onnx", "openvino")}
+    for runtime in ("onnx", "openvino"):
+        assert outputs[runtime].windows == outputs["torch"].windows > 2
+        assert [s.text for s in outputs[runtime].spans] == [s.text for s in outputs["torch"].spans]
+        for a, b in zip(outputs[runtime].spans, outputs["torch"].spans, strict=True):
+            assert abs(a.probability - b.probability) < 1e-4

@@ -147,6 +147,33 @@ def named_period(question: str, today: date) -> tuple[Period, str] | None:
     return None
 
 
+_EVENT = re.compile(r"\b(before|after|since|until|by the time(?: of)?)\s+(.{3,80}?)\s*[?.!]*\s*$", re.I)
+
+
+def named_event(question: str) -> tuple[str, str] | None:
+    """("before", "the search ended") for a question that names a time by an event rather than a date
+    ("... before the search ended?", "... since the offensive?"); None otherwise. Where that event falls is
+    for the reports to say (`event_period`)."""
+    match = _EVENT.search(question)
+    return (match[1].lower(), match[2]) if match else None
+
+
+def event_period(relation: str, event: str, reports: list[tuple[str, frozenset[str]]]) -> Period | None:
+    """The period before (or after) the first report that tells of `event`: `reports` are (ISO date, content
+    words) of the story's dated reports; a report tells of it when it holds every content word of it."""
+    from articleqa.qa.evidence import content_words
+
+    wanted = content_words(event)
+    told = sorted(day for iso, words in reports if wanted and wanted <= words and (day := parse_iso(iso)))
+    if not told:
+        return None
+    first = told[0]
+    if relation in ("after", "since"):
+        return Period(first if relation == "since" else first + timedelta(days=1), None,
+                      f"{relation} {event} ({format_date(first.isoformat())})")
+    return Period(None, first - timedelta(days=1), f"before {event} ({format_date(first.isoformat())})")
+
+
 def date_range(since: str | None, until: str | None, today: date) -> Period | None:
     """The range a user set ("2025-03-01", "1 March", "last week"; either side may be empty): from the
     first day of `since` to the last day of `until`. InvalidQuestion for words that are not a date."""

@@ -20,7 +20,7 @@ from articleqa.index.store import SentenceStore, Snapshot, StoredArticle
 from articleqa.qa.answer import NO_ANSWER, NO_ARTICLES, Alternative, Answer, EarlierReport, assemble
 from articleqa.qa.conversation import FollowUp, FollowUpResolver, PronounResolver, Turn
 from articleqa.qa.evidence import content_words
-from articleqa.qa.periods import Period, Scope, date_range, named_period
+from articleqa.qa.periods import Period, Scope, date_range, event_period, named_event, named_period
 from articleqa.qa.policy import AnswerPolicy
 from articleqa.qa.question import InvalidQuestion, clean_question
 from articleqa.qa.reader import ExtractiveReader, ReaderOutput, Span
@@ -205,9 +205,9 @@ class ArticleQA:
             question, follow_up, asked_range, today = item
             dated = next(reports_of)
             # a period the question names matters only where there are dated reports to choose from
-            named = named_period(follow_up.question, today) if dated else None
+            period = self._named_period(follow_up.question, today, dated, snapshot) if dated else None
             readings.append(Reading(question, follow_up, next(found_of), next(outputs_of), snapshot.articles,
-                                    dated, named[0].within(asked_range) if named else None, asked_range))
+                                    dated, period.within(asked_range) if period else None, asked_range))
         return readings
 
     def _annotate(self, measured: list, texts: list[list[str]], outputs: list[ReaderOutput]) -> list[ReaderOutput]:
@@ -218,6 +218,19 @@ class ArticleQA:
         annotated = iter(self.similarity.annotate(items))
         whole = [next(annotated) for _ in outputs]
         return [replace(output, apart=tuple(next(annotated) for _ in output.apart)) for output in whole]
+
+    @staticmethod
+    def _named_period(question: str, today: date, dated: tuple[int, ...], snapshot: Snapshot) -> Period | None:
+        """The period a question names: by a date ("as of March 4"), or by an event the reports tell of
+        ("before the search ended": up to the day before the first report that tells of it)."""
+        named = named_period(question, today)
+        if named:
+            return named[0]
+        event = named_event(question)
+        if event is None:
+            return None
+        reports = [(snapshot.articles[a].meta.date, content_words(snapshot.articles[a].text)) for a in dated]
+        return event_period(*event, reports)
 
     def _today(self) -> date:
         return date.fromisoformat(self.settings.today) if self.settings.today else date.today()

@@ -38,6 +38,9 @@ def test_the_newest_report_wins_and_the_earlier_ones_come_with_their_dates(app):
     ("How many people had been killed in the Karvan earthquake on Monday?", "12", "2025-03-03", "on Mon 3 Mar 2025"),
     ("How many people were killed in the Karvan earthquake before 5 March 2025?", "47", "2025-03-04",
      "before 5 Mar 2025"),
+    # a time named by an event: the first report that tells of it dates it
+    ("How many people had been killed in the Karvan earthquake before the search ended?", "47", "2025-03-04",
+     "before the search ended (6 Mar 2025)"),
 ])
 def test_a_question_that_names_a_time_is_answered_from_that_time(app, question, expected, as_of, period):
     answer = app.ask(question, None, Scope(today=ASKED_ON))

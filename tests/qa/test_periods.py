@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from articleqa.qa.periods import Period, date_range, named_period
+from articleqa.qa.evidence import content_words
+from articleqa.qa.periods import Period, date_range, event_period, named_event, named_period
 from articleqa.qa.question import InvalidQuestion
 
 TODAY = date(2025, 3, 7)  # a Friday
@@ -60,3 +61,14 @@ def test_a_date_range_from_iso_dates_or_words():
 def test_a_date_range_that_is_not_one_is_refused_with_a_message(since, until, message):
     with pytest.raises(InvalidQuestion, match=message):
         date_range(since, until, TODAY)
+
+
+def test_a_time_named_by_an_event_is_dated_by_the_first_report_that_tells_of_it():
+    assert named_event("How many had been killed before the search ended?") == ("before", "the search ended")
+    assert named_event("Where does the council meet?") is None
+    reports = [("2025-03-06", content_words("Rescuers ended the search for survivors on Thursday.")),
+               ("2025-03-07", content_words("The search ended a day ago.")), ("2025-03-04", content_words("It rose."))]
+    assert event_period("before", "the search ended", reports) == Period(None, date(2025, 3, 5),
+                                                                          "before the search ended (6 Mar 2025)")
+    assert event_period("since", "the search ended", reports).start == date(2025, 3, 6)
+    assert event_period("before", "the offensive", reports) is None  # no report tells of it

@@ -40,8 +40,9 @@ def export(revision: str, into: Path) -> Path:
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
     package = into / "pkg" / "articleqa"
     shutil.copytree(source / "articleqa", package)
-    for folder in ("qa", "index", "ui", "seeds"):
-        (package / folder).symlink_to(source / folder)
+    for folder in ("qa", "index", "ui", "seeds", "runtime"):
+        if (source / folder).is_dir():  # runtime/ (articleqa.runtime) exists from 74e6a93 on
+            (package / folder).symlink_to(source / folder)
     return into / "pkg"
 
 

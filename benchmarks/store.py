@@ -15,7 +15,9 @@ fresh processes with this checkout's virtual environment. Figures:
   commit at a time; errors, and whether each new article is then found by its keyword;
 - parity: the SQuAD val articles (5) and the seed indexed with the real embedder on each side; for each of
   the 1,008 val questions and the seed's questions: the top story and the passages retrieved, the story
-  recall@1 and the answer recall (a gold answer inside the passages), and agreement between the sides.
+  recall@1 and the answer recall (a gold answer inside the passages), and agreement between the sides;
+- answers: the product as shipped (default settings and reader, the seed indexed) answers the seed's
+  questions on each side: the same answer, article and evidence sentence?
 Results go to docs/store.md between the store markers, and benchmarks/results/store.json.
 """
 
@@ -108,6 +110,8 @@ def worker(task: str, directory: str, size: int) -> dict:
         return _load(directory)
     if task == "parity":
         return _parity(directory)
+    if task == "answers":
+        return _answers(directory)
     raise ValueError(task)
 
 
@@ -186,6 +190,30 @@ def _parity(directory: str) -> dict:
     return {"results": results}
 
 
+def _answers(directory: str) -> dict:
+    """The shipped product's answers to the seed's questions (the reader and settings as shipped)."""
+    from articleqa.config import Settings
+    from articleqa.qa.pipeline import ArticleQA
+
+    app = ArticleQA.from_settings(Settings.from_env(data_dir=Path(directory)))
+    app.add_files([ROOT / "seeds" / "syrian-rebels-capture-hama.txt"])
+    seed = json.loads((ROOT / "seeds" / "syrian-rebels-capture-hama.questions.json").read_text())
+    replies = [app.ask(item["question"]) for item in seed["questions"]]
+    return {"answers": [{"question": r.question, "answer": r.answer, "article": r.article, "sentence": r.sentence,
+                         "score": round(r.score, 3),
+                         "right": any(a.lower() in (r.answer or "").lower() for a in item.get("answers", []))}
+                        for r, item in zip(replies, seed["questions"], strict=True)]}
+
+
+def _compare_answers(old: list[dict], new: list[dict]) -> dict:
+    same = [o["answer"] == n["answer"] and o["article"] == n["article"] and o["sentence"] == n["sentence"]
+            for o, n in zip(old, new, strict=True)]
+    return {"questions": len(old), "same": sum(same), "right": [sum(o["right"] for o in old),
+                                                                 sum(n["right"] for n in new)],
+            "answered": [sum(o["answer"] is not None for o in old), sum(n["answer"] is not None for n in new)],
+            "differences": [[o, n] for o, n, ok in zip(old, new, same, strict=True) if not ok]}
+
+
 # ---- the parent: exports, runs, compares ---------------------------------------------------------------
 def run_worker(package: Path, task: str, directory: Path, size: int = 0, timeout: float = 3600) -> dict:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
@@ -238,6 +266,12 @@ def table(report: dict) -> str:
                   f"| answer in passages | {parity['answer_recall'][0]:.3f} | {parity['answer_recall'][1]:.3f} |",
                   f"| same top story as {base} | 1 | {parity['same_top_story']:.3f} |",
                   f"| same passages as {base} | 1 | {parity['same_passages']:.3f} |"]
+    if answers := report.get("answers"):
+        lines += ["", f"| the shipped product on the seed's {answers['questions']} questions | {base} | {now} |",
+                  "|---|---|---|",
+                  f"| answered | {answers['answered'][0]} | {answers['answered'][1]} |",
+                  f"| right (a gold answer in the reply) | {answers['right'][0]} | {answers['right'][1]} |",
+                  f"| same answer, article and sentence as {base} | {answers['questions']} | {answers['same']} |"]
     return "\n".join(lines)
 
 
@@ -251,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--no-parity", action="store_true")
     parser.add_argument("--no-load", action="store_true")
+    parser.add_argument("--no-answers", action="store_true")
     args = parser.parse_args(argv)
     sides = [args.baseline, args.now]
     report: dict = {"machine": machine(), "sides": sides, "sizes": {}}
@@ -275,6 +310,11 @@ def main(argv: list[str] | None = None) -> None:
                     for i, side in enumerate(sides)]
             report["parity"] = _compare(*runs)
             print("parity", json.dumps(report["parity"]), flush=True)
+        if not args.no_answers:
+            runs = [run_worker(packages[side], "answers", scratch / f"answers-{i}")["answers"]
+                    for i, side in enumerate(sides)]
+            report["answers"] = _compare_answers(*runs)
+            print("answers", json.dumps(report["answers"]), flush=True)
     (ROOT / "benchmarks" / "results" / "store.json").write_text(json.dumps(report, indent=1))
     rendered = table(report)
     print(rendered)

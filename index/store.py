@@ -4,21 +4,23 @@ On disk (`index_dir`):
     store.db            SQLite (WAL): articles, their sentence vectors, FTS5 indexes for BM25, a change log
                         (index/database.py). The truth: every write is one transaction in it.
     dense-<seq>.faiss   FAISS backend: a checkpoint of the vector index as of change <seq>. The index in
-                        memory is that checkpoint plus the changes after it, read from the database, so a
-                        write never rewrites the file; a writer saves a new one every CHECKPOINT_ROWS rows.
+                        memory is that checkpoint (a flat one memory-mapped, not read) plus the changes after
+                        it, read from the database, so a write never rewrites the file; after CHECKPOINT_ROWS
+                        rows since the newest checkpoint, the writer saves a new one (a process that never
+                        loaded the corpus builds it from that checkpoint and the database).
     milvus.db           Milvus Lite backend (or a Milvus server): the vectors under the same row ids.
 Any number of processes may read and write one store: writers queue on the database's lock, and each
 process catches up on the others' writes from the change log when it next takes a snapshot. A crash at
 any moment leaves the database's old or new state; vectors added to a backend for a write that never
 committed are removed, or ignored (searches skip rows the snapshot doesn't name) and dropped at the next
 open. In memory each catch-up or write publishes a new immutable snapshot, so searches running meanwhile
-see one consistent state. Stores of formats 1-3 (manifest.json and vN/ folders) are converted once.
+see one consistent state. Stores of formats 1-3 (manifest.json and vN/ folders) are converted once, and
+format 4 (sentence spans as JSON) is upgraded in place, once.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import shutil
@@ -34,7 +36,16 @@ from pathlib import Path
 
 import numpy as np
 
-from articleqa.index.database import FILE, FORMAT, Database, match_query, query_words, tokens
+from articleqa.index.database import (
+    FILE,
+    FORMAT,
+    Database,
+    blob_spans,
+    match_query,
+    query_words,
+    spans_blob,
+    tokens,
+)
 from articleqa.index.documents import ArticleMeta, same_url_key
 from articleqa.index.legacy import MANIFEST, LegacyFaissVectors, LegacyStore, read_legacy, remove_legacy
 from articleqa.index.vectors import (
@@ -52,8 +63,8 @@ __all__ = ["FLAT_LIMIT", "IVF_PROBES", "EmbeddedArticle", "Hit", "IndexMismatch"
 
 log = logging.getLogger(__name__)
 
-# FAISS: rows added since the last checkpoint that make a writer (or an opening process) save a new one.
-# Replaying them at start costs ~1 s per 50,000 rows into an IVF index; saving costs a full write of the index.
+# FAISS: rows added since the newest checkpoint that make a writer (or an opening process) save a new one.
+# Replaying them at start costs ~1 s per 50,000 rows; saving costs a full write of the index (300 MB at 200,000).
 CHECKPOINT_ROWS = 50_000
 _ARTICLE_COLUMNS = "id, title, text, file, fingerprint, sentences, first_row, date, source, url, author"
 
@@ -203,9 +214,18 @@ class _View:
 def _stored(record: tuple) -> tuple[StoredArticle, int]:
     """(article, first row) from a row of `SELECT {_ARTICLE_COLUMNS} FROM articles`."""
     article_id, title, text, file, fingerprint, sentences, first_row, date, source, url, author = record
-    spans = tuple(tuple(span) for span in json.loads(sentences))
-    return StoredArticle(article_id, title, text, file, fingerprint, spans, ArticleMeta(date, source, url, author)), \
-        first_row
+    return StoredArticle(article_id, title, text, file, fingerprint, blob_spans(sentences),
+                         ArticleMeta(date, source, url, author)), first_row
+
+
+def _placed_rows(placed: list[tuple[int, int, int]]) -> Rows:
+    """The rows of (article id, first row, sentences) records: an article's rows are consecutive; between
+    articles there are gaps where removed ones were."""
+    counts = np.fromiter((n for _, _, n in placed), dtype=np.int64, count=len(placed))
+    positions = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    firsts = np.fromiter((f for _, f, _ in placed), dtype=np.int64, count=len(placed))
+    ids = np.fromiter((a for a, _, _ in placed), dtype=np.int64, count=len(placed))
+    return Rows(np.repeat(firsts, counts) + positions, np.repeat(ids, counts), positions)
 
 
 def _fsync(path: Path) -> None:
@@ -214,6 +234,12 @@ def _fsync(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """(change number, path) of the FAISS checkpoints in `folder`, newest first."""
+    found = [(int(p.stem.split("-")[1]), p) for p in folder.glob("dense-*.faiss") if p.stem.split("-")[1].isdigit()]
+    return sorted(found, reverse=True)
 
 
 @contextmanager
@@ -248,7 +274,6 @@ class SentenceStore:
         # FAISS: articles and vectors are read on the first search or lookup, not at open: a process that
         # only adds (`articleqa index`, `follow`) writes to the database without loading the corpus
         self._loaded = False
-        self._unsaved_rows = 0  # FAISS rows added since the last checkpoint
 
     def open(self) -> SentenceStore:
         """Load the index from `directory` (or start an empty one), once; until then the store is empty and
@@ -444,14 +469,14 @@ class SentenceStore:
                 raise
             if self._loaded:
                 self._publish(added, set(dropping), next_row, seq)
-                self._maybe_checkpoint()
+            self._maybe_checkpoint(loaded=self._loaded)
             return [article for article, _ in added]
 
     def _insert(self, db: sqlite3.Connection, item: EmbeddedArticle, first_row: int) -> StoredArticle:
         spans = tuple((int(s), int(e)) for s, e in item.sentences)
         meta = item.meta
         cursor = db.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS[4:]}, url_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                            (item.title, item.text, item.file, item.fingerprint, json.dumps(spans), first_row,
+                            (item.title, item.text, item.file, item.fingerprint, spans_blob(spans), first_row,
                              meta.date, meta.source, meta.url, meta.author, same_url_key(meta.url)))
         article = StoredArticle(cursor.lastrowid, item.title, item.text, item.file, item.fingerprint, spans, meta)
         self._index_text(db, article, first_row, np.asarray(item.vectors, dtype=np.float32))
@@ -483,15 +508,9 @@ class SentenceStore:
         db.execute("INSERT INTO changes (article, first_row, rows, added) VALUES (?, ?, ?, 0)", (article.id, first_row, n))
 
     def _add_vectors(self, batch: list[tuple[StoredArticle, int, np.ndarray]]) -> None:
-        if not batch:
-            return
-        counts = [len(a.sentences) for a, _, _ in batch]
-        positions = np.concatenate([np.arange(n, dtype=np.int64) for n in counts])
-        # an article's rows are consecutive; between articles there are gaps where removed ones were
-        self._vectors.add(Rows(np.repeat([first for _, first, _ in batch], counts).astype(np.int64) + positions,
-                              np.repeat([a.id for a, _, _ in batch], counts).astype(np.int64), positions),
-                         [v for _, _, v in batch])
-        self._unsaved_rows += sum(counts)
+        if batch:
+            self._vectors.add(_placed_rows([(a.id, first, len(a.sentences)) for a, first, _ in batch]),
+                              [v for _, _, v in batch])
 
     def _publish(self, added: list[tuple[StoredArticle, int]], removed: set[int], next_row: int, seq: int) -> None:
         """The state after a change (vectors of `added` are in the backend already); then the removed
@@ -559,7 +578,9 @@ class SentenceStore:
                         self._create(path, read_legacy(folder) if self.directory else None, vectors)
                     remove_legacy(folder)  # converted (a crash may have left them after the database was in place)
             self._db = Database(path, durable=self.directory is not None)
-            self._check(self._db.meta())
+            self._check(meta := self._db.meta())
+            if int(meta["format"]) < FORMAT:
+                self._upgrade()
             self._vectors = vectors or FaissVectors(self.dimension)
             self._folder = folder
             if self.kind == "milvus":  # reconciled at open, as before (Milvus Lite serves one process anyway)
@@ -618,13 +639,25 @@ class SentenceStore:
         source = LegacyFaissVectors(legacy, self.dimension) if milvus is None else None
         for old in legacy.articles:
             db.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS}, url_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                       (old.id, old.title, old.text, old.file, old.fingerprint, json.dumps(old.sentences),
+                       (old.id, old.title, old.text, old.file, old.fingerprint, spans_blob(old.sentences),
                         old.first_row, old.meta.date, old.meta.source, old.meta.url, old.meta.author,
                         same_url_key(old.meta.url)))
             article = StoredArticle(old.id, old.title, old.text, old.file, old.fingerprint, old.sentences, old.meta)
             rows = np.arange(old.first_row, old.first_row + len(old.sentences), dtype=np.int64)
             vectors = source.article(old) if source is not None else milvus.fetch(rows)
             self._index_text(db, article, old.first_row, vectors)
+
+    def _upgrade(self) -> None:
+        """Format 4 -> 5, once, in one transaction (a crash leaves format 4): sentence spans from JSON text
+        to binary. Whichever process gets the write lock first upgrades; the others find it done."""
+        with self._db.write() as db:
+            if int(db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()[0]) >= FORMAT:
+                return
+            log.warning("upgrading the index in %s to format %d (once)", self.directory, FORMAT)
+            found = db.execute("SELECT id, sentences FROM articles WHERE typeof(sentences) = 'text'").fetchall()
+            db.executemany("UPDATE articles SET sentences = ? WHERE id = ?",
+                           [(spans_blob(blob_spans(spans)), article_id) for article_id, spans in found])
+            db.execute("UPDATE meta SET value = ? WHERE key = 'format'", (str(FORMAT),))
 
     def _load(self, folder: Path) -> None:
         """The snapshot from the database; FAISS: the newest checkpoint plus the changes after it."""
@@ -633,41 +666,48 @@ class SentenceStore:
             placed = [_stored(r) for r in db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY first_row")]
             self._snapshot = _extend(Snapshot(), placed, set(), self._meta_next_row(db), seq)
             if not self._vectors.shared:
-                self._load_faiss(db, folder, placed)
+                self._vectors = self._faiss_as_of(db, folder, seq)
         if self._vectors.shared:
             self._reconcile()
-        self._maybe_checkpoint(force=self._unsaved_rows >= CHECKPOINT_ROWS)
+        else:
+            self._maybe_checkpoint(loaded=True)
 
-    def _load_faiss(self, db: sqlite3.Connection, folder: Path, placed: list[tuple[StoredArticle, int]]) -> None:
-        seq = self._snapshot.seq
-        since = 0
+    def _faiss_as_of(self, db: sqlite3.Connection, folder: Path, seq: int) -> FaissVectors:
+        """The FAISS index as of change `seq` (inside a read transaction of `db` at `seq`): the newest
+        checkpoint at or before it, plus the vectors of the articles added after it and still there, less
+        the rows of those removed after it."""
+        since, vectors = 0, FaissVectors(self.dimension)
         if self.directory is not None and (checkpoint := self._checkpoint(folder, seq)) is not None:
-            since, self._vectors = checkpoint
-        if since == 0:  # every vector, streamed from the database in row order, a batch at a time
-            found = db.execute("SELECT v.data FROM articles a JOIN vectors v ON v.article = a.id ORDER BY a.first_row")
-            batch: list[tuple[StoredArticle, int, np.ndarray]] = []
-            for (article, first_row), (data,) in zip(placed, found, strict=True):
-                batch.append((article, first_row, np.frombuffer(data, dtype="<f4").reshape(-1, self.dimension)))
-                if first_row + len(article.sentences) - batch[0][1] >= BATCH_ROWS:
-                    self._add_vectors(batch)
-                    batch = []
-            self._add_vectors(batch)
-            return
-        changes = db.execute("SELECT article, first_row, rows, added FROM changes WHERE seq > ? AND seq <= ?",
-                             (since, seq)).fetchall()
-        came = {a for a, _, _, added in changes if added}
-        gone = [np.arange(f, f + n, dtype=np.int64) for a, f, n, added in changes
-                if not added and a not in came]  # in the checkpoint, since removed
-        self._add_vectors(list(self._with_vectors(db, [p for p in placed if p[0].id in came])))
-        if gone:
-            self._vectors.remove(np.concatenate(gone))
+            since, vectors = checkpoint
+        if since == 0:  # every vector, streamed from the database in row order
+            found = db.execute("SELECT a.id, a.first_row, v.data FROM articles a JOIN vectors v ON v.article = a.id "
+                               "ORDER BY a.first_row")
+        else:
+            gone = [np.arange(first, first + n, dtype=np.int64) for first, n in db.execute(
+                "SELECT first_row, rows FROM changes WHERE seq > ? AND seq <= ? AND added = 0 AND article NOT IN "
+                "(SELECT article FROM changes WHERE seq > ? AND seq <= ? AND added = 1)", (since, seq, since, seq))]
+            if gone:  # in the checkpoint, removed since
+                vectors.remove(np.concatenate(gone))
+            # an article added and removed since has no vectors left: the join leaves it out
+            found = db.execute("SELECT c.article, c.first_row, v.data FROM changes c JOIN vectors v "
+                               "ON v.article = c.article WHERE c.seq > ? AND c.seq <= ? AND c.added = 1 "
+                               "ORDER BY c.first_row", (since, seq))
+        placed: list[tuple[int, int, int]] = []
+        blocks: list[np.ndarray] = []
+        for article_id, first_row, data in found:
+            blocks.append(np.frombuffer(data, dtype="<f4").reshape(-1, self.dimension))
+            placed.append((article_id, first_row, len(blocks[-1])))
+            if first_row + len(blocks[-1]) - placed[0][1] >= BATCH_ROWS:
+                vectors.add(_placed_rows(placed), blocks)
+                placed, blocks = [], []
+        if placed:
+            vectors.add(_placed_rows(placed), blocks)
+        return vectors
 
     def _checkpoint(self, folder: Path, seq: int) -> tuple[int, FaissVectors] | None:
         """(its change number, the index) of the newest FAISS checkpoint at or before `seq`."""
         for _ in range(3):  # another process may replace (and delete) the newest one while we look
-            saved = sorted(((int(p.stem.split("-")[1]), p) for p in folder.glob("dense-*.faiss")
-                            if p.stem.split("-")[1].isdigit()), reverse=True)
-            saved = [(s, p) for s, p in saved if s <= seq]
+            saved = [(s, p) for s, p in _checkpoints(folder) if s <= seq]
             if not saved:
                 return None
             try:
@@ -676,19 +716,29 @@ class SentenceStore:
                 time.sleep(0.05)
         return None
 
-    def _maybe_checkpoint(self, force: bool = False) -> None:
-        """Save the FAISS index as of this snapshot's change when enough rows came since the last save."""
-        if self.directory is None or self._vectors.shared or not (force or self._unsaved_rows >= CHECKPOINT_ROWS):
+    def _maybe_checkpoint(self, loaded: bool) -> None:
+        """After a write or a load: save a FAISS checkpoint when CHECKPOINT_ROWS rows were added since the
+        newest one on disk (whoever saved it). A loaded process saves its index as of its snapshot; one that
+        only writes (`index`, `follow`) builds it from the newest checkpoint and the database, so that the
+        next process to open the store after a large `articleqa index` maps it rather than rebuilding it."""
+        if self.directory is None or self.kind != "faiss" or self._db is None:
             return
-        if self._vectors.is_flat:  # a flat index is rebuilt from the database as fast as it would be read
-            return
-        seq = self._snapshot.seq
+        newest = max((s for s, _ in _checkpoints(self.directory)), default=0)
+        with self._db.read() as db:
+            seq = self._snapshot.seq if loaded else self._last_change(db)
+            (rows,) = db.execute("SELECT COALESCE(SUM(rows), 0) FROM changes WHERE seq > ? AND seq <= ? AND added = 1",
+                                 (newest, seq)).fetchone()
+            if rows < CHECKPOINT_ROWS:
+                return
+            vectors = self._vectors if loaded else self._faiss_as_of(db, self.directory, seq)
         target = self.directory / f"dense-{seq}.faiss"
-        self._vectors.save(target)  # written aside, fsynced, renamed into place
-        self._unsaved_rows = 0
-        for path in self.directory.glob("dense-*.faiss"):
-            number = path.stem.split("-")[1]
-            if number.isdigit() and int(number) < seq:
+        try:
+            vectors.save(target)  # written aside, fsynced, renamed into place
+        except (OSError, RuntimeError) as error:  # the write it follows is committed: only start-up is slower
+            log.warning("could not save the vector checkpoint %s: %s", target, error)
+            return
+        for number, path in _checkpoints(self.directory):
+            if number < seq:
                 path.unlink(missing_ok=True)
 
     def _reconcile(self) -> None:

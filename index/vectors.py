@@ -89,29 +89,50 @@ def _gather(blocks: Sequence[np.ndarray], wanted: np.ndarray, dimension: int) ->
     return np.concatenate(out) if out else np.zeros((0, dimension), dtype=np.float32)
 
 
+_FLAT_TAG = b"IxM2"  # the first bytes faiss.write_index writes for an IndexIDMap2 (the flat index; IVF: "IwFl")
+
+
+def _flat_index(dimension: int) -> faiss.Index:
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+
 @dataclass
 class FaissVectors:
     """FAISS, in process: exact (flat) up to FLAT_LIMIT rows, then an inverted-file index (IVFFlat).
 
-    Holds the only in-memory copy of the vectors; checkpointed with faiss.write_index (a reload needs no
-    retraining). Calls are serialised by a lock: FAISS indexes are not safe to search while they grow.
+    Checkpointed with faiss.write_index (a reload needs no retraining). A flat checkpoint is memory-mapped,
+    not read: allocating and filling 300 MB for 200,000 rows took seconds at start-up, mapping the file takes
+    milliseconds and its pages are the OS cache's, shared by every process on the store. That `base` is
+    read-only (FAISS aborts the process on an add to a mapped index), so rows added since go to `index`,
+    and base rows removed since are only marked dead and skipped. Calls are serialised by a lock: FAISS
+    indexes are not safe to search while they grow.
     """
 
     dimension: int
-    index: faiss.Index | None = None
+    index: faiss.Index | None = None  # this process's own rows: all of them, or those added since `base`
+    base: faiss.Index | None = None  # a flat checkpoint, memory-mapped: never added to or removed from
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _base_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)  # sorted
+    _dead: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)  # sorted, in base
+    _changes: int = 0  # adds and removals so far (a save adopts its file only if none came meanwhile)
 
     shared = False
 
     def __post_init__(self) -> None:
         if self.index is None:
-            self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+            self.index = _flat_index(self.dimension)
+        if self.base is not None:
+            self._base_ids = np.sort(faiss.vector_to_array(self.base.id_map).astype(np.int64))
 
     @classmethod
     def load_file(cls, path: Path, dimension: int) -> FaissVectors:
-        index = faiss.read_index(str(path))
+        with open(path, "rb") as handle:
+            flat = handle.read(4) == _FLAT_TAG
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if flat else 0)
         if index.d != dimension:
             raise ValueError(f"{path} holds {index.d}-dimensional vectors, not {dimension}")
+        if flat:
+            return cls(dimension, base=index)
         if isinstance(index, faiss.IndexIVF):
             index.nprobe = IVF_PROBES
         return cls(dimension, index)
@@ -122,53 +143,82 @@ class FaissVectors:
 
     @property
     def count(self) -> int:
-        return int(self.index.ntotal)
+        return int(self.index.ntotal) + (int(self.base.ntotal) - len(self._dead) if self.base is not None else 0)
 
     @property
     def is_flat(self) -> bool:
-        return isinstance(self.index, faiss.IndexIDMap2)
+        return self.base is not None or isinstance(self.index, faiss.IndexIDMap2)
 
     def add(self, rows: Rows, blocks: Sequence[np.ndarray]) -> None:
         if not len(rows):
             return
         with self._lock:
+            self._changes += 1
             if self.is_flat and self.count + len(rows) > FLAT_LIMIT:
                 self._to_ivf(rows, blocks)
             else:
                 for start, batch in _batches(blocks, self.dimension):
                     self.index.add_with_ids(batch, rows.ids[start : start + len(batch)])
 
+    def _flat_parts(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(row ids, vectors) of a flat index's live rows: the base's (views of the mapped file when none
+        died) and this process's own (views of its memory: valid while `index` is)."""
+        parts = []
+        for index in (self.base, self.index):
+            if index is None or index.ntotal == 0:
+                continue
+            flat = faiss.downcast_index(index.index)
+            vectors = faiss.rev_swig_ptr(flat.get_xb(), index.ntotal * self.dimension).reshape(-1, self.dimension)
+            ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+            if index is self.base and len(self._dead):
+                keep = ~np.isin(ids, self._dead)
+                ids, vectors = ids[keep], vectors[keep]
+            parts.append((ids, vectors))
+        return parts
+
     def _to_ivf(self, rows: Rows, blocks: Sequence[np.ndarray]) -> None:
         """Past FLAT_LIMIT: train an IVF on a sample of old and new rows, move the old rows over, add the new."""
-        old = self.count
+        parts = self._flat_parts()
+        old = sum(len(ids) for ids, _ in parts)
         total = old + len(rows)
         lists = _ivf_lists(total)
         sample = np.sort(np.random.default_rng(0).choice(total, size=min(total, 40 * lists), replace=False))
-        flat = faiss.downcast_index(self.index.index)
-        old_ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
-        training = np.concatenate([flat.reconstruct_batch(sample[sample < old]) if old else
-                                   np.zeros((0, self.dimension), dtype=np.float32),
-                                   _gather(blocks, sample[sample >= old] - old, self.dimension)])
+        training = _gather([vectors for _, vectors in parts] + list(blocks), sample, self.dimension)
         ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dimension), self.dimension, lists, faiss.METRIC_INNER_PRODUCT)
         ivf.train(training)
         del training
         ivf.nprobe = IVF_PROBES
-        for start in range(0, old, BATCH_ROWS):
-            stop = min(old, start + BATCH_ROWS)
-            ivf.add_with_ids(flat.reconstruct_n(start, stop - start), old_ids[start:stop])
-        self.index = ivf  # the flat index (at most FLAT_LIMIT rows) is freed here
+        for ids, vectors in parts:
+            for start in range(0, len(ids), BATCH_ROWS):
+                ivf.add_with_ids(np.ascontiguousarray(vectors[start : start + BATCH_ROWS]),
+                                 ids[start : start + BATCH_ROWS])
+        del parts  # views of the flat indexes: gone before they are
+        # the flat index (at most FLAT_LIMIT rows) is freed here, the mapped base unmapped
+        self.index, self.base = ivf, None
+        self._base_ids = self._dead = np.zeros(0, dtype=np.int64)
         for start, batch in _batches(blocks, self.dimension):
             self.index.add_with_ids(batch, rows.ids[start : start + len(batch)])
 
     def remove(self, row_ids: np.ndarray) -> None:
-        if len(row_ids):
-            with self._lock:
-                self.index.remove_ids(np.ascontiguousarray(row_ids, dtype=np.int64))
+        row_ids = np.ascontiguousarray(row_ids, dtype=np.int64)
+        if not len(row_ids):
+            return
+        with self._lock:
+            self._changes += 1
+            if self.base is not None:
+                in_base = np.isin(row_ids, self._base_ids)
+                self._dead = np.union1d(self._dead, row_ids[in_base])
+                row_ids = np.ascontiguousarray(row_ids[~in_base])
+            if len(row_ids):
+                self.index.remove_ids(row_ids)
 
     def prune(self, keep: Rows) -> None:
         ids = np.ascontiguousarray(keep.ids, dtype=np.int64)
         kept = faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids))
         with self._lock:
+            self._changes += 1
+            if self.base is not None:
+                self._dead = np.union1d(self._dead, self._base_ids[~np.isin(self._base_ids, ids)])
             self.index.remove_ids(faiss.IDSelectorNot(kept))
 
     def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -177,15 +227,41 @@ class FaissVectors:
             k = min(k, self.count)
             if k <= 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            scores, ids = self.index.search(query, k)
-        found = ids[0] >= 0
-        return ids[0][found], scores[0][found]
+            if self.base is None:
+                scores, ids = self.index.search(query, k)
+                found = ids[0] >= 0
+                return ids[0][found], scores[0][found]
+            # the base's best k live rows (dead ones may take places: ask for that many more) and the own rows'
+            base_scores, base_ids = self.base.search(query, min(int(self.base.ntotal), k + len(self._dead)))
+            live = (base_ids[0] >= 0) & ~np.isin(base_ids[0], self._dead)
+            ids, scores = [base_ids[0][live]], [base_scores[0][live]]
+            if self.index.ntotal:
+                own_scores, own_ids = self.index.search(query, min(k, int(self.index.ntotal)))
+                ids.append(own_ids[0][own_ids[0] >= 0])
+                scores.append(own_scores[0][own_ids[0] >= 0])
+        ids, scores = np.concatenate(ids), np.concatenate(scores)
+        best = np.argsort(-scores, kind="stable")[:k]  # ties: the base's (lower) row ids first, as in one index
+        return ids[best], scores[best]
 
     def save(self, path: Path) -> None:
-        """Write the index to `path` atomically: aside, fsynced, renamed into place."""
+        """Write the index to `path` atomically: aside, fsynced, renamed into place. A flat index is then
+        served from that file, mapped (its copy in this process's memory is freed), unless rows came or
+        went while it was written."""
         aside = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         with self._lock:
-            faiss.write_index(self.index, str(aside))
+            changes = self._changes
+            if self.base is None:
+                faiss.write_index(self.index, str(aside))
+                merged = None
+            else:  # one flat index of the live rows; written outside the lock, searches go on meanwhile
+                merged = _flat_index(self.dimension)
+                for ids, vectors in self._flat_parts():
+                    for start in range(0, len(ids), BATCH_ROWS):
+                        merged.add_with_ids(np.ascontiguousarray(vectors[start : start + BATCH_ROWS]),
+                                            ids[start : start + BATCH_ROWS])
+        if merged is not None:
+            faiss.write_index(merged, str(aside))
+            del merged
         with open(aside, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(aside, path)
@@ -194,6 +270,16 @@ class FaissVectors:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+        if self.is_flat:
+            try:
+                mapped = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+            except RuntimeError:  # another process's newer checkpoint replaced it already: keep this copy
+                return
+            with self._lock:
+                if self._changes == changes:
+                    self.base, self.index = mapped, _flat_index(self.dimension)
+                    self._base_ids = np.sort(faiss.vector_to_array(mapped.id_map).astype(np.int64))
+                    self._dead = np.zeros(0, dtype=np.int64)
 
     def close(self) -> None:
         """Nothing to release (the interface's: Milvus has a client to close)."""

@@ -1,12 +1,16 @@
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import articleqa.index.store as store_module
+from articleqa.index.database import FORMAT, blob_spans
 from articleqa.index.documents import Article
 from articleqa.index.indexer import Indexer
-from articleqa.index.store import IndexMismatch, SentenceStore
+from articleqa.index.store import EmbeddedArticle, IndexMismatch, SentenceStore
 from articleqa.qa.retriever import HybridRetriever
 from tests.index.test_vectors import QUESTIONS
 
@@ -105,3 +109,79 @@ def test_a_store_written_by_the_format_3_code_is_converted_once_with_the_same_re
     assert added.id > max(expected["ids"])  # ids are never reused
     again = make_store(directory, embedder)
     assert [a.title for a in again.articles] == [*expected["titles"], "Bakery wins prize"]
+
+
+def synthetic(first: int, count: int, dimension: int = 16) -> list[EmbeddedArticle]:
+    """Articles of 2 sentences with random unit vectors (no model: the store is what is tested)."""
+    rng = np.random.default_rng(first)
+    items = []
+    for n in range(first, first + count):
+        text = f"Report {n} one. Report {n} two."
+        vectors = rng.standard_normal((2, dimension)).astype(np.float32)
+        items.append(EmbeddedArticle(f"Report {n}", text, "", f"report-{n}", ((0, 13), (14, 27)),
+                                     vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
+    return items
+
+
+def exact_top(store: SentenceStore, query: np.ndarray, k: int) -> list[tuple[str, int]]:
+    """The k best (title, position) by inner product over the vectors in the database: what any index must give."""
+    with store.database.read() as db:
+        found = [(title, np.frombuffer(data, dtype="<f4").reshape(-1, len(query))) for title, data in
+                 db.execute("SELECT a.title, v.data FROM articles a JOIN vectors v ON v.article = a.id")]
+    scored = sorted(((float(v @ query), t, p) for t, block in found for p, v in enumerate(block)), reverse=True)
+    return [(t, p) for _, t, p in scored[:k]]
+
+
+def dense_top(store: SentenceStore, query: np.ndarray, k: int) -> list[tuple[str, int]]:
+    return [(store.article(h.article_id).title, h.position) for h in store.search_dense(query, k)]
+
+
+def test_flat_checkpoints_are_mapped_and_the_changes_after_them_replayed(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "CHECKPOINT_ROWS", 20)
+    directory = tmp_path / "index"
+    queries = np.random.default_rng(7).standard_normal((5, 16)).astype(np.float32)
+
+    def same_as_exact(store: SentenceStore) -> None:
+        for query in queries:
+            assert dense_top(store, query, 8) == exact_top(store, query, 8)
+
+    writer = SentenceStore(directory, 16, "synthetic").open()  # never loads the corpus: builds checkpoints itself
+    writer.add(synthetic(0, 12))  # 24 rows: a checkpoint
+    assert [p.name for p in directory.glob("dense-*.faiss")] == ["dense-12.faiss"]
+    reader = SentenceStore(directory, 16, "synthetic").open()
+    same_as_exact(reader)
+    assert reader.vectors.base is not None and reader.vectors.base.ntotal == 24  # mapped, not copied
+
+    writer.add(synthetic(100, 3))
+    writer.remove([writer.find("Report 4")[0].id, writer.find("Report 101")[0].id])
+    same_as_exact(reader)  # caught up: a dead base row and a new one
+    assert not any(reader.article(h.article_id).title == "Report 4" for h in reader.search_dense(queries[0], 30))
+    fresh = SentenceStore(directory, 16, "synthetic").open()  # the checkpoint plus the log after it
+    same_as_exact(fresh)
+    assert len(fresh) == fresh.vectors.count == 2 * 13
+
+    fresh.add(synthetic(200, 10))  # a loaded writer: saves its own index, then serves from that file
+    assert [p.name for p in directory.glob("dense-*.faiss")] == [f"dense-{fresh.snapshot().seq}.faiss"]
+    assert fresh.vectors.index.ntotal == 0 and fresh.vectors.base.ntotal == 2 * 23
+    same_as_exact(fresh)
+    same_as_exact(reader)
+    again = SentenceStore(directory, 16, "synthetic").open()
+    same_as_exact(again)
+    assert [a.title for a in again.articles] == [a.title for a in fresh.articles]
+
+
+def test_a_format_4_store_is_upgraded_once_in_place(tmp_path, embedder):
+    directory = tmp_path / "index"
+    store = make_store(directory, embedder)
+    Indexer(store, embedder).add_articles(ARTICLES)
+    spans = {a.title: a.sentences for a in store.articles}
+    store.close()
+    with sqlite3.connect(directory / "store.db") as db:  # as format 4 wrote them: JSON text
+        for article_id, data in db.execute("SELECT id, sentences FROM articles").fetchall():
+            db.execute("UPDATE articles SET sentences = ? WHERE id = ?", (json.dumps(blob_spans(data)), article_id))
+        db.execute("UPDATE meta SET value = '4' WHERE key = 'format'")
+    upgraded = make_store(directory, embedder)
+    assert {a.title: a.sentences for a in upgraded.articles} == spans
+    assert upgraded.database.meta()["format"] == str(FORMAT)
+    kinds = upgraded.database.connect().execute("SELECT DISTINCT typeof(sentences) FROM articles").fetchall()
+    assert kinds == [("blob",)]

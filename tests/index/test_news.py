@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from articleqa.index.documents import InvalidArticle, parse_article
+from articleqa.index.feed_state import feed_states
 from articleqa.index.fetch import FetchError, FetchLimits, fetch, is_public
 from articleqa.index.store import SentenceStore
 from articleqa.qa.dates import byline, date_note, format_date, is_relative_time
-from articleqa.qa.pipeline import Answer
+from articleqa.qa.pipeline import Answer, ArticleQA
 from articleqa.ui.render import answer_markdown, source_line
 from tests.news_site import BOILERPLATE, BRIDGE, BRIDGE_CANONICAL, LIFEBOAT, LIFEBOAT_CANONICAL, news_site
 
@@ -239,7 +240,7 @@ def test_the_server_default_refuses_private_targets_when_exposed(tiny_app, site)
     exposed = replace(tiny_app.settings, host="0.0.0.0")
     assert not exposed.private_urls_allowed and tiny_app.settings.private_urls_allowed  # 127.0.0.1: allowed
     assert replace(exposed, allow_private_urls=True).private_urls_allowed
-    served = type(tiny_app)(exposed, tiny_app.embedder, tiny_app.store, tiny_app.reader)
+    served = ArticleQA.from_settings(exposed, embedder=tiny_app.embedder, reader=tiny_app.reader)
     report = served.add_url(site.url("/news/lifeboat"))
     assert not report.added and "Refused: 127.0.0.1 is a private, loopback or link-local address" in report.errors[0]
     assert served.articles() == []
@@ -330,3 +331,20 @@ def test_allow_private_urls_from_the_environment(monkeypatch):
     assert Settings.from_env().private_urls_allowed is False  # even on 127.0.0.1
     monkeypatch.setenv("ARTICLEQA_ALLOW_PRIVATE_URLS", "1")
     assert Settings.from_env(host="0.0.0.0").private_urls_allowed is True
+
+
+def test_each_read_of_a_feed_is_recorded_in_the_database(local, site, tmp_path):
+    local.add_feed(site.url("/feed.rss"))
+    local.add_feed(site.url("/feed.rss"))  # nothing new: 3 added in all, the failing entry still failing
+    local.add_feed(site.url("/missing"))
+    feed = tmp_path / "herald.rss"
+    feed.write_text((LIFEBOAT.parent / "coastal-herald.rss").read_text().replace("{base}", site.base))
+    local.add_feed(str(feed))
+    states = {s.url: s for s in feed_states(local.store.database)}
+    assert set(states) == {site.url("/feed.rss"), site.url("/missing"), str(feed.resolve())}
+    assert (states[site.url("/feed.rss")].added, states[site.url("/feed.rss")].errors) == (3, 1)
+    assert (states[site.url("/missing")].added, states[site.url("/missing")].errors) == (0, 1)
+    assert states[str(feed.resolve())].checked.endswith("+00:00")
+    # the database is the data dir's: another process opening it reads the same state
+    other = SentenceStore(local.store.directory, local.store.dimension, local.store.embedder_id).open()
+    assert feed_states(other.database) == sorted(states.values(), key=lambda s: s.url)

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from articleqa.index.documents import SUPPORTED_SUFFIXES, Article, InvalidArticle, load_article, same_url_key
 from articleqa.index.embedder import Embedder
+from articleqa.index.feed_state import record_feed
 from articleqa.index.feeds import entry_article, read_feed
 from articleqa.index.fetch import FetchLimits, fetch_article
 from articleqa.index.sentences import split_sentences
@@ -99,10 +100,12 @@ class Indexer:
 
     def add_feed(self, url_or_path: str, limits: FetchLimits, progress: bool = False) -> IndexReport:
         """Index the entries of an RSS/Atom feed (an address or a file). Entries linking to a page that is
-        indexed already are skipped unfetched; a failing entry is reported and the others go on."""
+        indexed already are skipped unfetched; a failing entry is reported and the others go on. The read is
+        recorded in the store's feed state (index/feed_state.py)."""
         try:
             feed = read_feed(url_or_path, limits)
         except InvalidArticle as error:
+            record_feed(self.store.database, url_or_path, added=0, errors=1)
             return IndexReport(errors=[str(error)])
         articles, skipped, errors = [], [], []
         for entry in tqdm(feed.entries, desc="fetching", unit="entry", disable=not progress):
@@ -116,6 +119,7 @@ class Indexer:
         report = self.add_articles(articles, progress=progress)
         report.duplicates[:0] = skipped
         report.errors[:0] = errors
+        record_feed(self.store.database, url_or_path, added=len(report.added), errors=len(report.errors))
         return report
 
     def _commit(self, articles: list[Article], replacing: list[int], report: IndexReport) -> None:

@@ -183,7 +183,7 @@ def cmd_remove(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from articleqa.ui.app import serve
+    from articleqa.ui.server import serve
 
     settings = _settings(args)
     app = _app(settings)  # ArticleQA.from_settings: sets the models' threads before they load
@@ -223,11 +223,14 @@ def cmd_prepare(args) -> int:
     exports with OpenVINO into its disk cache, in the precisions they will run in (a start then loads them
     in ~0.2 s instead of ~0.9 s each)."""
     from articleqa.index.embedder import default_embedder_path
-    from articleqa.index.runtime import OpenVinoForward, export, export_path, openvino_available
+    from articleqa.runtime.backbone import merged_reader
+    from articleqa.runtime.exports import export, export_path
+    from articleqa.runtime.forward import OpenVinoForward, openvino_available
 
     settings = _settings(args)
     # the reader runs in the settings' precision; the embedder embeds queries in fp32 and batches in it
-    models = [(settings.reader, "question-answering", {settings.precision}),
+    # a reader shipped as a LoRA adapter is merged into its packaged backbone first (once, into the cache)
+    models = [(merged_reader(settings.reader, settings.models_dir), "question-answering", {settings.precision}),
               (settings.embedder or default_embedder_path(), "features", {"fp32", settings.precision})]
     for model, kind, precisions in models:
         target = export_path(model, settings.onnx_dir)

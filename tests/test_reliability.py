@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from articleqa.index.embedder import Embedder
 from articleqa.index.store import SentenceStore
 from articleqa.qa.pipeline import Answer, InvalidQuestion
-from articleqa.ui.app import serve
+from articleqa.ui.server import serve
 from benchmarks.common import free_port
 from benchmarks.load import run_load, table
 from tests.conftest import ROOT, SEED

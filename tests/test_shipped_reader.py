@@ -12,7 +12,7 @@ from gradio_client import Client
 
 from articleqa.qa.evaluation.squad_data import load_squad
 from articleqa.qa.pipeline import Turn
-from articleqa.ui.app import serve
+from articleqa.ui.server import serve
 from benchmarks.common import free_port
 from tests.conftest import ROOT, SEED_TITLE, SHARED
 

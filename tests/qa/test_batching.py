@@ -127,7 +127,7 @@ def gated_server(answering_app):
     """The served app with a one-question queue, whose inference thread can be held."""
     from gradio_client import Client
 
-    from articleqa.ui.app import serve
+    from articleqa.ui.server import serve
 
     answering_app.add_files([SEED])
     gate = Gate(answering_app.ask_many)

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from articleqa.qa.feedback import FeedbackStore
-from articleqa.ui.app import serve
+from articleqa.ui.server import serve
 from benchmarks.common import free_port
 from tests.conftest import SEED, SEED_TITLE
 

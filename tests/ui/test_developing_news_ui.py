@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from articleqa.ui.app import serve
+from articleqa.ui.server import serve
 from benchmarks.common import free_port
 from tests.developing import TITLES, developing_app
 from tests.ui.test_browser import CHROMIUM, FLAGS, ask

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from articleqa.ui.app import serve
+from articleqa.ui.server import serve
 from benchmarks.common import free_port
 from tests.news_site import LIFEBOAT_CANONICAL, news_app, news_site
 from tests.ui.test_browser import CHROMIUM, FLAGS, ask

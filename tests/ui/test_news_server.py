@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 from gradio_client import Client
 
-from articleqa.ui.app import serve
+from articleqa.ui.server import serve
 from benchmarks.common import free_port
 from tests.news_site import news_site
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 from gradio_client import Client
 
-from articleqa.ui.app import serve
+from articleqa.ui.server import serve
 from benchmarks.common import free_port
 from tests.conftest import SEED, SEED_TITLE
 
@@ -62,7 +62,7 @@ def test_questions_do_not_rebuild_gradios_monitoring_summary(served):
 def test_an_idle_server_polls_its_queue_less_often_than_gradio_would(served):
     # Gradio's queue looks for work every 1 ms while idle (7-8 % of a core here); serve() makes it 5 ms and
     # its progress updates 50 ms. If a Gradio upgrade renames these, this says so.
-    from articleqa.ui.app import IDLE_POLL_S, PROGRESS_POLL_S
+    from articleqa.ui.server import IDLE_POLL_S, PROGRESS_POLL_S
 
     client, _, demo = served
     assert (demo._queue.sleep_when_free, demo._queue.progress_update_sleep_when_free) == (IDLE_POLL_S, PROGRESS_POLL_S)

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
             sweep[share] = figures
             print(f"{share:>10}  {figures['latest']:>6}  {figures['earlier']:>7}  {figures['period']:>6}  {figures['same']:>6}")
         app.settings = chosen
-    print(f"\ncomparable {app.settings.comparable}: newest report's answer {result['counts']['latest']} "
+    print(f"\n{'baseline (the step off)' if args.baseline else f'comparable {app.settings.comparable}'}: newest report's answer {result['counts']['latest']} "
           f"({result['figures']['latest']} %), an earlier report listed {result['counts']['earlier']} "
           f"({result['figures']['earlier']} %), questions naming a time {result['counts']['period']} "
           f"({result['figures']['period']} %), facts that never changed {result['counts']['same']} "

@@ -147,15 +147,16 @@ def named_period(question: str, today: date) -> tuple[Period, str] | None:
     return None
 
 
-_EVENT = re.compile(r"\b(before|after|since|until|by the time(?: of)?)\s+(.{3,80}?)\s*[?.!]*\s*$", re.I)
+# "after" and "since" an event are left out: "without power after Storm Edda" names a cause, not a time
+_EVENT = re.compile(r"\b(before|until|by the time(?: of)?)\s+(.{3,80}?)\s*[?.!]*\s*$", re.I)
 
 
 def named_event(question: str) -> tuple[str, str] | None:
     """("before", "the search ended") for a question that names a time by an event rather than a date
-    ("... before the search ended?", "... since the offensive?"); None otherwise. Where that event falls is
+    ("... before the search ended?", "... until the offensive?"); None otherwise. Where that event falls is
     for the reports to say (`event_period`)."""
     match = _EVENT.search(question)
-    return (match[1].lower(), match[2]) if match else None
+    return ("before", match[2]) if match else None
 
 
 def event_period(relation: str, event: str, reports: list[tuple[str, frozenset[str]]]) -> Period | None:
@@ -168,9 +169,8 @@ def event_period(relation: str, event: str, reports: list[tuple[str, frozenset[s
     if not told:
         return None
     first = told[0]
-    if relation in ("after", "since"):
-        return Period(first if relation == "since" else first + timedelta(days=1), None,
-                      f"{relation} {event} ({format_date(first.isoformat())})")
+    if relation == "since":
+        return Period(first, None, f"since {event} ({format_date(first.isoformat())})")
     return Period(None, first - timedelta(days=1), f"before {event} ({format_date(first.isoformat())})")
 
 

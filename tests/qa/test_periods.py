@@ -66,6 +66,7 @@ def test_a_date_range_that_is_not_one_is_refused_with_a_message(since, until, me
 def test_a_time_named_by_an_event_is_dated_by_the_first_report_that_tells_of_it():
     assert named_event("How many had been killed before the search ended?") == ("before", "the search ended")
     assert named_event("Where does the council meet?") is None
+    assert named_event("How many homes are without power after Storm Edda?") is None  # a cause, not a time
     reports = [("2025-03-06", content_words("Rescuers ended the search for survivors on Thursday.")),
                ("2025-03-07", content_words("The search ended a day ago.")), ("2025-03-04", content_words("It rose."))]
     assert event_period("before", "the search ended", reports) == Period(None, date(2025, 3, 5),

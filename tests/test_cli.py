@@ -9,6 +9,9 @@ import pytest
 from articleqa.qa.answer import Answer
 from tests.conftest import ROOT
 
+# slow: processes, servers or the shipped reader (the fast tier, -m "not slow", leaves them out)
+pytestmark = pytest.mark.slow
+
 
 def run_cli(*args, env_extra=None, timeout=300):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}

@@ -14,6 +14,9 @@ from tests.conftest import ROOT
 from tests.news_site import FIXTURES, news_site
 from tests.test_cli import run_cli
 
+# slow: processes, servers or the shipped reader (the fast tier, -m "not slow", leaves them out)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def site():

@@ -20,6 +20,9 @@ from benchmarks.common import free_port
 from benchmarks.load import run_load, table
 from tests.conftest import ROOT, SEED
 
+# slow: processes, servers or the shipped reader (the fast tier, -m "not slow", leaves them out)
+pytestmark = pytest.mark.slow
+
 FULL = os.environ.get("ARTICLEQA_FULL_TESTS") == "1"  # the benchmark-sized run
 KILLS = 50 if FULL else 20
 FUZZ_CASES = 1000 if FULL else 150

@@ -16,6 +16,9 @@ from articleqa.ui.server import serve
 from benchmarks.common import free_port
 from tests.conftest import ROOT, SEED_TITLE, SHARED
 
+# slow: processes, servers or the shipped reader (the fast tier, -m "not slow", leaves them out)
+pytestmark = pytest.mark.slow
+
 
 def test_an_answer_is_a_span_of_its_sentence_with_its_article(shipped_app):
     answer = shipped_app.ask("Which city are the rebels heading for next?")

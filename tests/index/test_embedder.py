@@ -1,6 +1,9 @@
 """index/embedder.py and compute.py: precision settings, bf16 embeddings, the query cache."""
 
+import pytest
 
+
+@pytest.mark.slow
 def test_precision_setting_is_checked_and_bf16_keeps_the_embeddings(embedder):
     import numpy as np
     import pytest
@@ -32,6 +35,7 @@ def test_query_vectors_are_cached_and_equal_to_fresh_ones(embedder):
     assert np.allclose(first, embedder.embed([query])[0], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_pooled_encoder_gives_sentence_transformers_vectors():
     """The embedder runs the packaged model on transformers alone (a faster start): same vectors as
     sentence-transformers, whatever the texts' lengths, in fp32 and in bf16."""
@@ -51,6 +55,7 @@ def test_pooled_encoder_gives_sentence_transformers_vectors():
         assert np.min(np.sum(a * b, axis=1)) > 0.9999, precision
 
 
+@pytest.mark.slow
 def test_queries_embedded_together_equal_one_at_a_time(embedder):
     import numpy as np
 

@@ -173,6 +173,7 @@ def test_fetch_limits_and_failures(site):
 
 
 # ---- the app: URLs -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_page_by_url_is_stored_with_its_metadata_and_without_its_boilerplate(local, site):
     report = local.add_url(site.url("/news/lifeboat"))
     assert [a.title for a in report.added] == ["Porthcarrow opens its first all-weather lifeboat station"]
@@ -271,6 +272,7 @@ def test_an_rss_feed_indexes_its_entries_reports_a_failure_and_skips_them_next_t
     assert len(local.articles()) == 3
 
 
+@pytest.mark.slow
 def test_an_atom_feed_and_a_feed_file(local, site, tmp_path):
     report = local.add_feed(site.url("/feed.atom"))
     assert sorted(a.title for a in report.added) == ["Old Mill Bridge to close for eight months of repairs",

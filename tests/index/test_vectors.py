@@ -49,6 +49,7 @@ def _top_passages(store, embedder, question):
     return [(p.title, p.first_sentence, p.last_sentence) for p in retriever.retrieve(question)]
 
 
+@pytest.mark.slow
 def test_ray_ingest_equals_plain_ingest(tmp_path, embedder):
     # First in this module: Ray forks its head processes, which can hang while another thread of this
     # process is inside gRPC (a Milvus Lite server). The CLI likewise starts Ray before opening the store.
@@ -73,6 +74,7 @@ def test_ray_ingest_equals_plain_ingest(tmp_path, embedder):
         assert _top_passages(parallel, embedder, question) == _top_passages(plain, embedder, question)
 
 
+@pytest.mark.slow
 def test_faiss_and_milvus_lite_give_the_same_top_passages(tmp_path, embedder):
     faiss_store = SentenceStore(tmp_path / "faiss", embedder.dimension, embedder.model_id).open()
     milvus_store = SentenceStore(tmp_path / "milvus", embedder.dimension, embedder.model_id, store="milvus").open()
@@ -92,6 +94,7 @@ def test_faiss_and_milvus_lite_give_the_same_top_passages(tmp_path, embedder):
         milvus_store.vectors.close()
 
 
+@pytest.mark.slow
 def test_milvus_lite_remove_persist_reload(tmp_path, embedder):
     directory = tmp_path / "index"
     store = SentenceStore(directory, embedder.dimension, embedder.model_id, store="milvus").open()
@@ -113,6 +116,7 @@ def test_milvus_lite_remove_persist_reload(tmp_path, embedder):
     reloaded.vectors.close()
 
 
+@pytest.mark.slow
 def test_a_milvus_lite_index_file_cut_short_by_a_crash_is_built_again(tmp_path, embedder):
     # Milvus Lite 3.2 saves a segment's index file in place; a kill -9 during the save (seen once in the
     # kill -9 test below, under load) leaves it truncated, and the collection would no longer load.
@@ -132,6 +136,7 @@ def test_a_milvus_lite_index_file_cut_short_by_a_crash_is_built_again(tmp_path, 
     reloaded.vectors.close()
 
 
+@pytest.mark.slow
 def test_milvus_rows_the_manifest_does_not_name_are_ignored_then_pruned(tmp_path, embedder):
     directory = tmp_path / "index"
     store = SentenceStore(directory, embedder.dimension, embedder.model_id, store="milvus").open()
@@ -147,6 +152,7 @@ def test_milvus_rows_the_manifest_does_not_name_are_ignored_then_pruned(tmp_path
     reloaded.vectors.close()
 
 
+@pytest.mark.slow
 def test_kill_9_while_adding_to_milvus_lite_never_breaks_the_index(tmp_path, embedder):
     rng = random.Random(11)
     directory = tmp_path / "index"
@@ -193,6 +199,7 @@ def test_faiss_goes_from_flat_to_ivf_past_the_limit_and_reloads(tmp_path, monkey
     assert again.count == 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["faiss", "milvus"])
 def test_a_snapshot_taken_before_an_add_does_not_see_it(tmp_path, embedder, backend):
     store = SentenceStore(tmp_path / backend, embedder.dimension, embedder.model_id, store=backend).open()

@@ -11,6 +11,9 @@ import torch
 
 from articleqa.runtime.backbone import VERIFIED, is_adapter, merged_reader
 
+# slow: processes, servers or the shipped reader (the fast tier, -m "not slow", leaves them out)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture()
 def adapter_dir(tmp_path, tiny_reader_dir):

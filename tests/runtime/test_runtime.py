@@ -35,6 +35,7 @@ def exports(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_the_tiny_reader_reads_the_same_on_the_exports_as_on_torch(tiny_reader_dir, tmp_path):
     assert resolve_runtime("auto", tiny_reader_dir, tmp_path) == "torch"  # no export yet
     for runtime in ("onnx", "openvino"):
@@ -86,6 +87,7 @@ def test_without_openvino_the_exports_run_on_onnx_runtime(tiny_reader_dir, tmp_p
     assert hands_over(tiny_reader_dir, precision="bf16", onnx_dir=tmp_path)
 
 
+@pytest.mark.slow
 def test_new_weights_never_run_on_an_old_export(tiny_reader_dir, tmp_path):
     import shutil
 
@@ -118,6 +120,7 @@ def test_an_export_that_fails_leaves_nothing_a_start_would_load(tiny_reader_dir,
     assert resolve_runtime("auto", tiny_reader_dir, tmp_path) == "torch"
 
 
+@pytest.mark.slow
 def test_the_embedder_on_the_exports_gives_torch_vectors(exports):
     from articleqa.index.embedder import Embedder
     from articleqa.runtime.compute import native_bf16
@@ -138,6 +141,7 @@ def test_the_embedder_on_the_exports_gives_torch_vectors(exports):
     assert np.sum(queries * torch_fp32[:5], axis=1).min() > 0.99999
 
 
+@pytest.mark.slow
 def test_the_seed_answers_are_the_same_on_either_runtime(exports, embedder, tmp_path):
     """The shipped reader and embedder on OpenVINO and ONNX Runtime answer every seed question as on torch
     (fp32)."""
@@ -158,6 +162,7 @@ def test_the_seed_answers_are_the_same_on_either_runtime(exports, embedder, tmp_
             assert abs(exported.score - torch_.score) < 0.01, exported.question
 
 
+@pytest.mark.slow
 def test_answering_on_exports_never_imports_torch(exports, tmp_path):
     """What makes the start fast: with the exports, indexing the seed and answering load neither torch nor
     transformers (nor sentence-transformers)."""

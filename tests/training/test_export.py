@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 from transformers import AutoModelForQuestionAnswering
 
@@ -35,6 +36,7 @@ def test_several_checkpoints_are_averaged_weight_by_weight(tiny_reader_dir, tmp_
         assert torch.allclose(soup[name], ((value + other[name]) / 2).half().float()), name
 
 
+@pytest.mark.slow
 def test_the_first_sources_evidence_weight_comes_along_and_its_calibration_does_not(tiny_reader_dir, tmp_path):
     source = tmp_path / "source"
     export.main([str(tiny_reader_dir), str(source)])

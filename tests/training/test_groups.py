@@ -1,5 +1,7 @@
 """Training groups: the unanswerable questions made by swapping a name (training/groups.py)."""
 
+import pytest
+
 from training.groups import Document, DocumentQuestion, entity_swapped_questions
 
 
@@ -66,6 +68,7 @@ def test_the_windows_holding_a_readers_wrong_answers_come_first_among_the_look_a
     assert look_alike(lost) == look_alike(None)  # a wrong answer not found: word overlap decides, as before
 
 
+@pytest.mark.slow
 def test_groups_built_by_spawned_workers_are_the_parts_built_here_shuffled_by_the_seed():
     import random
 

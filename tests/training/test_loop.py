@@ -39,6 +39,7 @@ def _train(out, tiny_reader_dir, stop_at: int | None, resume: bool):
     return best, model
 
 
+@pytest.mark.slow
 def test_a_resumed_run_ends_where_an_unbroken_one_does(tmp_path, tiny_reader_dir):
     best, unbroken = _train(tmp_path / "once", tiny_reader_dir, stop_at=None, resume=False)
     stopped, _ = _train(tmp_path / "twice", tiny_reader_dir, stop_at=3, resume=False)
@@ -69,6 +70,7 @@ def test_the_logged_loss_is_the_mean_since_the_last_evaluation(tmp_path, tiny_re
     assert losses == [1.0, 1.0]
 
 
+@pytest.mark.slow
 def test_a_cpu_run_goes_on_under_jemalloc_where_it_is_installed():
     import subprocess
     import sys

@@ -1,6 +1,8 @@
 """Which reader is better (training/selection.py), for a run's best checkpoint and the GPU sweep's
 choice alike: the seed first, then `val`."""
 
+import pytest
+
 from training.selection import seed_checks, selection_key
 from training.sweep import ranking
 
@@ -28,6 +30,7 @@ def test_a_run_keeps_a_step_that_loses_seed_answers_only_over_none():
     assert selection_key(_val(75.0), floor) < selection_key(start, floor)
 
 
+@pytest.mark.slow
 def test_seed_checks_ask_every_answerable_seed_question_turn_and_paraphrase(tiny_reader_dir):
     from articleqa.qa.reader import ExtractiveReader
     from articleqa.seed import seed_conversation, seed_paraphrases, seed_questions

@@ -10,6 +10,9 @@ from articleqa.ui.server import serve
 from benchmarks.common import free_port
 from tests.news_site import news_site
 
+# slow: processes, servers or the shipped reader (the fast tier, -m "not slow", leaves them out)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture()
 def served(answering_app):

@@ -125,17 +125,20 @@ def _from_timeline(question: str, query: str, judgement: Judgement, passages: Se
         _, other, _, start, end = _locate(report.judgement.best, passages, articles)
         earlier.append(EarlierReport(report.answer, report.date, other.title, other.id, other.text[start:end],
                                      round(report.judgement.confidence, 4)))
+    # the other possible answers: the reading's and the chosen report's, one per answer text, less what the
+    # reports already say, as many as the policy shows
     said = [normalize_answer(text) for text in (timeline.chosen.answer, *(r.answer for r in timeline.earlier))]
-    others = tuple((span, confidence) for span, confidence in judgement.alternatives + chosen.alternatives
-                   if not any(normalize_answer(span.text) in key or key in normalize_answer(span.text) for key in said))
-    answer = assemble(question, query, Judgement(chosen.best, chosen.confidence, False, others[:len(judgement.alternatives) or 3]),
+    others: list[tuple[Span, float]] = []
+    for span, confidence in judgement.alternatives + chosen.alternatives:
+        key = normalize_answer(span.text)
+        if not any(key in other or other in key for other in said):
+            said.append(key)
+            others.append((span, confidence))
+    shown = max(len(judgement.alternatives), len(chosen.alternatives))
+    answer = assemble(question, query, Judgement(chosen.best, chosen.confidence, False, tuple(others[:shown])),
                       passages, articles)
-    # one alternative per answer text (both readings may name it)
-    seen: set[str] = set()
-    alternatives = [a for a in answer.alternatives
-                    if not (normalize_answer(a.answer) in seen or seen.add(normalize_answer(a.answer)))]
     message = " ".join(filter(None, (answer.message, timeline.note)))
-    return replace(answer, as_of=timeline.chosen.date, earlier_reports=earlier, alternatives=alternatives,
+    return replace(answer, as_of=timeline.chosen.date, earlier_reports=earlier,
                    period=timeline.period or period, message=message)
 
 

@@ -184,7 +184,10 @@ def date_range(since: str | None, until: str | None, today: date) -> Period | No
     if start and end and start > end:
         raise InvalidQuestion(f"The date range ends ({format_date(end.isoformat())}) before it starts "
                               f"({format_date(start.isoformat())}).")
-    label = " – ".join((format_date(start.isoformat()) if start else "…", format_date(end.isoformat()) if end else "…"))
+    if start and end:
+        label = f"{format_date(start.isoformat())} – {format_date(end.isoformat())}"
+    else:
+        label = f"from {format_date(start.isoformat())}" if start else f"up to {format_date(end.isoformat())}"
     return Period(start, end, label)
 
 

@@ -67,7 +67,7 @@ def test_a_fact_that_never_changed_is_still_right_with_no_earlier_report(app):
 
 def test_a_date_range_limits_what_is_searched(app):
     answer = app.ask(KILLED, None, Scope(until="2025-03-05"))
-    assert (answer.answer, answer.as_of, answer.period) == ("47", "2025-03-04", "… – 5 Mar 2025")
+    assert (answer.answer, answer.as_of, answer.period) == ("47", "2025-03-04", "up to 5 Mar 2025")
     assert [r.answer for r in answer.earlier_reports] == ["12"]
     nothing = app.ask(KILLED, None, Scope("2024-01-01", "2024-01-31"))
     assert nothing.answer is None and nothing.message == NOTHING_IN_RANGE.format(range="1 Jan 2024 – 31 Jan 2024")

@@ -50,9 +50,9 @@ def test_a_date_range_from_iso_dates_or_words():
     assert date_range("2025-03-01", "2025-03-06", TODAY) == Period(date(2025, 3, 1), date(2025, 3, 6),
                                                                    "1 Mar 2025 – 6 Mar 2025")
     last_week = date_range("last week", None, TODAY)
-    assert (last_week.start, last_week.end) == (date(2025, 2, 24), None)
+    assert (last_week.start, last_week.end, last_week.label) == (date(2025, 2, 24), None, "from 24 Feb 2025")
     until_march = date_range(None, "March 2025", TODAY)
-    assert (until_march.start, until_march.end) == (None, date(2025, 3, 31))
+    assert (until_march.start, until_march.end, until_march.label) == (None, date(2025, 3, 31), "up to 31 Mar 2025")
 
 
 @pytest.mark.parametrize(("since", "until", "message"), [

@@ -141,6 +141,7 @@ def gated_server(answering_app):
         demo.close()
 
 
+@pytest.mark.slow
 def test_busy_answer_when_the_queue_is_full(gated_server):
     client, gate = gated_server
     gate.opened.clear()

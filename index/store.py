@@ -236,6 +236,16 @@ def _fsync(path: Path) -> None:
         os.close(descriptor)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _checkpoints(folder: Path) -> list[tuple[int, Path]]:
     """(change number, path) of the FAISS checkpoints in `folder`, newest first."""
     found = [(int(p.stem.split("-")[1]), p) for p in folder.glob("dense-*.faiss") if p.stem.split("-")[1].isdigit()]
@@ -739,6 +749,9 @@ class SentenceStore:
             return
         for number, path in _checkpoints(self.directory):
             if number < seq:
+                path.unlink(missing_ok=True)
+        for path in self.directory.glob("dense-*.faiss.*.tmp"):  # left by a saver that died (300 MB at 200,000)
+            if (pid := path.name.split(".")[-2]).isdigit() and not _alive(int(pid)):
                 path.unlink(missing_ok=True)
 
     def _reconcile(self) -> None:

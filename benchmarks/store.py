@@ -233,9 +233,14 @@ def _compare(old: list[dict], new: list[dict]) -> dict:
         values = [r[key] for r in rows if r[key] is not None]
         return sum(values) / len(values)
 
+    def flips(key):  # (questions only the baseline got, questions only the new side got): the paired difference
+        return [sum(bool(o[key]) and not n[key] for o, n in zip(old, new, strict=True)),
+                sum(bool(n[key]) and not o[key] for o, n in zip(old, new, strict=True))]
+
     return {"questions": len(old),
             "story_recall_at_1": [share(old, "story_hit"), share(new, "story_hit")],
             "answer_recall": [share(old, "answer_in"), share(new, "answer_in")],
+            "story_hit_lost_gained": flips("story_hit"), "answer_in_lost_gained": flips("answer_in"),
             "same_top_story": sum(o["passages"][:1] and n["passages"][:1] and o["passages"][0][0] == n["passages"][0][0]
                                   for o, n in zip(old, new, strict=True)) / len(old),
             "same_passages": sum(o["passages"] == n["passages"] for o, n in zip(old, new, strict=True)) / len(old)}
@@ -264,6 +269,10 @@ def table(report: dict) -> str:
                   "|---|---|---|",
                   f"| story recall@1 | {parity['story_recall_at_1'][0]:.3f} | {parity['story_recall_at_1'][1]:.3f} |",
                   f"| answer in passages | {parity['answer_recall'][0]:.3f} | {parity['answer_recall'][1]:.3f} |",
+                  *([f"| questions only one side got, story / answer | | "
+                     f"{'-{} +{}'.format(*parity['story_hit_lost_gained'])} / "
+                     f"{'-{} +{}'.format(*parity['answer_in_lost_gained'])} |"]
+                    if "story_hit_lost_gained" in parity else []),
                   f"| same top story as {base} | 1 | {parity['same_top_story']:.3f} |",
                   f"| same passages as {base} | 1 | {parity['same_passages']:.3f} |"]
     if answers := report.get("answers"):
@@ -286,13 +295,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-parity", action="store_true")
     parser.add_argument("--no-load", action="store_true")
     parser.add_argument("--no-answers", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "store.json")
+    parser.add_argument("--no-doc", action="store_true", help="leave docs/store.md as it is")
     args = parser.parse_args(argv)
     sides = [args.baseline, args.now]
     report: dict = {"machine": machine(), "sides": sides, "sizes": {}}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         packages = {side: export(side, scratch / f"code-{i}") for i, side in enumerate(sides)}
-        for size in map(int, args.sizes.split(",")):
+        for size in (int(n) for n in args.sizes.split(",") if n):
             report["sizes"][size] = {}
             for i, side in enumerate(sides):
                 directory = scratch / f"store-{i}-{size}"
@@ -315,11 +326,11 @@ def main(argv: list[str] | None = None) -> None:
                     for i, side in enumerate(sides)]
             report["answers"] = _compare_answers(*runs)
             print("answers", json.dumps(report["answers"]), flush=True)
-    (ROOT / "benchmarks" / "results" / "store.json").write_text(json.dumps(report, indent=1))
+    args.out.write_text(json.dumps(report, indent=1))
     rendered = table(report)
     print(rendered)
     doc = ROOT / "docs" / "store.md"
-    if doc.exists():
+    if doc.exists() and not args.no_doc:
         write_doc_section(doc, "store", rendered)
 
 

@@ -128,7 +128,7 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
             question = texts[(index + n) % len(texts)]
             started = time.perf_counter()
             try:
-                result = connection.predict(question, None, api_name="/ask")
+                result = connection.predict(question, None, "", "", api_name="/ask")  # history, since, until
                 ok = isinstance(result, dict) and "error" not in result
             except Exception as error:
                 ok, result = False, repr(error)

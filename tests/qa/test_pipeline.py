@@ -1,5 +1,7 @@
 """qa/pipeline.py with answer.py: the whole pipeline (real FAISS, BM25, embedder; the tiny reader)."""
 
+import pytest
+
 from articleqa.qa.pipeline import ArticleQA
 from articleqa.qa.policy import AnswerPolicy
 from tests.conftest import SEED
@@ -59,3 +61,11 @@ def test_the_thread_setting_reaches_the_models_from_any_face(settings):
         assert model_threads() == 1 and torch.get_num_threads() == 1
     finally:
         use_threads(0)  # every core again, as the other tests expect
+
+
+def test_the_package_exposes_the_composing_class():
+    import articleqa
+
+    assert articleqa.ArticleQA is ArticleQA and articleqa.Settings.__name__ == "Settings"
+    with pytest.raises(AttributeError):
+        _ = articleqa.NoSuchThing

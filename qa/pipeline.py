@@ -27,6 +27,7 @@ from articleqa.qa.reader import ExtractiveReader, ReaderOutput, Span
 from articleqa.qa.retriever import HybridRetriever, Passage
 from articleqa.qa.similarity import SentenceSimilarity
 from articleqa.qa.timeline import ReportReading, follow, story_words
+from articleqa.runtime.backbone import merged_reader
 from articleqa.runtime.compute import use_threads
 
 __all__ = ["NO_ANSWER", "SUPPORTED_SUFFIXES", "Alternative", "Answer", "ArticleQA", "EarlierReport", "InvalidQuestion", "Reading",
@@ -97,7 +98,7 @@ class ArticleQA:
         store = SentenceStore(None if in_memory else settings.index_dir, embedder.dimension, embedder.model_id,
                               store="faiss" if in_memory else settings.store).open()
         reader = reader or ExtractiveReader.from_pretrained(
-            settings.reader, max_answer_tokens=settings.max_answer_tokens, precision=settings.precision,
+            merged_reader(settings.reader, settings.models_dir), max_answer_tokens=settings.max_answer_tokens, precision=settings.precision,
             runtime=settings.runtime, onnx_dir=settings.onnx_dir)
         policy = policy or AnswerPolicy.for_reader(settings.reader, alternatives=settings.alternatives)
         if always_answering:

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-haystack browser
+.PHONY: run test test-fast lint format bench bench-haystack browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,8 +30,17 @@ test: $(STAMP) browser
 	HF_HUB_OFFLINE=1 $(VENV)/bin/articleqa prepare
 	$(PY) -m pytest -q
 
+# the fast tier, to run while working (no processes, servers, browser or shipped-reader runs)
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 bench: $(STAMP) bench-haystack
 	$(PY) -m benchmarks.speed --levers

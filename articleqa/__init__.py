@@ -1,7 +1,7 @@
 """articleqa: question answering over news articles (see README.md).
 
-    from articleqa import ArticleQA
-    app = ArticleQA.from_settings()
+from articleqa import ArticleQA
+app = ArticleQA.from_settings()
 """
 
 from __future__ import annotations

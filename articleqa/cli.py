@@ -19,11 +19,17 @@ from articleqa.runtime.forward import RUNTIMES
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(data_dir=args.data_dir, embedder=args.embedder, reader=args.reader,
-                             precision=args.precision, runtime=args.runtime, store=args.store, budget=args.budget,
-                             whole_first=args.whole_first,
-                             **{k: getattr(args, k) for k in ("host", "port", "auth", "allow_private_urls")
-                                if getattr(args, k, None)})
+    return Settings.from_env(
+        data_dir=args.data_dir,
+        embedder=args.embedder,
+        reader=args.reader,
+        precision=args.precision,
+        runtime=args.runtime,
+        store=args.store,
+        budget=args.budget,
+        whole_first=args.whole_first,
+        **{k: getattr(args, k) for k in ("host", "port", "auth", "allow_private_urls") if getattr(args, k, None)},
+    )
 
 
 def _local(settings: Settings) -> Settings:
@@ -62,8 +68,10 @@ def answer_text(answer) -> str:
 
     # developing news: the answer holds as of its report's date ("63, as of 6 Mar 2025")
     as_of = f", as of {format_date(answer.as_of)}" if answer.answer and answer.as_of else ""
-    lines = [f"Q: {answer.question}",
-             f"A: {answer.answer or answer.message}{as_of}  (score {answer.score:.2f}, {answer.article})"]
+    lines = [
+        f"Q: {answer.question}",
+        f"A: {answer.answer or answer.message}{as_of}  (score {answer.score:.2f}, {answer.article})",
+    ]
     if answer.sentence:
         lines.append(f"   \u201c{answer.sentence}\u201d")
     if where := " \u2014 ".join(filter(None, (byline(answer.article_source, answer.article_date), answer.article_url))):
@@ -73,11 +81,15 @@ def answer_text(answer) -> str:
     if answer.period:
         lines.append(f"   period used: {answer.period}")
     if answer.earlier_reports:
-        lines.append("   earlier reports: " + "; ".join(
-            f"{r.answer} ({format_date(r.date)}, {r.article})" for r in answer.earlier_reports))
+        lines.append(
+            "   earlier reports: "
+            + "; ".join(f"{r.answer} ({format_date(r.date)}, {r.article})" for r in answer.earlier_reports)
+        )
     if answer.alternatives:
-        lines.append("   other possible answers: " + "; ".join(
-            f"{a.answer} ({confidence_phrase(a.score)})" for a in answer.alternatives))
+        lines.append(
+            "   other possible answers: "
+            + "; ".join(f"{a.answer} ({confidence_phrase(a.score)})" for a in answer.alternatives)
+        )
     return "\n".join(lines)
 
 
@@ -163,12 +175,17 @@ def cmd_list(args) -> int:
     app = _app(_settings(args))
     for article in app.articles():
         if args.json:
-            print(json.dumps({k: article[k] for k in ("id", "title", "date", "source", "url", "sentences")},
-                             ensure_ascii=False))
+            print(
+                json.dumps(
+                    {k: article[k] for k in ("id", "title", "date", "source", "url", "sentences")}, ensure_ascii=False
+                )
+            )
         else:
             where = byline(article["source"], article["date"])
-            print(f"{article['id']:>5}  {article['title']}  ({article['sentences']} sentences"
-                  f"{', ' + where if where else ''})")
+            print(
+                f"{article['id']:>5}  {article['title']}  ({article['sentences']} sentences"
+                f"{', ' + where if where else ''})"
+            )
     return 0
 
 
@@ -200,10 +217,27 @@ def cmd_feedback(args) -> int:
     store = FeedbackStore.in_data_dir(_settings(args).data_dir)
     summary = summarize(store.votes(), precision=args.precision_target)
     if args.json:
-        print(json.dumps({"file": str(store.path), "up": summary.up, "down": summary.down,
-                          "bands": [{"band": b.band, "up": b.up, "down": b.down, "share_right": round(b.share_right, 3),
-                                     "mean_confidence": round(b.mean_score, 3)} for b in summary.bands],
-                          "lowest_confidence_right": summary.lowest_confidence_right}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "file": str(store.path),
+                    "up": summary.up,
+                    "down": summary.down,
+                    "bands": [
+                        {
+                            "band": b.band,
+                            "up": b.up,
+                            "down": b.down,
+                            "share_right": round(b.share_right, 3),
+                            "mean_confidence": round(b.mean_score, 3),
+                        }
+                        for b in summary.bands
+                    ],
+                    "lowest_confidence_right": summary.lowest_confidence_right,
+                },
+                indent=2,
+            )
+        )
         return 0
     if not summary.bands:
         print(f"No feedback yet ({store.path}). Thumbs up or down on an answer in the chat records one.")
@@ -211,10 +245,14 @@ def cmd_feedback(args) -> int:
     print(f"{summary.up + summary.down} answers voted on: {summary.up} up, {summary.down} down  ({store.path})")
     print(f"{'confidence':<16} {'votes':>5} {'up':>4} {'down':>4} {'right':>6} {'mean confidence':>16}")
     for band in summary.bands:
-        print(f"{band.band:<16} {band.votes:>5} {band.up:>4} {band.down:>4} {band.share_right:>6.0%} {band.mean_score:>16.0%}")
+        print(
+            f"{band.band:<16} {band.votes:>5} {band.up:>4} {band.down:>4} {band.share_right:>6.0%} {band.mean_score:>16.0%}"
+        )
     if summary.lowest_confidence_right is not None:
-        print(f"Answers voted on were right {args.precision_target:.0%} of the time from confidence "
-              f"{summary.lowest_confidence_right:.2f} up (a candidate min_confidence; see README, Feedback).")
+        print(
+            f"Answers voted on were right {args.precision_target:.0%} of the time from confidence "
+            f"{summary.lowest_confidence_right:.2f} up (a candidate min_confidence; see README, Feedback)."
+        )
     return 0
 
 
@@ -230,8 +268,10 @@ def cmd_prepare(args) -> int:
     settings = _settings(args)
     # the reader runs in the settings' precision; the embedder embeds queries in fp32 and batches in it
     # a reader shipped as a LoRA adapter is merged into its packaged backbone first (once, into the cache)
-    models = [(merged_reader(settings.reader, settings.models_dir), "question-answering", {settings.precision}),
-              (settings.embedder or default_embedder_path(), "features", {"fp32", settings.precision})]
+    models = [
+        (merged_reader(settings.reader, settings.models_dir), "question-answering", {settings.precision}),
+        (settings.embedder or default_embedder_path(), "features", {"fp32", settings.precision}),
+    ]
     for model, kind, precisions in models:
         target = export_path(model, settings.onnx_dir)
         if target is None:
@@ -255,16 +295,25 @@ def cmd_eval(args) -> int:
         app = _app(replace(settings, data_dir=Path(scratch)), in_memory=True, always_answering=args.no_abstain)
         if args.kind == "squad":
             questions = load_squad(args.file)[: args.limit] if args.limit else load_squad(args.file)
-            result = evaluate_gold_paragraphs(app.reader, app.policy, questions, progress=True,
-                                              similarity=app.similarity)
+            result = evaluate_gold_paragraphs(
+                app.reader, app.policy, questions, progress=True, similarity=app.similarity
+            )
         else:
-            result = evaluate_articles(app, args.file, limit=args.limit, progress=True,
-                                       reliability_png=args.reliability)
+            result = evaluate_articles(
+                app, args.file, limit=args.limit, progress=True, reliability_png=args.reliability
+            )
     if args.predictions:
         result.write_predictions(args.predictions)
-    print(json.dumps({**{k: round(v, 2) for k, v in result.scores.items()},
-                      **{k: round(v, 2) for k, v in result.extra.items()},
-                      "ms_per_question": round(1000 * result.seconds_per_question, 1)}, indent=2))
+    print(
+        json.dumps(
+            {
+                **{k: round(v, 2) for k, v in result.scores.items()},
+                **{k: round(v, 2) for k, v in result.extra.items()},
+                "ms_per_question": round(1000 * result.seconds_per_question, 1),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -273,56 +322,98 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", type=Path, help="where the index lives (env ARTICLEQA_DATA_DIR)")
     common.add_argument("--embedder", help="sentence-transformers model id or path (env ARTICLEQA_EMBEDDER)")
     common.add_argument("--reader", help="extractive QA model directory or HF id (env ARTICLEQA_READER)")
-    common.add_argument("--store", help="vectors: faiss (default), milvus (Milvus Lite) or milvus://host:19530 "
-                        "(env ARTICLEQA_STORE)")
-    common.add_argument("--precision", choices=PRECISIONS,
-                        help="inference precision; auto = bf16 where the CPU has it natively (env ARTICLEQA_PRECISION)")
-    common.add_argument("--runtime", choices=RUNTIMES,
-                        help="auto (default): OpenVINO (else ONNX Runtime) for models exported by `articleqa "
-                        "prepare`, else torch (env ARTICLEQA_RUNTIME)")
-    common.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
-                        help="how much to log (env ARTICLEQA_LOG_LEVEL; default warning)")
-    common.add_argument("--budget", type=int,
-                        help="reader tokens of article text read per question (env ARTICLEQA_BUDGET)")
-    common.add_argument("--whole-first", type=float,
-                        help="the best story is read whole up to this many budgets of tokens (default 3; "
-                        "env ARTICLEQA_WHOLE_FIRST)")
+    common.add_argument(
+        "--store", help="vectors: faiss (default), milvus (Milvus Lite) or milvus://host:19530 (env ARTICLEQA_STORE)"
+    )
+    common.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="inference precision; auto = bf16 where the CPU has it natively (env ARTICLEQA_PRECISION)",
+    )
+    common.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        help="auto (default): OpenVINO (else ONNX Runtime) for models exported by `articleqa "
+        "prepare`, else torch (env ARTICLEQA_RUNTIME)",
+    )
+    common.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        help="how much to log (env ARTICLEQA_LOG_LEVEL; default warning)",
+    )
+    common.add_argument(
+        "--budget", type=int, help="reader tokens of article text read per question (env ARTICLEQA_BUDGET)"
+    )
+    common.add_argument(
+        "--whole-first",
+        type=float,
+        help="the best story is read whole up to this many budgets of tokens (default 3; env ARTICLEQA_WHOLE_FIRST)",
+    )
     parser = argparse.ArgumentParser(prog="articleqa", description="Question answering over news articles.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     ask = commands.add_parser("ask", parents=[common], help="answer questions")
-    ask.add_argument("--json", action="store_true",
-                     help="one JSON object per line per question: the Answer, as the API's /ask returns it")
-    ask.add_argument("--since", metavar="DATE", help="only articles published on or after DATE (2025-03-01, "
-                     "'1 March 2025', 'last week')")
+    ask.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line per question: the Answer, as the API's /ask returns it",
+    )
+    ask.add_argument(
+        "--since",
+        metavar="DATE",
+        help="only articles published on or after DATE (2025-03-01, '1 March 2025', 'last week')",
+    )
     ask.add_argument("--until", metavar="DATE", help="only articles published on or before DATE")
     ask.add_argument("question", nargs="+")
     ask.set_defaults(run=cmd_ask)
 
     fetching = argparse.ArgumentParser(add_help=False)
-    fetching.add_argument("--allow-private-urls", action="store_const", const=True,
-                          help="fetch private, loopback and link-local addresses too (env "
-                          "ARTICLEQA_ALLOW_PRIVATE_URLS; default: yes here and for serve on 127.0.0.1)")
+    fetching.add_argument(
+        "--allow-private-urls",
+        action="store_const",
+        const=True,
+        help="fetch private, loopback and link-local addresses too (env "
+        "ARTICLEQA_ALLOW_PRIVATE_URLS; default: yes here and for serve on 127.0.0.1)",
+    )
 
-    index = commands.add_parser("index", parents=[common, fetching],
-                                help="add article files, folders, web pages (https://...) or feeds")
+    index = commands.add_parser(
+        "index", parents=[common, fetching], help="add article files, folders, web pages (https://...) or feeds"
+    )
     index.add_argument("paths", nargs="*")
-    index.add_argument("--feed", action="append", metavar="URL_OR_FILE",
-                       help="an RSS or Atom feed: index its entries not indexed yet (repeatable)")
-    index.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
-                       help="embed in parallel on Ray: a local instance, or a cluster (auto, ray://head:10001)")
+    index.add_argument(
+        "--feed",
+        action="append",
+        metavar="URL_OR_FILE",
+        help="an RSS or Atom feed: index its entries not indexed yet (repeatable)",
+    )
+    index.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="embed in parallel on Ray: a local instance, or a cluster (auto, ray://head:10001)",
+    )
     index.set_defaults(run=cmd_index)
 
-    follow = commands.add_parser("follow", parents=[common, fetching],
-                                 help="keep a corpus current: index a feed's new entries every so often")
+    follow = commands.add_parser(
+        "follow", parents=[common, fetching], help="keep a corpus current: index a feed's new entries every so often"
+    )
     follow.add_argument("feed", metavar="FEED", help="the feed's URL or file")
-    follow.add_argument("--every", type=_interval, default=900, metavar="INTERVAL",
-                        help="how often: 90s, 15m (default), 2h, 1d; between 1 minute and 1 day")
+    follow.add_argument(
+        "--every",
+        type=_interval,
+        default=900,
+        metavar="INTERVAL",
+        help="how often: 90s, 15m (default), 2h, 1d; between 1 minute and 1 day",
+    )
     follow.set_defaults(run=cmd_follow)
 
     listing = commands.add_parser("list", parents=[common], help="list indexed articles")
-    listing.add_argument("--json", action="store_true",
-                         help="one JSON object per line per article: id, title, date, source, url, sentences")
+    listing.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line per article: id, title, date, source, url, sentences",
+    )
     listing.set_defaults(run=cmd_list)
 
     remove = commands.add_parser("remove", parents=[common], help="remove an article by title, id or URL")
@@ -330,32 +421,48 @@ def build_parser() -> argparse.ArgumentParser:
     remove.set_defaults(run=cmd_remove)
 
     serve = commands.add_parser("serve", parents=[common, fetching], help="serve the chat and the API")
-    serve.add_argument("--host", help="default 127.0.0.1 (loopback only); on another host, fetching private "
-                       "addresses is refused unless --allow-private-urls")
+    serve.add_argument(
+        "--host",
+        help="default 127.0.0.1 (loopback only); on another host, fetching private "
+        "addresses is refused unless --allow-private-urls",
+    )
     serve.add_argument("--port", type=int, help="default 7860")
     serve.add_argument("--auth", help="user:password to require a login (env ARTICLEQA_AUTH)")
     serve.set_defaults(run=cmd_serve)
 
-    feedback = commands.add_parser("feedback", parents=[common],
-                                   help="summarise the thumbs up/down given in the chat, by confidence")
+    feedback = commands.add_parser(
+        "feedback", parents=[common], help="summarise the thumbs up/down given in the chat, by confidence"
+    )
     feedback.add_argument("--json", action="store_true")
-    feedback.add_argument("--precision-target", type=float, default=0.7, metavar="SHARE",
-                          help="report the lowest confidence at which answers were right this often (default 0.7)")
+    feedback.add_argument(
+        "--precision-target",
+        type=float,
+        default=0.7,
+        metavar="SHARE",
+        help="report the lowest confidence at which answers were right this often (default 0.7)",
+    )
     feedback.set_defaults(run=cmd_feedback)
 
-    prepare = commands.add_parser("prepare", parents=[common],
-                                  help="export the reader and the embedder to ONNX (a faster start; run once)")
+    prepare = commands.add_parser(
+        "prepare", parents=[common], help="export the reader and the embedder to ONNX (a faster start; run once)"
+    )
     prepare.set_defaults(run=cmd_prepare)
 
     evaluate = commands.add_parser("eval", parents=[common], help="evaluate on a SQuAD file")
-    evaluate.add_argument("kind", choices=["squad", "articles"],
-                          help="squad: reader on gold paragraphs; articles: retrieval + reader over all articles")
+    evaluate.add_argument(
+        "kind",
+        choices=["squad", "articles"],
+        help="squad: reader on gold paragraphs; articles: retrieval + reader over all articles",
+    )
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--limit", type=int)
     evaluate.add_argument("--predictions", type=Path, help="write {id: answer} here")
     evaluate.add_argument("--no-abstain", action="store_true", help="always answer (measures the reader alone)")
-    evaluate.add_argument("--reliability", type=Path,
-                          help="articles: draw the reliability diagram (confidence against share right) here, PNG")
+    evaluate.add_argument(
+        "--reliability",
+        type=Path,
+        help="articles: draw the reliability diagram (confidence against share right) here, PNG",
+    )
     evaluate.set_defaults(run=cmd_eval)
     return parser
 

@@ -66,19 +66,31 @@ def main(argv: list[str] | None = None) -> None:
             recall += any(g and g in normalize_answer(p.text) for p in reading.passages for g in golds)
             f1 += score_one(reading.best.text, q.answers)[1] if reading.best else 0.0
             for mu in mus:
-                best = max(reading.spans, key=lambda span, mu=mu: interpolated(app.reader, span, reading.passages, mu),
-                           default=None)
+                best = max(
+                    reading.spans,
+                    key=lambda span, mu=mu: interpolated(app.reader, span, reading.passages, mu),
+                    default=None,
+                )
                 totals[mu] += score_one(best.text, q.answers)[1] if best else 0.0
         seconds = time.perf_counter() - started
         n = len(questions)
-        row = {"budget": budget, "passages": round(passages / n, 2), "windows": round(windows / n, 2),
-               "recall": round(100 * recall / n, 1), "ms_per_question": round(1000 * seconds / n, 1),
-               "f1": round(100 * f1 / n, 1), **{f"f1_mu{mu:g}": round(100 * totals[mu] / n, 1) for mu in mus}}
+        row = {
+            "budget": budget,
+            "passages": round(passages / n, 2),
+            "windows": round(windows / n, 2),
+            "recall": round(100 * recall / n, 1),
+            "ms_per_question": round(1000 * seconds / n, 1),
+            "f1": round(100 * f1 / n, 1),
+            **{f"f1_mu{mu:g}": round(100 * totals[mu] / n, 1) for mu in mus},
+        }
         rows.append(row)
         print(json.dumps(row), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"file": args.file.name, "questions": len(questions), "reader": app.settings.reader,
-                                    "rows": rows}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {"file": args.file.name, "questions": len(questions), "reader": app.settings.reader, "rows": rows}, indent=2
+        )
+    )
     header = list(rows[0])
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for row in rows:

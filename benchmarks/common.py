@@ -62,8 +62,13 @@ def machine() -> str:
                 flags = set(value.split())
     except OSError:
         pass
-    native = "native bf16 (AMX)" if "amx_tile" in flags else "native bf16 (AVX512-BF16)" \
-        if "avx512_bf16" in flags else "no native bf16: fp32"
+    native = (
+        "native bf16 (AMX)"
+        if "amx_tile" in flags
+        else "native bf16 (AVX512-BF16)"
+        if "avx512_bf16" in flags
+        else "no native bf16: fp32"
+    )
     return f"{os.cpu_count()} cores of {name}, {native}, no GPU"
 
 
@@ -125,8 +130,13 @@ def run_side(build, make_answer, process_start: float, settle=None) -> None:
     cold_s = time.time() - process_start
     if settle is not None:
         settle(state)
-    result = {"build_s": build_s, "sentences": sentences, "sentences_per_s": sentences / max(build_s, 1e-9),
-              "first_answer": first, "process_start_to_first_answer_s": cold_s}
+    result = {
+        "build_s": build_s,
+        "sentences": sentences,
+        "sentences_per_s": sentences / max(build_s, 1e-9),
+        "first_answer": first,
+        "process_start_to_first_answer_s": cold_s,
+    }
     result.update(measure(answer, task["questions"]))
     result["peak_rss_mb"] = peak_rss_mb()
     json.dump(result, open(sys.argv[2], "w"), indent=2)

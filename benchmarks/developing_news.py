@@ -36,9 +36,11 @@ SWEEP = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)
 def page(report: dict, source: str) -> bytes:
     """A saved news page: the date in its article:published_time, as publishers mark it."""
     paragraphs = "".join(f"<p>{escape(s.strip())}</p>" for s in report["text"].split(". "))
-    return (f'<html><head><meta property="article:published_time" content="{report["date"]}T08:00:00Z">'
-            f'<meta property="og:site_name" content="{escape(source)}"><title>{escape(report["title"])}</title>'
-            f'</head><body><article><h1>{escape(report["title"])}</h1>{paragraphs}</article></body></html>').encode()
+    return (
+        f'<html><head><meta property="article:published_time" content="{report["date"]}T08:00:00Z">'
+        f'<meta property="og:site_name" content="{escape(source)}"><title>{escape(report["title"])}</title>'
+        f"</head><body><article><h1>{escape(report['title'])}</h1>{paragraphs}</article></body></html>"
+    ).encode()
 
 
 def index_events(app, events: list[dict], seed: int = 41) -> None:
@@ -68,23 +70,37 @@ def score(app, events: list[dict], readings: dict) -> dict:
             counts[item["kind"]][0] += ok
             counts[item["kind"]][1] += 1
             listed = [r.answer for r in answer.earlier_reports]
-            row = {"kind": item["kind"], "question": item["q"], "gold": item["answers"], "answer": answer.answer,
-                   "as_of": answer.as_of, "period": answer.period, "earlier": listed, "right": ok}
+            row = {
+                "kind": item["kind"],
+                "question": item["q"],
+                "gold": item["answers"],
+                "answer": answer.answer,
+                "as_of": answer.as_of,
+                "period": answer.period,
+                "earlier": listed,
+                "right": ok,
+            }
             if item["kind"] == "latest":
                 found = any(right(text, item["earlier"]) for text in listed)
                 counts["earlier"][0] += found
                 counts["earlier"][1] += 1
                 row["earlier_right"] = found
             rows.append(row)
-    return {"figures": {k: round(100 * a / b, 1) if b else 0.0 for k, (a, b) in counts.items()},
-            "counts": {k: f"{a}/{b}" for k, (a, b) in counts.items()}, "rows": rows}
+    return {
+        "figures": {k: round(100 * a / b, 1) if b else 0.0 for k, (a, b) in counts.items()},
+        "counts": {k: f"{a}/{b}" for k, (a, b) in counts.items()},
+        "rows": rows,
+    }
 
 
 def read_all(app, events: list[dict]) -> dict:
     from articleqa.qa.periods import Scope
 
-    items = [(item["q"], None, Scope(today=date.fromisoformat(item["today"]) if "today" in item else None))
-             for event in events for item in event["questions"]]
+    items = [
+        (item["q"], None, Scope(today=date.fromisoformat(item["today"]) if "today" in item else None))
+        for event in events
+        for item in event["questions"]
+    ]
     readings = app.read_many(items)
     return {item[0]: reading for item, reading in zip(items, readings, strict=True)}
 
@@ -113,7 +129,11 @@ def dateless(limit: int | None) -> dict:
     from articleqa.seed import seed_questions
     from benchmarks.common import scratch_app
 
-    corpora = {"seed": None, "squad-val": "squad-v1.1-dev.val.json.gz", "timeqa-test": "extra/timeqa-human-test.json.gz"}
+    corpora = {
+        "seed": None,
+        "squad-val": "squad-v1.1-dev.val.json.gz",
+        "timeqa-test": "extra/timeqa-human-test.json.gz",
+    }
     figures = {}
     for name, file in corpora.items():
         app = scratch_app()
@@ -133,10 +153,16 @@ def dateless(limit: int | None) -> dict:
             off = [a.to_dict() for a in app.ask_many([(q, None) for q in questions])]
         keys = ("answer", "score", "sentence", "message", "article", "alternatives", "as_of", "earlier_reports")
         differ = sum(any(a[k] != b[k] for k in keys) for a, b in zip(on, off, strict=True))
-        figures[name] = {"questions": len(questions), "different": differ,
-                         "dated_articles": sum(bool(a.meta.date) for a in app.store.articles)}
-        print(f"{name}: {len(questions)} questions, {differ} answers differ with the step on and off "
-              f"({figures[name]['dated_articles']} dated articles)", flush=True)
+        figures[name] = {
+            "questions": len(questions),
+            "different": differ,
+            "dated_articles": sum(bool(a.meta.date) for a in app.store.articles),
+        }
+        print(
+            f"{name}: {len(questions)} questions, {differ} answers differ with the step on and off "
+            f"({figures[name]['dated_articles']} dated articles)",
+            flush=True,
+        )
     return figures
 
 
@@ -177,17 +203,32 @@ def main(argv: list[str] | None = None) -> None:
             app.settings = replace(chosen, comparable=share)
             figures = score(app, events, readings)["figures"]
             sweep[share] = figures
-            print(f"{share:>10}  {figures['latest']:>6}  {figures['earlier']:>7}  {figures['period']:>6}  {figures['same']:>6}")
+            print(
+                f"{share:>10}  {figures['latest']:>6}  {figures['earlier']:>7}  {figures['period']:>6}  {figures['same']:>6}"
+            )
         app.settings = chosen
-    print(f"\n{'baseline (the step off)' if args.baseline else f'comparable {app.settings.comparable}'}: newest report's answer {result['counts']['latest']} "
-          f"({result['figures']['latest']} %), an earlier report listed {result['counts']['earlier']} "
-          f"({result['figures']['earlier']} %), questions naming a time {result['counts']['period']} "
-          f"({result['figures']['period']} %), facts that never changed {result['counts']['same']} "
-          f"({result['figures']['same']} %)")
+    print(
+        f"\n{'baseline (the step off)' if args.baseline else f'comparable {app.settings.comparable}'}: newest report's answer {result['counts']['latest']} "
+        f"({result['figures']['latest']} %), an earlier report listed {result['counts']['earlier']} "
+        f"({result['figures']['earlier']} %), questions naming a time {result['counts']['period']} "
+        f"({result['figures']['period']} %), facts that never changed {result['counts']['same']} "
+        f"({result['figures']['same']} %)"
+    )
     out = args.out.with_name(args.out.stem + "_baseline.json") if args.baseline else args.out
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine(), "comparable": None if args.baseline else app.settings.comparable, **result,
-                                    "sweep": sweep}, indent=1, ensure_ascii=False) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "machine": machine(),
+                "comparable": None if args.baseline else app.settings.comparable,
+                **result,
+                "sweep": sweep,
+            },
+            indent=1,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

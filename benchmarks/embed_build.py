@@ -61,8 +61,9 @@ def onnx_encoder(folder: Path, variant: str = "fp32"):
         from onnxruntime.transformers import optimizer
 
         config = json.loads((Path(model) / "config.json").read_text())
-        fused = optimizer.optimize_model(str(path), model_type="bert", num_heads=config["num_attention_heads"],
-                                         hidden_size=config["hidden_size"])
+        fused = optimizer.optimize_model(
+            str(path), model_type="bert", num_heads=config["num_attention_heads"], hidden_size=config["hidden_size"]
+        )
         path = folder / "model.fused.onnx"
         fused.save_model_to_file(str(path))
     elif variant == "int8":
@@ -114,13 +115,17 @@ def main(argv: list[str] | None = None) -> None:
         def encode(batch: list[str]) -> np.ndarray:
             with inference_precision(precision):
                 return encoder.encode(batch, batch_size=32)
+
         return encode
 
     encoders = {"torch fp32": torch_encode("fp32"), "torch bf16 (autocast)": torch_encode("bf16")}
     missing: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for name, variant in (("ONNX Runtime fp32", "fp32"), ("ONNX Runtime fp32, fused BERT graph", "fused"),
-                              ("ONNX Runtime int8 (dynamic)", "int8")):
+        for name, variant in (
+            ("ONNX Runtime fp32", "fp32"),
+            ("ONNX Runtime fp32, fused BERT graph", "fused"),
+            ("ONNX Runtime int8 (dynamic)", "int8"),
+        ):
             try:
                 encoders[name] = onnx_encoder(Path(scratch) / variant, variant)
             except ImportError as error:
@@ -131,16 +136,25 @@ def main(argv: list[str] | None = None) -> None:
         cosine = np.sum(exact * row.pop("vectors"), axis=1)
         row.update(cosine_min=float(cosine.min()), cosine_mean=float(cosine.mean()))
     rows.update({name: {"missing": why} for name, why in missing.items()})
-    result = {"sentences": len(texts), "threads": torch.get_num_threads(), "native_bf16": native_bf16(), "variants": rows}
-    lines = ["| embedder | sentences/s (best) | / fp32 | CPU ms per sentence | cosine to fp32 (min / mean) |",
-             "|---|---|---|---|---|"]
+    result = {
+        "sentences": len(texts),
+        "threads": torch.get_num_threads(),
+        "native_bf16": native_bf16(),
+        "variants": rows,
+    }
+    lines = [
+        "| embedder | sentences/s (best) | / fp32 | CPU ms per sentence | cosine to fp32 (min / mean) |",
+        "|---|---|---|---|---|",
+    ]
     base = rows["torch fp32"]["sentences_per_s"]
     for name, row in rows.items():
         if "missing" in row:
             lines.append(f"| {name} | not installed ({row['missing']}) | – | – | – |")
         else:
-            lines.append(f"| {name} | {row['sentences_per_s']:,.0f} | {row['sentences_per_s'] / base:.2f} | "
-                         f"{row['cpu_ms_per_sentence']:.1f} | {row['cosine_min']:.5f} / {row['cosine_mean']:.5f} |")
+            lines.append(
+                f"| {name} | {row['sentences_per_s']:,.0f} | {row['sentences_per_s'] / base:.2f} | "
+                f"{row['cpu_ms_per_sentence']:.1f} | {row['cosine_min']:.5f} / {row['cosine_mean']:.5f} |"
+            )
     print("\n".join(lines))
     print(f"{len(texts)} sentences, {result['threads']} threads, native bf16: {result['native_bf16']}")
     if args.json:

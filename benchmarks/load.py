@@ -44,8 +44,11 @@ def mode_env(mode: str) -> dict[str, str]:
     "batched" with "/N" questions per batch at most ("batched/4")."""
     mode, _, max_batch = mode.partition("/")
     name, _, threads = mode.partition(":")
-    return {**MODES[name], **({"ARTICLEQA_THREADS": threads} if threads else {}),
-            **({"ARTICLEQA_MAX_BATCH": max_batch} if max_batch else {})}
+    return {
+        **MODES[name],
+        **({"ARTICLEQA_THREADS": threads} if threads else {}),
+        **({"ARTICLEQA_MAX_BATCH": max_batch} if max_batch else {}),
+    }
 
 
 def seed_question_texts() -> list[str]:
@@ -96,8 +99,14 @@ def make_client(url: str, client: str):
     raise ValueError(f"client must be one of {', '.join(CLIENTS)}, not {client!r}")
 
 
-def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, add_articles: bool = True,
-             client: str = "gradio_client") -> dict:
+def run_load(
+    url: str,
+    callers: int,
+    questions: int,
+    deadline_s: float = 600.0,
+    add_articles: bool = True,
+    client: str = "gradio_client",
+) -> dict:
     """Each caller asks `questions` questions in turn; one extra caller adds articles meanwhile. The clock
     starts once every caller has connected (connecting is not answering). `client_cpu_ms` is this
     process's CPU per answered question: what the callers themselves took from the machine."""
@@ -141,8 +150,11 @@ def run_load(url: str, callers: int, questions: int, deadline_s: float = 600.0, 
     def writer() -> None:
         caller = make_client(url, client)
         for n in range(3):
-            result = caller.predict(f"Load test note {n} {time.time()}\n\nThe committee met on day {n} and agreed.",
-                                    "", api_name="/add_article")
+            result = caller.predict(
+                f"Load test note {n} {time.time()}\n\nThe committee met on day {n} and agreed.",
+                "",
+                api_name="/add_article",
+            )
             if result.get("errors"):
                 with lock:
                     errors.append(f"add: {result['errors']}")
@@ -180,8 +192,10 @@ def models_handing_over() -> int:
     from articleqa.runtime.forward import hands_over
 
     settings = Settings.from_env()
-    return sum(hands_over(name, settings.runtime, settings.precision, settings.onnx_dir)
-               for name in (settings.reader, settings.embedder or default_embedder_path()))
+    return sum(
+        hands_over(name, settings.runtime, settings.precision, settings.onnx_dir)
+        for name in (settings.reader, settings.embedder or default_embedder_path())
+    )
 
 
 def start_server(timeout_s: float = 300.0, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
@@ -193,9 +207,24 @@ def start_server(timeout_s: float = 300.0, env: dict[str, str] | None = None) ->
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="articleqa-load-")
     env = {**os.environ, **(env or {})}
-    server = subprocess.Popen([sys.executable, "-m", "articleqa.cli", "serve", "--port", str(port), "--data-dir", data_dir,
-                               "--log-level", "info"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "articleqa.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            data_dir,
+            "--log-level",
+            "info",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     handed_over = threading.Semaphore(0)
     failures: list[str] = []
 
@@ -261,17 +290,23 @@ def targets(levels: dict[str, dict[int, dict]]) -> list[str]:
     lines = []
     if 1 in batched and 16 in batched:
         ratio = batched[16]["questions_per_s"] / batched[1]["questions_per_s"]
-        lines.append(f"16 callers: {ratio:.1f}x one caller's throughput (target >= 3x): {'met' if ratio >= 3 else 'missed'}")
+        lines.append(
+            f"16 callers: {ratio:.1f}x one caller's throughput (target >= 3x): {'met' if ratio >= 3 else 'missed'}"
+        )
     if 32 in batched:
         top = batched[32]
         bound = 1.5 * 32 / top["questions_per_s"]
         met = top["errors"] == 0 and top["p95_s"] <= bound
-        lines.append(f"32 callers: {top['errors']} errors, p95 {top['p95_s'] * 1000:.0f} ms against 1.5 x 32 / throughput = "
-                     f"{bound * 1000:.0f} ms: {'met' if met else 'missed'}")
+        lines.append(
+            f"32 callers: {top['errors']} errors, p95 {top['p95_s'] * 1000:.0f} ms against 1.5 x 32 / throughput = "
+            f"{bound * 1000:.0f} ms: {'met' if met else 'missed'}"
+        )
     if 1 in batched and 1 in unbatched:
         b, u = batched[1]["p50_s"], unbatched[1]["p50_s"]
-        lines.append(f"1 caller: p50 {b * 1000:.0f} ms batched against {u * 1000:.0f} ms unbatched "
-                     f"(target: no worse): {'met' if b <= u * 1.05 else 'missed'} (5 % noise allowed)")
+        lines.append(
+            f"1 caller: p50 {b * 1000:.0f} ms batched against {u * 1000:.0f} ms unbatched "
+            f"(target: no worse): {'met' if b <= u * 1.05 else 'missed'} (5 % noise allowed)"
+        )
     return lines
 
 
@@ -279,8 +314,10 @@ def table(result: dict) -> str:
     # caller counts are ints when measured and strings when the results come back from JSON
     levels = {mode: {int(n): row for n, row in rows.items()} for mode, rows in result["levels"].items()}
     modes = list(levels)
-    lines = [f"| callers | server | questions/s | / {modes[0]} | p50 (ms) | p95 (ms) | errors | callers' CPU (ms/q) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| callers | server | questions/s | / {modes[0]} | p50 (ms) | p95 (ms) | errors | callers' CPU (ms/q) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for n in sorted({n for rows in levels.values() for n in rows}):
         first = levels[modes[0]].get(n)
         for mode in modes:
@@ -290,39 +327,61 @@ def table(result: dict) -> str:
             ratio = f"{row['questions_per_s'] / first['questions_per_s']:.2f}" if first else "–"
             p50, p95 = ((f"{row[k] * 1000:,.0f}" if row[k] is not None else "–") for k in ("p50_s", "p95_s"))
             client_cpu = f"{row['client_cpu_ms']:.0f}" if "client_cpu_ms" in row else "–"
-            lines.append(f"| {n} | {mode} | {row['questions_per_s']:.1f} | {ratio} | {p50} | {p95} | {row['errors']} "
-                         f"| {client_cpu} |")
+            lines.append(
+                f"| {n} | {mode} | {row['questions_per_s']:.1f} | {ratio} | {p50} | {p95} | {row['errors']} "
+                f"| {client_cpu} |"
+            )
     alone = result.get("models_alone", {})
     lines += ["", *[f"- {line}" for line in targets(levels)]]
     if alone:
-        lines.append("- the models alone, in-process, no server: " + "; ".join(
-            f"{name} {row['questions_per_s']:.1f} questions/s, {row['cpu_ms_per_question']:.0f} CPU ms per question"
-            for name, row in alone.items()))
-    lines += ["",
-              f"Machine: {result['machine']}; {result['questions_per_level']} questions per level and server, "
-              f"asked through {result.get('client', 'gradio_client')}; "
-              f"load average {result['load_before']} before, {result['load_after']} after."]
+        lines.append(
+            "- the models alone, in-process, no server: "
+            + "; ".join(
+                f"{name} {row['questions_per_s']:.1f} questions/s, {row['cpu_ms_per_question']:.0f} CPU ms per question"
+                for name, row in alone.items()
+            )
+        )
+    lines += [
+        "",
+        f"Machine: {result['machine']}; {result['questions_per_level']} questions per level and server, "
+        f"asked through {result.get('client', 'gradio_client')}; "
+        f"load average {result['load_before']} before, {result['load_after']} after.",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,4,16,32", help="numbers of concurrent callers")
-    parser.add_argument("--per-level", type=int, default=64, help="questions per level and mode (at least 2 per caller)")
-    parser.add_argument("--modes", default="unbatched,batched",
-                        help='servers to compare: batched, unbatched, or either with ":N" torch threads')
+    parser.add_argument(
+        "--per-level", type=int, default=64, help="questions per level and mode (at least 2 per caller)"
+    )
+    parser.add_argument(
+        "--modes",
+        default="unbatched,batched",
+        help='servers to compare: batched, unbatched, or either with ":N" torch threads',
+    )
     parser.add_argument("--url", help="measure a running server instead (one mode, called 'server')")
     parser.add_argument("--no-alone", action="store_true", help="skip the in-process figure of the models alone")
     parser.add_argument("--add-articles", action="store_true", help="one more caller adds 3 articles per level")
-    parser.add_argument("--client", choices=CLIENTS, default="rest",
-                        help="how the callers call /ask: plain HTTP (default) or gradio_client")
+    parser.add_argument(
+        "--client",
+        choices=CLIENTS,
+        default="rest",
+        help="how the callers call /ask: plain HTTP (default) or gradio_client",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-readme", action="store_true", help="leave the table in docs/scaling.md as it is")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.levels.split(",")]
     servers: dict[str, tuple[subprocess.Popen | None, str]] = {}
-    result: dict = {"machine": machine(), "questions_per_level": args.per_level, "client": args.client,
-                    "load_before": load_average(), "levels": {}}
+    result: dict = {
+        "machine": machine(),
+        "questions_per_level": args.per_level,
+        "client": args.client,
+        "load_before": load_average(),
+        "levels": {},
+    }
     if not args.no_alone:  # before any server starts: nothing else of ours runs meanwhile
         result["models_alone"] = models_alone(args.per_level)
         print("models alone:", json.dumps(result["models_alone"]), flush=True)
@@ -341,8 +400,11 @@ def main(argv: list[str] | None = None) -> None:
                 result["levels"].setdefault(mode, {})[n] = row
                 p50 = row["p50_s"] * 1000 if row["p50_s"] is not None else float("nan")
                 p95 = row["p95_s"] * 1000 if row["p95_s"] is not None else float("nan")
-                print(f"{mode:>9} {n:>3} callers: {row['questions_per_s']:6.1f} q/s  p50 {p50:6.0f} ms  "
-                      f"p95 {p95:6.0f} ms  errors {row['errors']}  callers' CPU {row['client_cpu_ms']:.0f} ms/q", flush=True)
+                print(
+                    f"{mode:>9} {n:>3} callers: {row['questions_per_s']:6.1f} q/s  p50 {p50:6.0f} ms  "
+                    f"p95 {p95:6.0f} ms  errors {row['errors']}  callers' CPU {row['client_cpu_ms']:.0f} ms/q",
+                    flush=True,
+                )
     finally:
         for server, _ in servers.values():
             if server is not None:

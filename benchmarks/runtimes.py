@@ -57,8 +57,11 @@ def main(argv: list[str] | None = None) -> None:
     for model, kind in ((SHIPPED_READER, "question-answering"), (default_embedder_path(), "features")):
         export(model, kind)  # as `articleqa prepare` does (a no-op when the export is there)
     article = SEED_ARTICLE.read_text(encoding="utf-8")
-    questions = [q["question"] for q in json.loads(
-        (SEEDS_DIR / "syrian-rebels-capture-hama.questions.json").read_text())["questions"] if q["answers"]]
+    questions = [
+        q["question"]
+        for q in json.loads((SEEDS_DIR / "syrian-rebels-capture-hama.questions.json").read_text())["questions"]
+        if q["answers"]
+    ]
     batch = (questions * 2)[:16]
     texts = sentences(args.sentences)
     queries = [f"{q} ({i})" for i, q in enumerate(questions)]  # distinct texts: the query cache never answers
@@ -72,8 +75,9 @@ def main(argv: list[str] | None = None) -> None:
         embedder.embed([queries[0]], precision="fp32")
         models[name] = (reader, embedder)
 
-    rows: dict[str, dict] = {name: {"reader_ms": [], "reader_batched_ms": [], "sentences_per_s": [], "query_ms": []}
-                             for name in models}
+    rows: dict[str, dict] = {
+        name: {"reader_ms": [], "reader_batched_ms": [], "sentences_per_s": [], "query_ms": []} for name in models
+    }
     outputs: dict[str, dict] = {}
     for _ in range(args.rounds):
         for name, (reader, embedder) in models.items():
@@ -94,32 +98,50 @@ def main(argv: list[str] | None = None) -> None:
             outputs[name] = {"answers": answers, "vectors": vectors}
 
     exact = outputs["torch fp32"]
-    result = {"machine": machine(), "load_average": load_average(), "rounds": args.rounds,
-              "seed_questions": len(questions), "sentences": len(texts), "variants": {}}
+    result = {
+        "machine": machine(),
+        "load_average": load_average(),
+        "rounds": args.rounds,
+        "seed_questions": len(questions),
+        "sentences": len(texts),
+        "variants": {},
+    }
     for name, row in rows.items():
         answers = outputs[name]["answers"]
         same = sum(a.spans[0].text == b.spans[0].text for a, b in zip(answers, exact["answers"], strict=True))
-        delta = max(abs(a.spans[0].probability - b.spans[0].probability)
-                    for a, b in zip(answers, exact["answers"], strict=True))
+        delta = max(
+            abs(a.spans[0].probability - b.spans[0].probability) for a, b in zip(answers, exact["answers"], strict=True)
+        )
         cosine = np.sum(outputs[name]["vectors"] * exact["vectors"], axis=1)
         result["variants"][name] = {
-            "reader_ms": min(row["reader_ms"]), "reader_batched_ms": min(row["reader_batched_ms"]),
-            "sentences_per_s": max(row["sentences_per_s"]), "query_ms": min(row["query_ms"]),
-            "same_answers": same, "max_probability_difference": delta, "cosine_min": float(cosine.min())}
+            "reader_ms": min(row["reader_ms"]),
+            "reader_batched_ms": min(row["reader_batched_ms"]),
+            "sentences_per_s": max(row["sentences_per_s"]),
+            "query_ms": min(row["query_ms"]),
+            "same_answers": same,
+            "max_probability_difference": delta,
+            "cosine_min": float(cosine.min()),
+        }
 
     base = result["variants"]["torch fp32"]
-    lines = ["| runtime | reader, ms per seed question | batched 16, ms per question | embedder, sentences/s "
-             "| one query (ms) | reader speed / torch fp32 | same answers as torch fp32 | embeddings' cosine (min) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| runtime | reader, ms per seed question | batched 16, ms per question | embedder, sentences/s "
+        "| one query (ms) | reader speed / torch fp32 | same answers as torch fp32 | embeddings' cosine (min) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, v in result["variants"].items():
-        lines.append(f"| {name} | {v['reader_ms']:.1f} | {v['reader_batched_ms']:.1f} | {v['sentences_per_s']:,.0f} | "
-                     f"{v['query_ms']:.1f} | {base['reader_ms'] / v['reader_ms']:.2f} | "
-                     f"{v['same_answers']}/{len(questions)} (Δp ≤ {v['max_probability_difference']:.3f}) | "
-                     f"{v['cosine_min']:.5f} |")
+        lines.append(
+            f"| {name} | {v['reader_ms']:.1f} | {v['reader_batched_ms']:.1f} | {v['sentences_per_s']:,.0f} | "
+            f"{v['query_ms']:.1f} | {base['reader_ms'] / v['reader_ms']:.2f} | "
+            f"{v['same_answers']}/{len(questions)} (Δp ≤ {v['max_probability_difference']:.3f}) | "
+            f"{v['cosine_min']:.5f} |"
+        )
     lines.append("")
-    lines.append(f"Machine: {result['machine']}; best of {args.rounds} interleaved rounds; {len(questions)} answerable "
-                 f"seed questions, each reading the whole seed article; {len(texts)} SQuAD `val` sentences; "
-                 f"load average {result['load_average']} at the end.")
+    lines.append(
+        f"Machine: {result['machine']}; best of {args.rounds} interleaved rounds; {len(questions)} answerable "
+        f"seed questions, each reading the whole seed article; {len(texts)} SQuAD `val` sentences; "
+        f"load average {result['load_average']} at the end."
+    )
     rendered = "\n".join(lines)
     print(rendered)
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -15,17 +15,34 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROWS = [("build (s)", "build_s", "{:,.0f}"), ("peak RSS (MB)", "peak_rss_mb", "{:,.0f}"),
-        ("disk (MB)", "disk_mb", "{:,.0f}"), ("retrieval p50 (ms)", "retrieval_p50_ms", "{:.1f}"),
-        ("retrieval p95 (ms)", "retrieval_p95_ms", "{:.1f}"), ("dense search p50 (ms)", "dense_p50_ms", "{:.1f}"),
-        ("dense search p95 (ms)", "dense_p95_ms", "{:.1f}"), ("vector index", "dense_index", "{}")]
+ROWS = [
+    ("build (s)", "build_s", "{:,.0f}"),
+    ("peak RSS (MB)", "peak_rss_mb", "{:,.0f}"),
+    ("disk (MB)", "disk_mb", "{:,.0f}"),
+    ("retrieval p50 (ms)", "retrieval_p50_ms", "{:.1f}"),
+    ("retrieval p95 (ms)", "retrieval_p95_ms", "{:.1f}"),
+    ("dense search p50 (ms)", "dense_p50_ms", "{:.1f}"),
+    ("dense search p95 (ms)", "dense_p95_ms", "{:.1f}"),
+    ("vector index", "dense_index", "{}"),
+]
 
 
 def run(sentences: int, store: str) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"scale-{store}-") as scratch:
         out = Path(scratch) / "result.json"
-        done = subprocess.run([sys.executable, "-m", "benchmarks.side_million", str(sentences), str(out), store,
-                               str(Path(scratch) / "index")], capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.side_million",
+                str(sentences),
+                str(out),
+                store,
+                str(Path(scratch) / "index"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode:
             return {"failed": done.stderr[-3000:]}
         return json.loads(out.read_text())

@@ -35,8 +35,16 @@ def main(argv: list[str] | None = None) -> None:
     for item in seed_paraphrases():
         answer = app.ask(item.question)
         exact, f1 = score_one(answer.answer or "", item.answers)  # a decline is "": right only without a gold
-        rows.append({"question": item.question, "gold": list(item.answers), "answer": answer.answer,
-                     "confidence": round(answer.score, 3), "exact": exact, "f1": round(f1, 3)})
+        rows.append(
+            {
+                "question": item.question,
+                "gold": list(item.answers),
+                "answer": answer.answer,
+                "confidence": round(answer.score, 3),
+                "exact": exact,
+                "f1": round(f1, 3),
+            }
+        )
         print(f"{f1:4.2f}  {item.question}  ->  {answer.answer!r} ({answer.score:.2f})", flush=True)
     answerable = [r for r in rows if r["gold"]]
     summary = {

@@ -25,13 +25,18 @@ def build(task):
 
     store = InMemoryDocumentStore()
     documents = [Document(content=text, meta={"title": title}) for title, text in task["passages"]]
-    embedder = SentenceTransformersDocumentEmbedder(model=task["embedder"], progress_bar=False,
-                                                    normalize_embeddings=True, local_files_only=True)
+    embedder = SentenceTransformersDocumentEmbedder(
+        model=task["embedder"], progress_bar=False, normalize_embeddings=True, local_files_only=True
+    )
     embedder.warm_up()
     store.write_documents(embedder.run(documents)["documents"])
     pipeline = Pipeline()
-    pipeline.add_component("embed", SentenceTransformersTextEmbedder(
-        model=task["embedder"], progress_bar=False, normalize_embeddings=True, local_files_only=True))
+    pipeline.add_component(
+        "embed",
+        SentenceTransformersTextEmbedder(
+            model=task["embedder"], progress_bar=False, normalize_embeddings=True, local_files_only=True
+        ),
+    )
     pipeline.add_component("retrieve", InMemoryEmbeddingRetriever(store, top_k=task["top_k"]))
     pipeline.add_component("read", TransformersExtractiveReader(model=task["reader"], top_k=1, no_answer=False))
     pipeline.connect("embed.embedding", "retrieve.query_embedding")

@@ -62,13 +62,22 @@ def main(sentences: int, out: str, store_kind: str = "faiss", data_dir: str | No
         t = time.perf_counter()
         store.search_dense(q / np.linalg.norm(q), 30)
         dense.append(time.perf_counter() - t)
-    json.dump({"store": store_kind, "sentences": len(store), "dense_index": store.vectors.description,
-               "build_s": build_s, "disk_mb": _disk_mb(directory),
-               "retrieval_p50_ms": 1000 * percentile(latencies, 50),
-               "retrieval_p95_ms": 1000 * percentile(latencies, 95),
-               "dense_p50_ms": 1000 * percentile(dense, 50), "dense_p95_ms": 1000 * percentile(dense, 95),
-               "peak_rss_mb": peak_rss_mb()},
-              open(out, "w"), indent=2)
+    json.dump(
+        {
+            "store": store_kind,
+            "sentences": len(store),
+            "dense_index": store.vectors.description,
+            "build_s": build_s,
+            "disk_mb": _disk_mb(directory),
+            "retrieval_p50_ms": 1000 * percentile(latencies, 50),
+            "retrieval_p95_ms": 1000 * percentile(latencies, 95),
+            "dense_p50_ms": 1000 * percentile(dense, 50),
+            "dense_p95_ms": 1000 * percentile(dense, 95),
+            "peak_rss_mb": peak_rss_mb(),
+        },
+        open(out, "w"),
+        indent=2,
+    )
 
 
 if __name__ == "__main__":

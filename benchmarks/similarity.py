@@ -44,8 +44,10 @@ def lever(task: dict, rounds: int) -> dict:
             app.embedder.forget()  # cold: every question and sentence embedded afresh, as on a first visit
             times[mode] += timed(app, questions)
     app.similarity.annotate = annotate
-    result = {mode: {"p50_ms": round(1000 * percentile(t, 50), 1), "p95_ms": round(1000 * percentile(t, 95), 1)}
-              for mode, t in times.items()}
+    result = {
+        mode: {"p50_ms": round(1000 * percentile(t, 50), 1), "p95_ms": round(1000 * percentile(t, 95), 1)}
+        for mode, t in times.items()
+    }
     result["p50_ratio"] = round(result["with"]["p50_ms"] / result["without"]["p50_ms"], 2)
     return result
 
@@ -56,8 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
-    figures = {task["name"]: lever(task, args.rounds)
-               for task in (seed_task(), squad_task(args.articles, args.questions))}
+    figures = {
+        task["name"]: lever(task, args.rounds) for task in (seed_task(), squad_task(args.articles, args.questions))
+    }
     print(json.dumps({"machine": machine(), **figures, "load_average": load_average()}, indent=2))
 
 

@@ -26,21 +26,31 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Settings.from_env().qa_data_dir
 HAYSTACK_PYTHON = ROOT / ".venv-haystack" / "bin" / "python"
 
+
 def seed_task() -> dict:
     from articleqa.index.documents import load_article
     from articleqa.seed import SEED_ARTICLE, seed_questions
 
     article = load_article(SEED_ARTICLE)
-    questions = [{"id": str(i), "question": q.question, "answers": list(q.answers)}
-                 for i, q in enumerate(seed_questions()) if q.answers]
+    questions = [
+        {"id": str(i), "question": q.question, "answers": list(q.answers)}
+        for i, q in enumerate(seed_questions())
+        if q.answers
+    ]
     return {"name": "seed", "articles": [[article.title, article.text]], "questions": questions * 3}
 
 
 def squad_task(articles: int, questions: int) -> dict:
     from articleqa.qa.evaluation.squad_data import load_squad, read_squad_json
 
-    files = ["squad-v1.1-dev.val.json.gz", "squad-v1.1-dev.train.json.gz", "extra/squadshifts-new_wiki.json.gz",
-             "extra/qed-nq-train.json.gz", "extra/squadshifts-reddit.json.gz", "extra/squadshifts-amazon.json.gz"]
+    files = [
+        "squad-v1.1-dev.val.json.gz",
+        "squad-v1.1-dev.train.json.gz",
+        "extra/squadshifts-new_wiki.json.gz",
+        "extra/qed-nq-train.json.gz",
+        "extra/squadshifts-reddit.json.gz",
+        "extra/squadshifts-amazon.json.gz",
+    ]
     contexts, seen = [], set()
     for name in files:
         for article in read_squad_json(SHARED / name)["data"]:
@@ -50,8 +60,11 @@ def squad_task(articles: int, questions: int) -> dict:
                     contexts.append([f"{article.get('title', name)} ({n + 1})", paragraph["context"]])
     val = load_squad(SHARED / "squad-v1.1-dev.val.json.gz")
     picked = random.Random(0).sample(val, min(questions, len(val)))
-    return {"name": f"squad-{len(contexts)}", "articles": contexts,
-            "questions": [{"id": q.id, "question": q.question, "answers": q.answers} for q in picked]}
+    return {
+        "name": f"squad-{len(contexts)}",
+        "articles": contexts,
+        "questions": [{"id": q.id, "question": q.question, "answers": q.answers} for q in picked],
+    }
 
 
 def with_passages(task: dict, size: int = 3) -> dict:
@@ -72,19 +85,29 @@ def run(python: Path | str, script: list[str], task: dict, timeout: int = 3000) 
     with tempfile.TemporaryDirectory() as scratch:
         task_file, out_file = Path(scratch) / "task.json", Path(scratch) / "out.json"
         task_file.write_text(json.dumps(task))
-        done = subprocess.run([str(python), *script, str(task_file), str(out_file)], cwd=ROOT,
-                              capture_output=True, text=True, timeout=timeout,
-                              env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PATH": "/usr/bin:/bin"})
+        done = subprocess.run(
+            [str(python), *script, str(task_file), str(out_file)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PATH": "/usr/bin:/bin"},
+        )
         if done.returncode != 0:
             return {"failed": done.stderr[-2000:]}
         return json.loads(out_file.read_text())
 
 
-ROWS = [("p50_ms", "p50 latency (ms)", "lower"), ("p95_ms", "p95 latency (ms)", "lower"),
-        ("qps_1", "questions/s, 1 caller", "higher"), ("qps_4", "questions/s, 4 callers", "higher"),
-        ("sentences_per_s", "index build (sentences/s)", "higher"),
-        ("process_start_to_first_answer_s", "cold start to first answer (s)", "lower"),
-        ("peak_rss_mb", "peak RSS (MB)", "lower"), ("f1", "answer F1", "higher")]
+ROWS = [
+    ("p50_ms", "p50 latency (ms)", "lower"),
+    ("p95_ms", "p95 latency (ms)", "lower"),
+    ("qps_1", "questions/s, 1 caller", "higher"),
+    ("qps_4", "questions/s, 4 callers", "higher"),
+    ("sentences_per_s", "index build (sentences/s)", "higher"),
+    ("process_start_to_first_answer_s", "cold start to first answer (s)", "lower"),
+    ("peak_rss_mb", "peak RSS (MB)", "lower"),
+    ("f1", "answer F1", "higher"),
+]
 
 
 def _figure(value) -> str:
@@ -107,14 +130,21 @@ def table(results: dict) -> str:
         lines += _comparison(corpus, sides["articleqa"], sides.get("haystack", {}))
     million = results.get("million")
     if million and "failed" not in million:
-        lines.append(f"| synthetic {million['sentences']:,} sentences | retrieval p50 / p95 (ms) | "
-                     f"{million['retrieval_p50_ms']:.0f} / {million['retrieval_p95_ms']:.0f} | – | – |")
-        lines.append(f"| synthetic {million['sentences']:,} sentences | peak RSS (MB), build (s) | "
-                     f"{million['peak_rss_mb']:,.0f}, {million['build_s']:.0f} ({million['dense_index']}) | – | – |")
+        lines.append(
+            f"| synthetic {million['sentences']:,} sentences | retrieval p50 / p95 (ms) | "
+            f"{million['retrieval_p50_ms']:.0f} / {million['retrieval_p95_ms']:.0f} | – | – |"
+        )
+        lines.append(
+            f"| synthetic {million['sentences']:,} sentences | peak RSS (MB), build (s) | "
+            f"{million['peak_rss_mb']:,.0f}, {million['build_s']:.0f} ({million['dense_index']}) | – | – |"
+        )
     levers = results.get("levers", {})
     if levers:  # the same articleqa side on torch (bf16 where the CPU has it natively) instead of its exports
-        lines += ["", "| corpus | lever: the exports (vs torch) | exports | torch | exports / torch |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| corpus | lever: the exports (vs torch) | exports | torch | exports / torch |",
+            "|---|---|---|---|---|",
+        ]
         for corpus, on_torch in levers.items():
             lines += _comparison(corpus, results["corpora"][corpus]["articleqa"], on_torch)
     return "\n".join(lines)
@@ -126,7 +156,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--million", type=int, default=1_000_000, help="synthetic sentences (0: skip)")
     parser.add_argument("--no-haystack", action="store_true")
-    parser.add_argument("--levers", action="store_true", help="also run articleqa on torch (ARTICLEQA_RUNTIME=torch) to show what its exports give")
+    parser.add_argument(
+        "--levers",
+        action="store_true",
+        help="also run articleqa on torch (ARTICLEQA_RUNTIME=torch) to show what its exports give",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     parser.add_argument("--no-readme", action="store_true", help="leave the table in docs/benchmarks.md as it is")
     parser.add_argument("--reuse", action="store_true", help="keep the corpora figures of --out; rerun the rest")
@@ -155,16 +189,23 @@ def main(argv: list[str] | None = None) -> None:
         results["corpora"][name] = sides
         if args.levers:  # the same side on torch: what the exports (OpenVINO, else ONNX Runtime) give
             print(f"[{name}] articleqa on torch ...", flush=True)
-            results.setdefault("levers", {})[name] = run(sys.executable, ["-m", "benchmarks.side_ours"],
-                                                         {**task, "ours": {"runtime": "torch"}})
+            results.setdefault("levers", {})[name] = run(
+                sys.executable, ["-m", "benchmarks.side_ours"], {**task, "ours": {"runtime": "torch"}}
+            )
         print(json.dumps(sides, indent=1)[:3000], flush=True)
     if args.million:
         print(f"[synthetic {args.million:,}] retrieval ...", flush=True)
         with tempfile.TemporaryDirectory() as scratch:
             out = Path(scratch) / "million.json"
-            done = subprocess.run([sys.executable, "-m", "benchmarks.side_million", str(args.million), str(out)],
-                                  cwd=ROOT, capture_output=True, text=True)
-            results["million"] = json.loads(out.read_text()) if done.returncode == 0 else {"failed": done.stderr[-2000:]}
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.side_million", str(args.million), str(out)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            results["million"] = (
+                json.loads(out.read_text()) if done.returncode == 0 else {"failed": done.stderr[-2000:]}
+            )
     args.out.write_text(json.dumps(results, indent=2))
     rendered = table(results)
     print(rendered)

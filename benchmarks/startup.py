@@ -77,37 +77,66 @@ def main(argv: list[str] | None = None) -> None:
         environments = {"now, torch": {"ARTICLEQA_RUNTIME": "torch"}}
         if args.baseline:
             sides = {args.baseline: export(args.baseline, scratch / "baseline"), **sides}
-        figures: dict[str, dict[str, list[tuple[float, float]]]] = {side: {"import": [], "ask": [], "cold": []}
-                                                                    for side in sides}
+        figures: dict[str, dict[str, list[tuple[float, float]]]] = {
+            side: {"import": [], "ask": [], "cold": []} for side in sides
+        }
         for side, path in sides.items():  # the existing index each side answers from
-            seconds([python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / "index")], path,
-                    environments.get(side))
+            seconds(
+                [python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / "index")],
+                path,
+                environments.get(side),
+            )
         for run in range(args.runs):
             for side, path in sides.items():
                 env = environments.get(side)
                 figures[side]["import"].append(seconds([python, "-c", "import articleqa.qa.pipeline"], path, env))
-                figures[side]["ask"].append(seconds(
-                    [python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / "index")], path,
-                    env))
-                figures[side]["cold"].append(seconds(
-                    [python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / f"cold{run}")],
-                    path, env))
+                figures[side]["ask"].append(
+                    seconds(
+                        [python, "-m", "articleqa.cli", "ask", QUESTION, "--data-dir", str(scratch / side / "index")],
+                        path,
+                        env,
+                    )
+                )
+                figures[side]["cold"].append(
+                    seconds(
+                        [
+                            python,
+                            "-m",
+                            "articleqa.cli",
+                            "ask",
+                            QUESTION,
+                            "--data-dir",
+                            str(scratch / side / f"cold{run}"),
+                        ],
+                        path,
+                        env,
+                    )
+                )
                 print(side, {k: [round(x, 2) for x in v[-1]] for k, v in figures[side].items()}, flush=True)
     wall = {side: {k: min(w for w, _ in v) for k, v in rows.items()} for side, rows in figures.items()}
     cpu = {side: {k: statistics.median(c for _, c in v) for k, v in rows.items()} for side, rows in figures.items()}
-    labels = {"import": "import articleqa.qa.pipeline", "ask": f'`articleqa ask "{QUESTION}"`, existing index',
-              "cold": "cold start to first answer, empty data dir"}
+    labels = {
+        "import": "import articleqa.qa.pipeline",
+        "ask": f'`articleqa ask "{QUESTION}"`, existing index',
+        "cold": "cold start to first answer, empty data dir",
+    }
     names = list(sides)
-    lines = ["| figure | " + " | ".join(f"{side}: wall / CPU (s)" for side in names)
-             + (" | now / before: wall, CPU |" if len(names) > 1 else " |"),
-             "|---|" + "---|" * (len(names) + (len(names) > 1))]
+    lines = [
+        "| figure | "
+        + " | ".join(f"{side}: wall / CPU (s)" for side in names)
+        + (" | now / before: wall, CPU |" if len(names) > 1 else " |"),
+        "|---|" + "---|" * (len(names) + (len(names) > 1)),
+    ]
     for key, label in labels.items():
         cells = [f"{wall[side][key]:.2f} / {cpu[side][key]:.2f}" for side in names]
         if len(names) > 1:
             cells.append(f"{wall['now'][key] / wall[names[0]][key]:.2f}, {cpu['now'][key] / cpu[names[0]][key]:.2f}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", f"Fastest wall time and median CPU time of {args.runs} runs each, interleaved; {machine()}; load average "
-              f"{load_average()} at the end."]
+    lines += [
+        "",
+        f"Fastest wall time and median CPU time of {args.runs} runs each, interleaved; {machine()}; load average "
+        f"{load_average()} at the end.",
+    ]
     rendered = "\n".join(lines)
     print(rendered)
     if not args.no_readme:

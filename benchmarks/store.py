@@ -57,8 +57,9 @@ def _synthetic(first: int, count: int, sentences: int = 2, seed: int = 0):
             start += len(sentence) + 1
         vectors = rng.standard_normal((sentences, DIMENSION)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        yield EmbeddedArticle(f"Synthetic {n}", " ".join(parts), "", f"synthetic-{n}", tuple(spans), vectors,
-                              ArticleMeta())
+        yield EmbeddedArticle(
+            f"Synthetic {n}", " ".join(parts), "", f"synthetic-{n}", tuple(spans), vectors, ArticleMeta()
+        )
 
 
 class _FixedQuery:
@@ -104,8 +105,11 @@ def worker(task: str, directory: str, size: int) -> dict:
 
         store = SentenceStore(directory, DIMENSION, EMBEDDER_ID).open()
         passages = HybridRetriever(store, _FixedQuery()).retrieve("Which item says keyword777x w12 w40?")
-        return {"first_answer_s": time.perf_counter() - started, "peak_mb": _peak_mb(),
-                "top": passages[0].title if passages else None}
+        return {
+            "first_answer_s": time.perf_counter() - started,
+            "peak_mb": _peak_mb(),
+            "top": passages[0].title if passages else None,
+        }
     if task == "load":
         return _load(directory)
     if task == "parity":
@@ -137,10 +141,12 @@ def _load(directory: str) -> dict:
     threads = [threading.Thread(target=ask) for _ in range(4)]
     for thread in threads:
         thread.start()
-    script = ("import sys; sys.argv=['x']; from benchmarks.store import _synthetic;"
-              "from articleqa.index.store import SentenceStore as S;"
-              f"s=S({directory!r},{DIMENSION},{EMBEDDER_ID!r}).open();"
-              "[s.add([a]) for a in _synthetic(20_000_000, 50)]")
+    script = (
+        "import sys; sys.argv=['x']; from benchmarks.store import _synthetic;"
+        "from articleqa.index.store import SentenceStore as S;"
+        f"s=S({directory!r},{DIMENSION},{EMBEDDER_ID!r}).open();"
+        "[s.add([a]) for a in _synthetic(20_000_000, 50)]"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.environ.get("PYTHONPATH", ""), str(ROOT)])}
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
@@ -152,11 +158,22 @@ def _load(directory: str) -> dict:
     stop.set()
     for thread in threads:
         thread.join()
-    found = sum(1 for n in range(50) if any(
-        store.article(h.article_id).title == f"Synthetic {20_000_000 + n}"
-        for h in store.search_bm25(f"keyword{20_000_000 + n}x", 1)))
-    return {"answered": answered[0], "errors": len(errors), "error_samples": errors[:3], "writer_s": writer_s,
-            "new_found": found, "seen_after_s": seen_after}
+    found = sum(
+        1
+        for n in range(50)
+        if any(
+            store.article(h.article_id).title == f"Synthetic {20_000_000 + n}"
+            for h in store.search_bm25(f"keyword{20_000_000 + n}x", 1)
+        )
+    )
+    return {
+        "answered": answered[0],
+        "errors": len(errors),
+        "error_samples": errors[:3],
+        "writer_s": writer_s,
+        "new_found": found,
+        "seen_after_s": seen_after,
+    }
 
 
 def _parity(directory: str) -> dict:
@@ -172,8 +189,9 @@ def _parity(directory: str) -> dict:
     embedder = Embedder()
     store = SentenceStore(directory, embedder.dimension, embedder.model_id).open()
     seed = ROOT / "seeds" / "syrian-rebels-capture-hama.txt"
-    Indexer(store, embedder).add_articles([load_article(seed, 5_000_000),
-                                           *(Article(t, b) for t, b in articles_of(VAL))])
+    Indexer(store, embedder).add_articles(
+        [load_article(seed, 5_000_000), *(Article(t, b) for t, b in articles_of(VAL))]
+    )
     questions = [(q.question, q.title.replace("_", " "), q.answers) for q in load_squad(VAL)]
     seed_questions = json.loads((ROOT / "seeds" / "syrian-rebels-capture-hama.questions.json").read_text())
     for item in seed_questions.get("questions", []):
@@ -184,9 +202,13 @@ def _parity(directory: str) -> dict:
     for (question, title, answers), vector in zip(questions, vectors, strict=True):
         passages = retriever.retrieve(question, vector=vector)
         text = "\n".join(p.text for p in passages)
-        results.append({"passages": [[p.title, p.first_sentence, p.last_sentence] for p in passages],
-                        "story_hit": bool(passages) and passages[0].title == title,
-                        "answer_in": any(a in text for a in answers) if answers else None})
+        results.append(
+            {
+                "passages": [[p.title, p.first_sentence, p.last_sentence] for p in passages],
+                "story_hit": bool(passages) and passages[0].title == title,
+                "answer_in": any(a in text for a in answers) if answers else None,
+            }
+        )
     return {"results": results}
 
 
@@ -199,30 +221,57 @@ def _answers(directory: str) -> dict:
     app.add_files([ROOT / "seeds" / "syrian-rebels-capture-hama.txt"])
     seed = json.loads((ROOT / "seeds" / "syrian-rebels-capture-hama.questions.json").read_text())
     replies = [app.ask(item["question"]) for item in seed["questions"]]
-    return {"answers": [{"question": r.question, "answer": r.answer, "article": r.article, "sentence": r.sentence,
-                         "score": round(r.score, 3),
-                         "right": any(a.lower() in (r.answer or "").lower() for a in item.get("answers", []))}
-                        for r, item in zip(replies, seed["questions"], strict=True)]}
+    return {
+        "answers": [
+            {
+                "question": r.question,
+                "answer": r.answer,
+                "article": r.article,
+                "sentence": r.sentence,
+                "score": round(r.score, 3),
+                "right": any(a.lower() in (r.answer or "").lower() for a in item.get("answers", [])),
+            }
+            for r, item in zip(replies, seed["questions"], strict=True)
+        ]
+    }
 
 
 def _compare_answers(old: list[dict], new: list[dict]) -> dict:
-    same = [o["answer"] == n["answer"] and o["article"] == n["article"] and o["sentence"] == n["sentence"]
-            for o, n in zip(old, new, strict=True)]
-    return {"questions": len(old), "same": sum(same), "right": [sum(o["right"] for o in old),
-                                                                 sum(n["right"] for n in new)],
-            "answered": [sum(o["answer"] is not None for o in old), sum(n["answer"] is not None for n in new)],
-            "differences": [[o, n] for o, n, ok in zip(old, new, same, strict=True) if not ok]}
+    same = [
+        o["answer"] == n["answer"] and o["article"] == n["article"] and o["sentence"] == n["sentence"]
+        for o, n in zip(old, new, strict=True)
+    ]
+    return {
+        "questions": len(old),
+        "same": sum(same),
+        "right": [sum(o["right"] for o in old), sum(n["right"] for n in new)],
+        "answered": [sum(o["answer"] is not None for o in old), sum(n["answer"] is not None for n in new)],
+        "differences": [[o, n] for o, n, ok in zip(old, new, same, strict=True) if not ok],
+    }
 
 
 # ---- the parent: exports, runs, compares ---------------------------------------------------------------
 def run_worker(package: Path, task: str, directory: Path, size: int = 0, timeout: float = 3600) -> dict:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(package)}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(package),
+    }
     out = directory.parent / f"{directory.name}.{task}.json"
-    code = (f"import json,sys; sys.path.append({str(ROOT)!r}); from benchmarks.store import worker;"
-            f"json.dump(worker({task!r}, {str(directory)!r}, {size}), open({str(out)!r}, 'w'))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=tempfile.gettempdir(), env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    code = (
+        f"import json,sys; sys.path.append({str(ROOT)!r}); from benchmarks.store import worker;"
+        f"json.dump(worker({task!r}, {str(directory)!r}, {size}), open({str(out)!r}, 'w'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tempfile.gettempdir(),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{task} on {package} failed: {done.stderr[-2000:]}")
     return json.loads(out.read_text())
@@ -234,53 +283,88 @@ def _compare(old: list[dict], new: list[dict]) -> dict:
         return sum(values) / len(values)
 
     def flips(key):  # (questions only the baseline got, questions only the new side got): the paired difference
-        return [sum(bool(o[key]) and not n[key] for o, n in zip(old, new, strict=True)),
-                sum(bool(n[key]) and not o[key] for o, n in zip(old, new, strict=True))]
+        return [
+            sum(bool(o[key]) and not n[key] for o, n in zip(old, new, strict=True)),
+            sum(bool(n[key]) and not o[key] for o, n in zip(old, new, strict=True)),
+        ]
 
-    return {"questions": len(old),
-            "story_recall_at_1": [share(old, "story_hit"), share(new, "story_hit")],
-            "answer_recall": [share(old, "answer_in"), share(new, "answer_in")],
-            "story_hit_lost_gained": flips("story_hit"), "answer_in_lost_gained": flips("answer_in"),
-            "same_top_story": sum(o["passages"][:1] and n["passages"][:1] and o["passages"][0][0] == n["passages"][0][0]
-                                  for o, n in zip(old, new, strict=True)) / len(old),
-            "same_passages": sum(o["passages"] == n["passages"] for o, n in zip(old, new, strict=True)) / len(old)}
+    return {
+        "questions": len(old),
+        "story_recall_at_1": [share(old, "story_hit"), share(new, "story_hit")],
+        "answer_recall": [share(old, "answer_in"), share(new, "answer_in")],
+        "story_hit_lost_gained": flips("story_hit"),
+        "answer_in_lost_gained": flips("answer_in"),
+        "same_top_story": sum(
+            o["passages"][:1] and n["passages"][:1] and o["passages"][0][0] == n["passages"][0][0]
+            for o, n in zip(old, new, strict=True)
+        )
+        / len(old),
+        "same_passages": sum(o["passages"] == n["passages"] for o, n in zip(old, new, strict=True)) / len(old),
+    }
 
 
 def table(report: dict) -> str:
     base, now = report["sides"]
-    lines = [f"Machine: {report['machine']}; {base} = before the database, {now} = the database store.", "",
-             f"| articles | add one, {base} | add one, {now} | open + add, {base} | open + add, {now} "
-             f"| first answer, {base} | first answer, {now} | peak RSS, {base} | peak RSS, {now} |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Machine: {report['machine']}; {base} = before the database, {now} = the database store.",
+        "",
+        f"| articles | add one, {base} | add one, {now} | open + add, {base} | open + add, {now} "
+        f"| first answer, {base} | first answer, {now} | peak RSS, {base} | peak RSS, {now} |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for size, row in report["sizes"].items():
         o, n = row[base], row[now]
-        lines.append(f"| {int(size):,} | {o['add']['add_s'] * 1000:.0f} ms | {n['add']['add_s'] * 1000:.0f} ms "
-                     f"| {o['add']['total_s']:.2f} s | {n['add']['total_s']:.2f} s "
-                     f"| {o['first']['first_answer_s']:.2f} s | {n['first']['first_answer_s']:.2f} s "
-                     f"| {o['first']['peak_mb']:.0f} MB | {n['first']['peak_mb']:.0f} MB |")
+        lines.append(
+            f"| {int(size):,} | {o['add']['add_s'] * 1000:.0f} ms | {n['add']['add_s'] * 1000:.0f} ms "
+            f"| {o['add']['total_s']:.2f} s | {n['add']['total_s']:.2f} s "
+            f"| {o['first']['first_answer_s']:.2f} s | {n['first']['first_answer_s']:.2f} s "
+            f"| {o['first']['peak_mb']:.0f} MB | {n['first']['peak_mb']:.0f} MB |"
+        )
     if load := report.get("load"):
-        lines += ["", "| under load (4 retrieval threads, another process adds 50 articles) | "
-                  + " | ".join(report["sides"]) + " |", "|---|---|---|"]
+        lines += [
+            "",
+            "| under load (4 retrieval threads, another process adds 50 articles) | "
+            + " | ".join(report["sides"])
+            + " |",
+            "|---|---|---|",
+        ]
         for key in ("answered", "errors", "new_found", "seen_after_s"):
-            lines.append(f"| {key} | " + " | ".join(f"{load[s][key]:.2f}" if isinstance(load[s][key], float)
-                                                    else str(load[s][key]) for s in report["sides"]) + " |")
+            lines.append(
+                f"| {key} | "
+                + " | ".join(
+                    f"{load[s][key]:.2f}" if isinstance(load[s][key], float) else str(load[s][key])
+                    for s in report["sides"]
+                )
+                + " |"
+            )
     if parity := report.get("parity"):
-        lines += ["", f"| retrieval, {parity['questions']} questions (SQuAD val + seed) | {base} | {now} |",
-                  "|---|---|---|",
-                  f"| story recall@1 | {parity['story_recall_at_1'][0]:.3f} | {parity['story_recall_at_1'][1]:.3f} |",
-                  f"| answer in passages | {parity['answer_recall'][0]:.3f} | {parity['answer_recall'][1]:.3f} |",
-                  *([f"| questions only one side got, story / answer | | "
-                     f"{'-{} +{}'.format(*parity['story_hit_lost_gained'])} / "
-                     f"{'-{} +{}'.format(*parity['answer_in_lost_gained'])} |"]
-                    if "story_hit_lost_gained" in parity else []),
-                  f"| same top story as {base} | 1 | {parity['same_top_story']:.3f} |",
-                  f"| same passages as {base} | 1 | {parity['same_passages']:.3f} |"]
+        lines += [
+            "",
+            f"| retrieval, {parity['questions']} questions (SQuAD val + seed) | {base} | {now} |",
+            "|---|---|---|",
+            f"| story recall@1 | {parity['story_recall_at_1'][0]:.3f} | {parity['story_recall_at_1'][1]:.3f} |",
+            f"| answer in passages | {parity['answer_recall'][0]:.3f} | {parity['answer_recall'][1]:.3f} |",
+            *(
+                [
+                    f"| questions only one side got, story / answer | | "
+                    f"{'-{} +{}'.format(*parity['story_hit_lost_gained'])} / "
+                    f"{'-{} +{}'.format(*parity['answer_in_lost_gained'])} |"
+                ]
+                if "story_hit_lost_gained" in parity
+                else []
+            ),
+            f"| same top story as {base} | 1 | {parity['same_top_story']:.3f} |",
+            f"| same passages as {base} | 1 | {parity['same_passages']:.3f} |",
+        ]
     if answers := report.get("answers"):
-        lines += ["", f"| the shipped product on the seed's {answers['questions']} questions | {base} | {now} |",
-                  "|---|---|---|",
-                  f"| answered | {answers['answered'][0]} | {answers['answered'][1]} |",
-                  f"| right (a gold answer in the reply) | {answers['right'][0]} | {answers['right'][1]} |",
-                  f"| same answer, article and sentence as {base} | {answers['questions']} | {answers['same']} |"]
+        lines += [
+            "",
+            f"| the shipped product on the seed's {answers['questions']} questions | {base} | {now} |",
+            "|---|---|---|",
+            f"| answered | {answers['answered'][0]} | {answers['answered'][1]} |",
+            f"| right (a gold answer in the reply) | {answers['right'][0]} | {answers['right'][1]} |",
+            f"| same answer, article and sentence as {base} | {answers['questions']} | {answers['same']} |",
+        ]
     return "\n".join(lines)
 
 
@@ -313,17 +397,21 @@ def main(argv: list[str] | None = None) -> None:
                 report["sizes"][size][side] = row
                 print(size, side, json.dumps(row), flush=True)
         if not args.no_load:
-            report["load"] = {side: run_worker(packages[side], "load", scratch / f"store-{i}-1000")
-                              for i, side in enumerate(sides)}
+            report["load"] = {
+                side: run_worker(packages[side], "load", scratch / f"store-{i}-1000") for i, side in enumerate(sides)
+            }
             print("load", json.dumps(report["load"]), flush=True)
         if not args.no_parity:
-            runs = [run_worker(packages[side], "parity", scratch / f"parity-{i}")["results"]
-                    for i, side in enumerate(sides)]
+            runs = [
+                run_worker(packages[side], "parity", scratch / f"parity-{i}")["results"] for i, side in enumerate(sides)
+            ]
             report["parity"] = _compare(*runs)
             print("parity", json.dumps(report["parity"]), flush=True)
         if not args.no_answers:
-            runs = [run_worker(packages[side], "answers", scratch / f"answers-{i}")["answers"]
-                    for i, side in enumerate(sides)]
+            runs = [
+                run_worker(packages[side], "answers", scratch / f"answers-{i}")["answers"]
+                for i, side in enumerate(sides)
+            ]
             report["answers"] = _compare_answers(*runs)
             print("answers", json.dumps(report["answers"]), flush=True)
     args.out.write_text(json.dumps(report, indent=1))

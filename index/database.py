@@ -85,8 +85,9 @@ def query_words(db: sqlite3.Connection, table: str, text: str, documents: int) -
     words = list(dict.fromkeys(tokens(text)))
     if documents < 1000 or not words:
         return words
-    counts = dict(db.execute(f"SELECT term, doc FROM temp.{table}_vocab WHERE term IN ({','.join('?' * len(words))})",
-                             words))
+    counts = dict(
+        db.execute(f"SELECT term, doc FROM temp.{table}_vocab WHERE term IN ({','.join('?' * len(words))})", words)
+    )
     return [w for w in words if 0 < counts.get(w, 0) <= documents / 2]
 
 
@@ -104,14 +105,16 @@ class Database:
         connection = getattr(self._local, "connection", None)
         if connection is None:
             # autocommit mode (isolation_level=None): transactions are the explicit BEGIN ... COMMIT below
-            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                         check_same_thread=False)
+            connection = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
             connection.execute("PRAGMA journal_mode=WAL")
             # FULL: each commit is on disk when it returns (a power cut keeps what was reported added)
             connection.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'OFF'}")
             for table in ("sentence_fts", "story_fts"):  # each term's document count (no storage of its own)
-                connection.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_vocab "
-                                   f"USING fts5vocab(main, {table}, row)")
+                connection.execute(
+                    f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_vocab USING fts5vocab(main, {table}, row)"
+                )
             self._local.connection = connection
             with self._guard:
                 self._all.append(connection)

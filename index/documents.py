@@ -80,21 +80,28 @@ def _html_article(markup: str, url: str) -> tuple[str, str, ArticleMeta]:
     import trafilatura  # here, not at the top: answering questions never needs it (0.7 s of start-up)
 
     document = trafilatura.bare_extraction(
-        markup, url=http_url(url) or None, with_metadata=True, include_comments=False, include_tables=True,
+        markup,
+        url=http_url(url) or None,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
         favor_precision=True,  # boilerplate answers are worse than a lost standfirst; keeps inline tags inline
         # Dates from the page's markup only: the extensive search takes "© 2022" in a footer for the date.
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
     text = (document.text if document else "") or ""
     if len(text.split()) < MIN_ARTICLE_WORDS:
-        raise InvalidArticle("No article text was found on this page (it may be a front page, a login or "
-                             "cookie wall, or a page that is built by JavaScript). Nothing was added.")
+        raise InvalidArticle(
+            "No article text was found on this page (it may be a front page, a login or "
+            "cookie wall, or a page that is built by JavaScript). Nothing was added."
+        )
     page_url = http_url(document.url or "") or http_url(url)
     site = " ".join((document.sitename or "").split())
     if site in {urlsplit(page_url).netloc, urlsplit(page_url).hostname}:
         site = ""  # trafilatura's stand-in, the host: a feed's title says more (parse_article falls back to it)
-    meta = ArticleMeta(date=document.date or "", source=site, url=page_url,
-                       author=" ".join((document.author or "").split()))
+    meta = ArticleMeta(
+        date=document.date or "", source=site, url=page_url, author=" ".join((document.author or "").split())
+    )
     return document.title or "", text, meta
 
 
@@ -157,13 +164,22 @@ def _refuse_binary(text: str) -> str:
 def _kind(name: str, text: str) -> str:
     suffix = Path(name).suffix.lower()
     if suffix in (".html", ".htm") or (
-            not suffix and re.match(r"\s*(<!doctype html|<html|<head|<body)", text, re.I) is not None):
+        not suffix and re.match(r"\s*(<!doctype html|<html|<head|<body)", text, re.I) is not None
+    ):
         return "html"
     return "markdown" if suffix in (".md", ".markdown") else "text"
 
 
-def parse_article(raw: bytes | str, name: str = "", max_bytes: int = 5_000_000, *, kind: str = "", url: str = "",
-                  title: str = "", meta: ArticleMeta | None = None) -> Article:
+def parse_article(
+    raw: bytes | str,
+    name: str = "",
+    max_bytes: int = 5_000_000,
+    *,
+    kind: str = "",
+    url: str = "",
+    title: str = "",
+    meta: ArticleMeta | None = None,
+) -> Article:
     """An article from its bytes or text.
 
     `kind` ("html", "markdown", "text") is the format; by default `name` (a file name) picks it. `url`: where
@@ -193,7 +209,9 @@ def parse_article(raw: bytes | str, name: str = "", max_bytes: int = 5_000_000, 
     if not title:
         raise InvalidArticle("The article is empty.")
     if not text:
-        raise InvalidArticle("The article has a title but no text: the title goes on the first line, the text below it.")
+        raise InvalidArticle(
+            "The article has a title but no text: the title goes on the first line, the text below it."
+        )
     meta = page_meta.filled_from(meta) if meta else page_meta
     if meta.url and not meta.source:  # the site's name, else its host
         meta = replace(meta, source=(urlsplit(meta.url).hostname or "").removeprefix("www."))

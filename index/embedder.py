@@ -33,8 +33,14 @@ class Embedder:
     # with the question for the confidence, qa/similarity.py) come from the same few stories (1.5 KB each)
     QUERY_CACHE = 4096
 
-    def __init__(self, name_or_path: str = "", batch_size: int = 32, precision: str = "auto",
-                 runtime: str = "auto", onnx_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        name_or_path: str = "",
+        batch_size: int = 32,
+        precision: str = "auto",
+        runtime: str = "auto",
+        onnx_dir: Path | None = None,
+    ) -> None:
         """Configuration only: the model loads in `warm_up()` (or on first use), so building one is cheap.
         `runtime`: "auto" runs the model's ONNX export when it has one, on OpenVINO (runtime/forward.py), else
         torch; `precision` applies to batches of BF16_MIN_BATCH texts or more (ONNX Runtime runs fp32 always)."""
@@ -58,8 +64,11 @@ class Embedder:
             if self.model is None:
                 # A local model of the usual shape runs on transformers alone (index/pooled.py: a faster
                 # start); anything else (a hub id, other poolings) through sentence-transformers.
-                model = (PooledTransformer.load(self.name, self.runtime, self.onnx_dir, self.precision)
-                         if Path(self.name).is_dir() else None)
+                model = (
+                    PooledTransformer.load(self.name, self.runtime, self.onnx_dir, self.precision)
+                    if Path(self.name).is_dir()
+                    else None
+                )
                 self.model = model if model is not None else _SentenceTransformers(self.name)
         return self
 
@@ -130,9 +139,13 @@ class _SentenceTransformers:
         from sentence_transformers import SentenceTransformer
 
         self.model = SentenceTransformer(name_or_path, device="cpu")
-        self.dimension = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
-                             else self.model.get_sentence_embedding_dimension())
+        self.dimension = int(
+            self.model.get_embedding_dimension()
+            if hasattr(self.model, "get_embedding_dimension")
+            else self.model.get_sentence_embedding_dimension()
+        )
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                                 show_progress_bar=progress)
+        return self.model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress
+        )

@@ -27,20 +27,25 @@ def feed_key(url_or_path: str) -> str:
     return http_url(url_or_path) or str(Path(url_or_path).expanduser().resolve())
 
 
-def record_feed(database: Database, url_or_path: str, added: int, errors: int,
-                when: datetime | None = None) -> FeedState:
+def record_feed(
+    database: Database, url_or_path: str, added: int, errors: int, when: datetime | None = None
+) -> FeedState:
     """Record one read of a feed; returns its state after it."""
     key = feed_key(url_or_path)
     checked = (when or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds")
     with database.write() as db:
-        db.execute("INSERT INTO feeds (url, checked, added, errors) VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE "
-                   "SET checked = excluded.checked, added = feeds.added + excluded.added, errors = excluded.errors",
-                   (key, checked, added, errors))
+        db.execute(
+            "INSERT INTO feeds (url, checked, added, errors) VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE "
+            "SET checked = excluded.checked, added = feeds.added + excluded.added, errors = excluded.errors",
+            (key, checked, added, errors),
+        )
         row = db.execute("SELECT url, checked, added, errors FROM feeds WHERE url = ?", (key,)).fetchone()
     return FeedState(*row)
 
 
 def feed_states(database: Database) -> list[FeedState]:
     """Every feed read on this data dir, by address."""
-    return [FeedState(*row) for row in database.connect().execute(
-        "SELECT url, checked, added, errors FROM feeds ORDER BY url")]
+    return [
+        FeedState(*row)
+        for row in database.connect().execute("SELECT url, checked, added, errors FROM feeds ORDER BY url")
+    ]

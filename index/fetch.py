@@ -92,9 +92,11 @@ def _target(url: httpx.URL, limits: FetchLimits) -> tuple[httpx.URL, dict, dict]
     addresses = _resolve(url)
     private = [a for a in addresses if not is_public(ipaddress.ip_address(a.split("%")[0]))]
     if private:
-        raise FetchError(f"Refused: {url.host} is a private, loopback or link-local address ({private[0]}). "
-                         "This server fetches public addresses only; run it with --allow-private-urls "
-                         "(ARTICLEQA_ALLOW_PRIVATE_URLS=1) for local use.")
+        raise FetchError(
+            f"Refused: {url.host} is a private, loopback or link-local address ({private[0]}). "
+            "This server fetches public addresses only; run it with --allow-private-urls "
+            "(ARTICLEQA_ALLOW_PRIVATE_URLS=1) for local use."
+        )
     host_header = url.netloc.decode("ascii")
     return url.copy_with(host=addresses[0]), {"Host": host_header}, {"sni_hostname": url.raw_host.decode("ascii")}
 
@@ -110,8 +112,12 @@ def fetch(url: str, limits: FetchLimits, accept: tuple[str, ...] = PAGE_TYPES) -
         raise FetchError(f"{shown!r} is not a web address.") from None
     deadline = time.monotonic() + limits.total_s
     # Proxies from the environment only for local use: a proxy would reach the addresses refused here.
-    with httpx.Client(timeout=limits.timeout_s, follow_redirects=False, trust_env=limits.allow_private,
-                      headers={"User-Agent": USER_AGENT, "Accept": ", ".join(accept) + ", */*;q=0.1"}) as client:
+    with httpx.Client(
+        timeout=limits.timeout_s,
+        follow_redirects=False,
+        trust_env=limits.allow_private,
+        headers={"User-Agent": USER_AGENT, "Accept": ", ".join(accept) + ", */*;q=0.1"},
+    ) as client:
         for _ in range(limits.max_redirects + 1):
             request_url, headers, extensions = _target(current, limits)
             try:
@@ -129,17 +135,20 @@ def fetch(url: str, limits: FetchLimits, accept: tuple[str, ...] = PAGE_TYPES) -
         raise FetchError(f"{shown} redirects more than {limits.max_redirects} times; nothing was added.")
 
 
-def _read(url: httpx.URL, response: httpx.Response, limits: FetchLimits, accept: tuple[str, ...],
-          deadline: float) -> Fetched:
+def _read(
+    url: httpx.URL, response: httpx.Response, limits: FetchLimits, accept: tuple[str, ...], deadline: float
+) -> Fetched:
     if not response.is_success:
-        raise FetchError(f"{str(url)[:200]} answered {response.status_code} {response.reason_phrase}; "
-                         "nothing was added.")
+        raise FetchError(
+            f"{str(url)[:200]} answered {response.status_code} {response.reason_phrase}; nothing was added."
+        )
     media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in accept:
         wanted = "a feed (RSS or Atom)" if accept[0] in FEED_TYPES else "a web page (HTML, plain text or Markdown)"
         raise FetchError(f"{str(url)[:200]} is {media_type or 'of no stated type'}, not {wanted}; nothing was added.")
-    too_big = FetchError(f"{str(url)[:200]} is larger than the {limits.max_bytes / 1e6:.1f} MB limit; "
-                         "nothing was added.")
+    too_big = FetchError(
+        f"{str(url)[:200]} is larger than the {limits.max_bytes / 1e6:.1f} MB limit; nothing was added."
+    )
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
         raise too_big

@@ -57,8 +57,9 @@ class Indexer:
         for article in articles:
             url = same_url_key(article.meta.url)
             older = self.store.find_url(url) if url else None
-            indexed = older.fingerprint == article.fingerprint if older else self.store.has_fingerprint(
-                article.fingerprint)
+            indexed = (
+                older.fingerprint == article.fingerprint if older else self.store.has_fingerprint(article.fingerprint)
+            )
             if indexed or article.fingerprint in seen or url in seen:
                 report.duplicates.append(article.title)
                 bar.update(1)
@@ -129,9 +130,17 @@ class Indexer:
         items, row = [], 0
         for article, article_spans in zip(articles, spans, strict=True):
             n = len(article_spans)
-            items.append(EmbeddedArticle(article.title, article.text, article.file, article.fingerprint,
-                                         tuple((s.start, s.end) for s in article_spans), vectors[row : row + n],
-                                         article.meta))
+            items.append(
+                EmbeddedArticle(
+                    article.title,
+                    article.text,
+                    article.file,
+                    article.fingerprint,
+                    tuple((s.start, s.end) for s in article_spans),
+                    vectors[row : row + n],
+                    article.meta,
+                )
+            )
             row += n
         added = self.store.add(items, replacing=replacing)
         report.added.extend(added)

@@ -62,8 +62,18 @@ def read_legacy(directory: Path) -> LegacyStore | None:
                 record["file"] = record.pop("source", "")
             meta = ArticleMeta(**{f.name: record.pop(f.name, "") for f in fields(ArticleMeta)})
             sentences = tuple(tuple(s) for s in record.pop("sentences"))
-            articles.append(LegacyArticle(record["id"], record["title"], record["text"], record.get("file", ""),
-                                          record["fingerprint"], sentences, first_row, meta))
+            articles.append(
+                LegacyArticle(
+                    record["id"],
+                    record["title"],
+                    record["text"],
+                    record.get("file", ""),
+                    record["fingerprint"],
+                    sentences,
+                    first_row,
+                    meta,
+                )
+            )
             next_row = max(next_row, first_row + len(sentences))
     articles.sort(key=lambda a: a.first_row)
     return LegacyStore(manifest, folder, tuple(articles))

@@ -14,8 +14,9 @@ from articleqa.index.store import SentenceStore
 class ArticleLibrary:
     """What is indexed, and changes to it; every problem comes back in an IndexReport, never raised."""
 
-    def __init__(self, store: SentenceStore, indexer: Indexer, max_article_bytes: int,
-                 fetch_limits: FetchLimits | None = None) -> None:
+    def __init__(
+        self, store: SentenceStore, indexer: Indexer, max_article_bytes: int, fetch_limits: FetchLimits | None = None
+    ) -> None:
         self.store = store
         self.indexer = indexer
         self.max_article_bytes = max_article_bytes
@@ -45,9 +46,19 @@ class ArticleLibrary:
 
     def articles(self) -> list[dict]:
         """id, title, sentences, date, source (the publisher), url, author and file of each article."""
-        return [{"id": a.id, "title": a.title, "sentences": len(a.sentences), "date": a.meta.date,
-                 "source": a.meta.source, "url": a.meta.url, "author": a.meta.author, "file": a.file}
-                for a in self.store.articles]
+        return [
+            {
+                "id": a.id,
+                "title": a.title,
+                "sentences": len(a.sentences),
+                "date": a.meta.date,
+                "source": a.meta.source,
+                "url": a.meta.url,
+                "author": a.meta.author,
+                "file": a.file,
+            }
+            for a in self.store.articles
+        ]
 
     def article(self, article_id: int, evidence: str | None = None) -> dict | None:
         """One article in full: id, title, text, sentences ((start, end) in text), date, source, url, and
@@ -56,10 +67,16 @@ class ArticleLibrary:
         if stored is None:
             return None
         found = stored.text.find(evidence) if evidence else -1
-        return {"id": stored.id, "title": stored.title, "text": stored.text,
-                "sentences": [list(span) for span in stored.sentences],
-                "date": stored.meta.date, "source": stored.meta.source, "url": stored.meta.url,
-                "evidence": [found, found + len(evidence)] if found >= 0 else None}
+        return {
+            "id": stored.id,
+            "title": stored.title,
+            "text": stored.text,
+            "sentences": [list(span) for span in stored.sentences],
+            "date": stored.meta.date,
+            "source": stored.meta.source,
+            "url": stored.meta.url,
+            "evidence": [found, found + len(evidence)] if found >= 0 else None,
+        }
 
     def remove(self, title_id_or_url: str) -> list[str]:
         """Remove the articles with this title (or id, or URL); their titles, empty when none matched."""

@@ -57,8 +57,12 @@ class RayEmbedder:
 
         if not ray.is_initialized():
             env = {"HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "TOKENIZERS_PARALLELISM": "false"}
-            ray.init(address=self.address or None, include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": env})
+            ray.init(
+                address=self.address or None,
+                include_dashboard=False,
+                log_to_driver=False,
+                runtime_env={"env_vars": env},
+            )
             self._started = True
         count = self.workers or max(1, int(ray.available_resources().get("CPU", 1)))
         worker = _worker_class()

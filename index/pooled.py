@@ -23,8 +23,15 @@ _TYPES = ("Transformer", "Pooling", "Normalize")
 class PooledTransformer:
     """`encode(texts)` as SentenceTransformer.encode(normalize_embeddings=True) for a local model folder."""
 
-    def __init__(self, forward: Forward, tokenizer: Tokenizer, dimension: int, max_seq_length: int | None,
-                 pooling: str, lower_case: bool = False) -> None:
+    def __init__(
+        self,
+        forward: Forward,
+        tokenizer: Tokenizer,
+        dimension: int,
+        max_seq_length: int | None,
+        pooling: str,
+        lower_case: bool = False,
+    ) -> None:
         self.forward = forward
         self.tokenizer = plain_copy(tokenizer)
         self.tokenizer.enable_truncation(max_seq_length or 512)
@@ -39,8 +46,9 @@ class PooledTransformer:
             self.forward.take_over(wait)
 
     @classmethod
-    def load(cls, folder: str | Path, runtime: str = "auto", onnx_dir: Path | None = None,
-             precision: str = "auto") -> PooledTransformer | None:
+    def load(
+        cls, folder: str | Path, runtime: str = "auto", onnx_dir: Path | None = None, precision: str = "auto"
+    ) -> PooledTransformer | None:
         """The model in `folder`, or None when it is not of the shape this class computes exactly. On torch
         it runs in fp32 unless the caller wraps `encode` in `inference_precision("bf16")`; `precision` is
         what the caller will run it in (it decides whether torch takes over from ONNX Runtime)."""
@@ -60,8 +68,14 @@ class PooledTransformer:
         if len(modes) != 1 or pooling is None or len(kinds) != 3:
             return None  # other poolings, or no Normalize (the store needs unit vectors): sentence-transformers
         forward = load_forward(folder, "features", runtime, precision, onnx_dir, autocast=False)
-        return cls(forward, load_tokenizer(folder), dimension, settings.get("max_seq_length"), pooling,
-                   bool(settings.get("do_lower_case")))
+        return cls(
+            forward,
+            load_tokenizer(folder),
+            dimension,
+            settings.get("max_seq_length"),
+            pooling,
+            bool(settings.get("do_lower_case")),
+        )
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         # As sentence-transformers: stripped texts, longest first (batches of similar length pad little).

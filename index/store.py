@@ -59,7 +59,16 @@ from articleqa.index.vectors import (
     open_vectors,
 )
 
-__all__ = ["FLAT_LIMIT", "IVF_PROBES", "EmbeddedArticle", "Hit", "IndexMismatch", "SentenceStore", "Snapshot", "StoredArticle"]
+__all__ = [
+    "FLAT_LIMIT",
+    "IVF_PROBES",
+    "EmbeddedArticle",
+    "Hit",
+    "IndexMismatch",
+    "SentenceStore",
+    "Snapshot",
+    "StoredArticle",
+]
 
 log = logging.getLogger(__name__)
 
@@ -149,15 +158,17 @@ def _row_arrays(placed: list[tuple[StoredArticle, int]]) -> tuple[np.ndarray, np
     return np.repeat(firsts, counts) + row_position, row_article, row_position
 
 
-def _extend(base: Snapshot, added: list[tuple[StoredArticle, int]], removed: set[int], next_row: int,
-            seq: int) -> Snapshot:
+def _extend(
+    base: Snapshot, added: list[tuple[StoredArticle, int]], removed: set[int], next_row: int, seq: int
+) -> Snapshot:
     """`base` with articles added (rows above all of base's) and removed: a new snapshot, base unchanged."""
     removed = removed & base.articles.keys()
     articles = {i: a for i, a in base.articles.items() if i not in removed} if removed else dict(base.articles)
     first_rows = {i: r for i, r in base.first_rows.items() if i not in removed} if removed else dict(base.first_rows)
     by_url = {k: i for k, i in base.by_url.items() if i not in removed} if removed else dict(base.by_url)
-    by_fingerprint = {k: i for k, i in base.by_fingerprint.items() if i not in removed} if removed else \
-        dict(base.by_fingerprint)
+    by_fingerprint = (
+        {k: i for k, i in base.by_fingerprint.items() if i not in removed} if removed else dict(base.by_fingerprint)
+    )
     row_ids, row_article, row_position = base.row_ids, base.row_article, base.row_position
     if removed:
         keep = ~np.isin(row_article, np.fromiter(removed, dtype=np.int64))
@@ -172,8 +183,17 @@ def _extend(base: Snapshot, added: list[tuple[StoredArticle, int]], removed: set
         by_fingerprint[article.fingerprint] = article.id
         if article.meta.url:
             by_url[same_url_key(article.meta.url)] = article.id
-    return Snapshot(articles, first_rows, row_ids, row_article, row_position, max(next_row, base.next_row),
-                    by_url, by_fingerprint, seq)
+    return Snapshot(
+        articles,
+        first_rows,
+        row_ids,
+        row_article,
+        row_position,
+        max(next_row, base.next_row),
+        by_url,
+        by_fingerprint,
+        seq,
+    )
 
 
 class _View:
@@ -206,16 +226,18 @@ class _View:
         """(article, first row) of those of `ids` that are stored."""
         ids = sorted(set(ids))
         if self.snapshot is not None:
-            return {i: (self.snapshot.articles[i], self.snapshot.first_rows[i]) for i in ids
-                    if i in self.snapshot.articles}
+            return {
+                i: (self.snapshot.articles[i], self.snapshot.first_rows[i]) for i in ids if i in self.snapshot.articles
+            }
         return {a.id: (a, first) for a, first in SentenceStore._read_articles(self.db, ids)}
 
 
 def _stored(record: tuple) -> tuple[StoredArticle, int]:
     """(article, first row) from a row of `SELECT {_ARTICLE_COLUMNS} FROM articles`."""
     article_id, title, text, file, fingerprint, sentences, first_row, date, source, url, author = record
-    return StoredArticle(article_id, title, text, file, fingerprint, blob_spans(sentences),
-                         ArticleMeta(date, source, url, author)), first_row
+    return StoredArticle(
+        article_id, title, text, file, fingerprint, blob_spans(sentences), ArticleMeta(date, source, url, author)
+    ), first_row
 
 
 def _placed_rows(placed: list[tuple[int, int, int]]) -> Rows:
@@ -345,8 +367,13 @@ class SentenceStore:
     def find_url(self, url: str, snapshot: Snapshot | None = None) -> StoredArticle | None:
         """The article from this address (another spelling of it too: case, fragment, trailing slash)."""
         if snapshot is None and not self._loaded and self._db is not None:  # a writer: ask the database
-            found = self._db.connect().execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE url_key = ?",
-                                               (same_url_key(url),)).fetchone() if url else None
+            found = (
+                self._db.connect()
+                .execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE url_key = ?", (same_url_key(url),))
+                .fetchone()
+                if url
+                else None
+            )
             return _stored(found)[0] if found else None
         snapshot = snapshot or self.snapshot()
         article_id = snapshot.by_url.get(same_url_key(url)) if url else None
@@ -354,8 +381,10 @@ class SentenceStore:
 
     def has_fingerprint(self, fingerprint: str) -> bool:
         if not self._loaded and self._db is not None:
-            return self._db.connect().execute("SELECT 1 FROM articles WHERE fingerprint = ?",
-                                              (fingerprint,)).fetchone() is not None
+            return (
+                self._db.connect().execute("SELECT 1 FROM articles WHERE fingerprint = ?", (fingerprint,)).fetchone()
+                is not None
+            )
         return fingerprint in self.snapshot().by_fingerprint
 
     def __len__(self) -> int:
@@ -370,8 +399,10 @@ class SentenceStore:
         extra = max(0, self.vectors.count - snapshot.size)
         ids, scores = self.vectors.search(vector, min(k, snapshot.size) + extra)
         where, known = snapshot.locate(ids)  # hits on rows this snapshot doesn't name are ignored
-        return [Hit(int(snapshot.row_article[w]), int(snapshot.row_position[w]), float(s))
-                for w, s in zip(where[known], scores[known], strict=True)][:k]
+        return [
+            Hit(int(snapshot.row_article[w]), int(snapshot.row_position[w]), float(s))
+            for w, s in zip(where[known], scores[known], strict=True)
+        ][:k]
 
     def search_bm25(self, query: str, k: int, snapshot: Snapshot | None = None) -> list[Hit]:
         """The best `k` sentences by BM25 (FTS5's bm25(): k1 1.2, b 0.75), best first."""
@@ -381,8 +412,11 @@ class SentenceStore:
             return []
         rows, scores = np.array([r for r, _ in found], dtype=np.int64), [s for _, s in found]
         where, known = snapshot.locate(rows)
-        return [Hit(int(snapshot.row_article[w]), int(snapshot.row_position[w]), s)
-                for w, s, ok in zip(where, scores, known, strict=True) if ok][:k]
+        return [
+            Hit(int(snapshot.row_article[w]), int(snapshot.row_position[w]), s)
+            for w, s, ok in zip(where, scores, known, strict=True)
+            if ok
+        ][:k]
 
     def search_stories(self, query: str, k: int, snapshot: Snapshot | None = None) -> list[tuple[int, float]]:
         """(article id, BM25 score) of the best `k` whole articles (title and text) for the query."""
@@ -399,7 +433,8 @@ class SentenceStore:
         # The database may be a write or two ahead of the snapshot: ask for a few more than k
         limit = k + 16
         found = db.execute(
-            f"SELECT rowid, bm25({table}) FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?", (match, limit))
+            f"SELECT rowid, bm25({table}) FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?", (match, limit)
+        )
         return [(int(rowid), -float(score)) for rowid, score in found if score < 0]
 
     def snapshot(self) -> Snapshot:
@@ -485,9 +520,22 @@ class SentenceStore:
     def _insert(self, db: sqlite3.Connection, item: EmbeddedArticle, first_row: int) -> StoredArticle:
         spans = tuple((int(s), int(e)) for s, e in item.sentences)
         meta = item.meta
-        cursor = db.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS[4:]}, url_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                            (item.title, item.text, item.file, item.fingerprint, spans_blob(spans), first_row,
-                             meta.date, meta.source, meta.url, meta.author, same_url_key(meta.url)))
+        cursor = db.execute(
+            f"INSERT INTO articles ({_ARTICLE_COLUMNS[4:]}, url_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                item.title,
+                item.text,
+                item.file,
+                item.fingerprint,
+                spans_blob(spans),
+                first_row,
+                meta.date,
+                meta.source,
+                meta.url,
+                meta.author,
+                same_url_key(meta.url),
+            ),
+        )
         article = StoredArticle(cursor.lastrowid, item.title, item.text, item.file, item.fingerprint, spans, meta)
         self._index_text(db, article, first_row, np.asarray(item.vectors, dtype=np.float32))
         return article
@@ -495,18 +543,27 @@ class SentenceStore:
     def _index_text(self, db: sqlite3.Connection, article: StoredArticle, first_row: int, vectors: np.ndarray) -> None:
         """The article's vectors, full text and change record (the article's own row is in already)."""
         if vectors.shape != (len(article.sentences), self.dimension):
-            raise ValueError(f"{article.title!r}: {vectors.shape} vectors, not ({len(article.sentences)}, "
-                             f"{self.dimension})")
-        db.execute("INSERT INTO vectors (article, data) VALUES (?, ?)",
-                   (article.id, np.ascontiguousarray(vectors, dtype="<f4").tobytes()))
-        db.executemany("INSERT INTO sentence_fts (rowid, tokens) VALUES (?, ?)",
-                       [(first_row + p, " ".join(tokens(article.sentence(p)))) for p in range(len(article.sentences))])
+            raise ValueError(
+                f"{article.title!r}: {vectors.shape} vectors, not ({len(article.sentences)}, {self.dimension})"
+            )
+        db.execute(
+            "INSERT INTO vectors (article, data) VALUES (?, ?)",
+            (article.id, np.ascontiguousarray(vectors, dtype="<f4").tobytes()),
+        )
+        db.executemany(
+            "INSERT INTO sentence_fts (rowid, tokens) VALUES (?, ?)",
+            [(first_row + p, " ".join(tokens(article.sentence(p)))) for p in range(len(article.sentences))],
+        )
         # Whole stories too: on news, BM25 over the story finds the right one far more often than its best
         # sentence does (the answer's sentence rarely repeats the question's words).
-        db.execute("INSERT INTO story_fts (rowid, tokens) VALUES (?, ?)",
-                   (article.id, " ".join(tokens(f"{article.title}\n{article.text}"))))
-        db.execute("INSERT INTO changes (article, first_row, rows, added) VALUES (?, ?, ?, 1)",
-                   (article.id, first_row, len(article.sentences)))
+        db.execute(
+            "INSERT INTO story_fts (rowid, tokens) VALUES (?, ?)",
+            (article.id, " ".join(tokens(f"{article.title}\n{article.text}"))),
+        )
+        db.execute(
+            "INSERT INTO changes (article, first_row, rows, added) VALUES (?, ?, ?, 1)",
+            (article.id, first_row, len(article.sentences)),
+        )
 
     @staticmethod
     def _delete(db: sqlite3.Connection, article: StoredArticle, first_row: int) -> None:
@@ -515,12 +572,15 @@ class SentenceStore:
         db.execute("DELETE FROM vectors WHERE article = ?", (article.id,))
         db.execute("DELETE FROM sentence_fts WHERE rowid >= ? AND rowid < ?", (first_row, first_row + n))
         db.execute("DELETE FROM story_fts WHERE rowid = ?", (article.id,))
-        db.execute("INSERT INTO changes (article, first_row, rows, added) VALUES (?, ?, ?, 0)", (article.id, first_row, n))
+        db.execute(
+            "INSERT INTO changes (article, first_row, rows, added) VALUES (?, ?, ?, 0)", (article.id, first_row, n)
+        )
 
     def _add_vectors(self, batch: list[tuple[StoredArticle, int, np.ndarray]]) -> None:
         if batch:
-            self._vectors.add(_placed_rows([(a.id, first, len(a.sentences)) for a, first, _ in batch]),
-                              [v for _, _, v in batch])
+            self._vectors.add(
+                _placed_rows([(a.id, first, len(a.sentences)) for a, first, _ in batch]), [v for _, _, v in batch]
+            )
 
     def _publish(self, added: list[tuple[StoredArticle, int]], removed: set[int], next_row: int, seq: int) -> None:
         """The state after a change (vectors of `added` are in the backend already); then the removed
@@ -538,8 +598,9 @@ class SentenceStore:
         seq = self._last_change(db)
         if seq == current.seq:
             return
-        changes = db.execute("SELECT article, added FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq",
-                             (current.seq, seq)).fetchall()
+        changes = db.execute(
+            "SELECT article, added FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq", (current.seq, seq)
+        ).fetchall()
         came = [a for a, added in changes if added]
         went = {a for a, added in changes if not added}
         arrived = self._read_articles(db, [a for a in came if a not in went])
@@ -552,12 +613,17 @@ class SentenceStore:
         found: list[tuple[StoredArticle, int]] = []
         for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
             part = ids[start : start + 500]
-            found += [_stored(r) for r in db.execute(
-                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({','.join('?' * len(part))})", part)]
+            found += [
+                _stored(r)
+                for r in db.execute(
+                    f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({','.join('?' * len(part))})", part
+                )
+            ]
         return sorted(found, key=lambda placed: placed[1])
 
-    def _with_vectors(self, db: sqlite3.Connection, placed: list[tuple[StoredArticle, int]]
-                      ) -> Iterator[tuple[StoredArticle, int, np.ndarray]]:
+    def _with_vectors(
+        self, db: sqlite3.Connection, placed: list[tuple[StoredArticle, int]]
+    ) -> Iterator[tuple[StoredArticle, int, np.ndarray]]:
         for article, first_row in placed:
             (data,) = db.execute("SELECT data FROM vectors WHERE article = ?", (article.id,)).fetchone()
             yield article, first_row, np.frombuffer(data, dtype="<f4").reshape(-1, self.dimension)
@@ -606,28 +672,40 @@ class SentenceStore:
 
     def _check(self, meta: dict[str, str]) -> None:
         if int(meta.get("format", 0)) > FORMAT:
-            raise IndexMismatch(f"{self.directory}: index format {meta.get('format')} is newer than this "
-                                f"articleqa's ({FORMAT}); upgrade articleqa")
+            raise IndexMismatch(
+                f"{self.directory}: index format {meta.get('format')} is newer than this "
+                f"articleqa's ({FORMAT}); upgrade articleqa"
+            )
         if meta.get("embedder") != self.embedder_id or int(meta.get("dimension", 0)) != self.dimension:
             raise IndexMismatch(
                 f"The index in {self.directory} was built with the embedder {meta.get('embedder')!r}, "
                 f"not {self.embedder_id!r}. Use that embedder, or another --data-dir for this one."
             )
         if meta.get("store", "faiss") != self.kind:
-            raise IndexMismatch(f"The index in {self.directory} keeps its vectors in {meta.get('store', 'faiss')}, "
-                                f"not {self.kind}. Use --store {meta.get('store', 'faiss')}, or another --data-dir.")
+            raise IndexMismatch(
+                f"The index in {self.directory} keeps its vectors in {meta.get('store', 'faiss')}, "
+                f"not {self.kind}. Use --store {meta.get('store', 'faiss')}, or another --data-dir."
+            )
 
     def _create(self, path: Path, legacy: LegacyStore | None, milvus: VectorIndex | None) -> None:
         """A new database at `path`, holding the legacy store's articles and vectors if there is one: built
         aside and renamed into place, so a crash leaves no database (and the legacy store) or the whole one."""
-        meta = {"format": str(FORMAT), "embedder": self.embedder_id, "dimension": str(self.dimension),
-                "store": self.kind, "next_row": "0"}
+        meta = {
+            "format": str(FORMAT),
+            "embedder": self.embedder_id,
+            "dimension": str(self.dimension),
+            "store": self.kind,
+            "next_row": "0",
+        }
         if legacy is not None:
             self._check({**legacy.manifest, "format": "1"})  # refuse before converting, as the old code did
             meta["next_row"] = str(legacy.next_row)
         building = path.with_name(path.name + ".building")
-        for leftover in (building, building.with_name(building.name + "-wal"),
-                         building.with_name(building.name + "-shm")):
+        for leftover in (
+            building,
+            building.with_name(building.name + "-wal"),
+            building.with_name(building.name + "-shm"),
+        ):
             leftover.unlink(missing_ok=True)
         db = Database(building, durable=self.directory is not None)
         try:
@@ -648,10 +726,23 @@ class SentenceStore:
         log.warning("converting the index in %s to format %d (once)", self.directory, FORMAT)
         source = LegacyFaissVectors(legacy, self.dimension) if milvus is None else None
         for old in legacy.articles:
-            db.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS}, url_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                       (old.id, old.title, old.text, old.file, old.fingerprint, spans_blob(old.sentences),
-                        old.first_row, old.meta.date, old.meta.source, old.meta.url, old.meta.author,
-                        same_url_key(old.meta.url)))
+            db.execute(
+                f"INSERT INTO articles ({_ARTICLE_COLUMNS}, url_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    old.id,
+                    old.title,
+                    old.text,
+                    old.file,
+                    old.fingerprint,
+                    spans_blob(old.sentences),
+                    old.first_row,
+                    old.meta.date,
+                    old.meta.source,
+                    old.meta.url,
+                    old.meta.author,
+                    same_url_key(old.meta.url),
+                ),
+            )
             article = StoredArticle(old.id, old.title, old.text, old.file, old.fingerprint, old.sentences, old.meta)
             rows = np.arange(old.first_row, old.first_row + len(old.sentences), dtype=np.int64)
             vectors = source.article(old) if source is not None else milvus.fetch(rows)
@@ -665,8 +756,10 @@ class SentenceStore:
                 return
             log.warning("upgrading the index in %s to format %d (once)", self.directory, FORMAT)
             found = db.execute("SELECT id, sentences FROM articles WHERE typeof(sentences) = 'text'").fetchall()
-            db.executemany("UPDATE articles SET sentences = ? WHERE id = ?",
-                           [(spans_blob(blob_spans(spans)), article_id) for article_id, spans in found])
+            db.executemany(
+                "UPDATE articles SET sentences = ? WHERE id = ?",
+                [(spans_blob(blob_spans(spans)), article_id) for article_id, spans in found],
+            )
             db.execute("UPDATE meta SET value = ? WHERE key = 'format'", (str(FORMAT),))
 
     def _load(self, folder: Path) -> None:
@@ -690,18 +783,28 @@ class SentenceStore:
         if self.directory is not None and (checkpoint := self._checkpoint(folder, seq)) is not None:
             since, vectors = checkpoint
         if since == 0:  # every vector, streamed from the database in row order
-            found = db.execute("SELECT a.id, a.first_row, v.data FROM articles a JOIN vectors v ON v.article = a.id "
-                               "ORDER BY a.first_row")
+            found = db.execute(
+                "SELECT a.id, a.first_row, v.data FROM articles a JOIN vectors v ON v.article = a.id "
+                "ORDER BY a.first_row"
+            )
         else:
-            gone = [np.arange(first, first + n, dtype=np.int64) for first, n in db.execute(
-                "SELECT first_row, rows FROM changes WHERE seq > ? AND seq <= ? AND added = 0 AND article NOT IN "
-                "(SELECT article FROM changes WHERE seq > ? AND seq <= ? AND added = 1)", (since, seq, since, seq))]
+            gone = [
+                np.arange(first, first + n, dtype=np.int64)
+                for first, n in db.execute(
+                    "SELECT first_row, rows FROM changes WHERE seq > ? AND seq <= ? AND added = 0 AND article NOT IN "
+                    "(SELECT article FROM changes WHERE seq > ? AND seq <= ? AND added = 1)",
+                    (since, seq, since, seq),
+                )
+            ]
             if gone:  # in the checkpoint, removed since
                 vectors.remove(np.concatenate(gone))
             # an article added and removed since has no vectors left: the join leaves it out
-            found = db.execute("SELECT c.article, c.first_row, v.data FROM changes c JOIN vectors v "
-                               "ON v.article = c.article WHERE c.seq > ? AND c.seq <= ? AND c.added = 1 "
-                               "ORDER BY c.first_row", (since, seq))
+            found = db.execute(
+                "SELECT c.article, c.first_row, v.data FROM changes c JOIN vectors v "
+                "ON v.article = c.article WHERE c.seq > ? AND c.seq <= ? AND c.added = 1 "
+                "ORDER BY c.first_row",
+                (since, seq),
+            )
         placed: list[tuple[int, int, int]] = []
         blocks: list[np.ndarray] = []
         for article_id, first_row, data in found:
@@ -736,8 +839,9 @@ class SentenceStore:
         newest = max((s for s, _ in _checkpoints(self.directory)), default=0)
         with self._db.read() as db:
             seq = self._snapshot.seq if loaded else self._last_change(db)
-            (rows,) = db.execute("SELECT COALESCE(SUM(rows), 0) FROM changes WHERE seq > ? AND seq <= ? AND added = 1",
-                                 (newest, seq)).fetchone()
+            (rows,) = db.execute(
+                "SELECT COALESCE(SUM(rows), 0) FROM changes WHERE seq > ? AND seq <= ? AND added = 1", (newest, seq)
+            ).fetchone()
             if rows < CHECKPOINT_ROWS:
                 return
             vectors = self._vectors if loaded else self._faiss_as_of(db, self.directory, seq)
@@ -767,5 +871,6 @@ class SentenceStore:
             present = self._vectors.row_ids()
             missing = snapshot.row_ids[~np.isin(snapshot.row_ids, present)]
             articles = sorted(set(snapshot.row_article[np.isin(snapshot.row_ids, missing)].tolist()))
-            self._add_vectors(list(self._with_vectors(db, [(snapshot.articles[a], snapshot.first_rows[a])
-                                                           for a in articles])))
+            self._add_vectors(
+                list(self._with_vectors(db, [(snapshot.articles[a], snapshot.first_rows[a]) for a in articles]))
+            )

@@ -190,8 +190,9 @@ class FaissVectors:
         ivf.nprobe = IVF_PROBES
         for ids, vectors in parts:
             for start in range(0, len(ids), BATCH_ROWS):
-                ivf.add_with_ids(np.ascontiguousarray(vectors[start : start + BATCH_ROWS]),
-                                 ids[start : start + BATCH_ROWS])
+                ivf.add_with_ids(
+                    np.ascontiguousarray(vectors[start : start + BATCH_ROWS]), ids[start : start + BATCH_ROWS]
+                )
         del parts  # views of the flat indexes: gone before they are
         # the flat index (at most FLAT_LIMIT rows) is freed here, the mapped base unmapped
         self.index, self.base = ivf, None
@@ -257,8 +258,9 @@ class FaissVectors:
                 merged = _flat_index(self.dimension)
                 for ids, vectors in self._flat_parts():
                     for start in range(0, len(ids), BATCH_ROWS):
-                        merged.add_with_ids(np.ascontiguousarray(vectors[start : start + BATCH_ROWS]),
-                                            ids[start : start + BATCH_ROWS])
+                        merged.add_with_ids(
+                            np.ascontiguousarray(vectors[start : start + BATCH_ROWS]), ids[start : start + BATCH_ROWS]
+                        )
         if merged is not None:
             faiss.write_index(merged, str(aside))
             del merged
@@ -321,8 +323,9 @@ class MilvusVectors:
             schema.add_field("article", DataType.INT64)
             schema.add_field("position", DataType.INT32)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
-            self.client.create_collection(self.collection, schema=schema, index_params=self._index_params(0),
-                                          consistency_level="Strong")
+            self.client.create_collection(
+                self.collection, schema=schema, index_params=self._index_params(0), consistency_level="Strong"
+            )
         else:
             described = self.client.describe_index(self.collection, "vector") or {}
             self.index_type = described.get("index_type", self.index_type)
@@ -354,8 +357,9 @@ class MilvusVectors:
         """The vector index for `rows` rows: exact (FLAT) or, past FLAT_LIMIT, IVF_FLAT as FaissVectors."""
         params = self.client.prepare_index_params()
         if self.index_type.startswith("IVF"):
-            params.add_index(field_name="vector", index_type="IVF_FLAT", metric_type="IP",
-                             params={"nlist": _ivf_lists(rows)})
+            params.add_index(
+                field_name="vector", index_type="IVF_FLAT", metric_type="IP", params={"nlist": _ivf_lists(rows)}
+            )
         else:
             params.add_index(field_name="vector", index_type=self.index_type, metric_type="IP")
         return params
@@ -376,10 +380,13 @@ class MilvusVectors:
         for start, batch in _batches(blocks, self.dimension):
             part = rows.slice(start, start + len(batch))
             # upsert: a row id left by a write that crashed before its commit is given to the next write
-            self.client.upsert(self.collection, [
-                {"row": int(r), "article": int(a), "position": int(p), "vector": v}
-                for r, a, p, v in zip(part.ids, part.articles, part.positions, batch, strict=True)
-            ])
+            self.client.upsert(
+                self.collection,
+                [
+                    {"row": int(r), "article": int(a), "position": int(p), "vector": v}
+                    for r, a, p, v in zip(part.ids, part.articles, part.positions, batch, strict=True)
+                ],
+            )
         self._count = self._count_rows()
         if self.index_type == "FLAT" and self._count > FLAT_LIMIT:
             self._to_ivf()
@@ -414,15 +421,24 @@ class MilvusVectors:
         params: dict[str, Any] = {"metric_type": "IP"}
         if self.index_type.startswith("IVF"):
             params["params"] = {"nprobe": IVF_PROBES}
-        hits = self.client.search(self.collection, data=[np.asarray(vector, dtype=np.float32).tolist()], limit=k,
-                                  anns_field="vector", output_fields=[], search_params=params)[0]
-        return (np.array([h["row"] for h in hits], dtype=np.int64),
-                np.array([h["distance"] for h in hits], dtype=np.float32))
+        hits = self.client.search(
+            self.collection,
+            data=[np.asarray(vector, dtype=np.float32).tolist()],
+            limit=k,
+            anns_field="vector",
+            output_fields=[],
+            search_params=params,
+        )[0]
+        return (
+            np.array([h["row"] for h in hits], dtype=np.int64),
+            np.array([h["distance"] for h in hits], dtype=np.float32),
+        )
 
     def row_ids(self) -> np.ndarray:
         """Every row id in the collection (to reconcile it with the store after a crash)."""
-        iterator = self.client.query_iterator(self.collection, batch_size=BATCH_ROWS, filter="row >= 0",
-                                              output_fields=["row"])
+        iterator = self.client.query_iterator(
+            self.collection, batch_size=BATCH_ROWS, filter="row >= 0", output_fields=["row"]
+        )
         found: list[int] = []
         while batch := iterator.next():
             found += [r["row"] for r in batch]
@@ -434,8 +450,9 @@ class MilvusVectors:
         got: dict[int, list[float]] = {}
         for start in range(0, len(row_ids), 1000):
             part = row_ids[start : start + 1000]
-            for r in self.client.query(self.collection, filter=f"row in {_in_list(part)}",
-                                       output_fields=["row", "vector"]):
+            for r in self.client.query(
+                self.collection, filter=f"row in {_in_list(part)}", output_fields=["row", "vector"]
+            ):
                 got[int(r["row"])] = r["vector"]
         return np.array([got[int(r)] for r in row_ids], dtype=np.float32).reshape(-1, self.dimension)
 

@@ -67,9 +67,16 @@ class Answer:
         return asdict(self)
 
 
-def assemble(question: str, query: str, judgement: Judgement, passages: Sequence[Passage],
-             articles: dict[int, StoredArticle], timeline: Timeline | None = None, period: str = "",
-             empty: str = NO_ARTICLES) -> Answer:
+def assemble(
+    question: str,
+    query: str,
+    judgement: Judgement,
+    passages: Sequence[Passage],
+    articles: dict[int, StoredArticle],
+    timeline: Timeline | None = None,
+    period: str = "",
+    empty: str = NO_ARTICLES,
+) -> Answer:
     """The Answer for a judged reading of `passages` (taken from the store snapshot `articles`); with a
     `timeline` (developing news), from its chosen report, with the earlier reports beside it. `period`: the
     date range asked, in words; `empty`: what to say when no passage was found."""
@@ -86,10 +93,20 @@ def assemble(question: str, query: str, judgement: Judgement, passages: Sequence
         else:
             position, start = closest.first_sentence, article.sentences[closest.first_sentence][0]
             end = article.sentences[closest.first_sentence][1]
-        return Answer(question, None, round(judgement.confidence, 4), article.title, article.text[start:end],
-                      passage=closest.text, context=_context(article, position), article_id=article.id,
-                      message=f"{NO_ANSWER} The closest passage is shown.", retrieval_query=query,
-                      period=period, **_published(article))
+        return Answer(
+            question,
+            None,
+            round(judgement.confidence, 4),
+            article.title,
+            article.text[start:end],
+            passage=closest.text,
+            context=_context(article, position),
+            article_id=article.id,
+            message=f"{NO_ANSWER} The closest passage is shown.",
+            retrieval_query=query,
+            period=period,
+            **_published(article),
+        )
     passage, article, position, sentence_start, sentence_end = _locate(best, passages, articles)
     alternatives = []
     for span, confidence in judgement.alternatives:
@@ -115,16 +132,31 @@ def assemble(question: str, query: str, judgement: Judgement, passages: Sequence
     )
 
 
-def _from_timeline(question: str, query: str, judgement: Judgement, passages: Sequence[Passage],
-                   articles: dict[int, StoredArticle], timeline: Timeline, period: str) -> Answer:
+def _from_timeline(
+    question: str,
+    query: str,
+    judgement: Judgement,
+    passages: Sequence[Passage],
+    articles: dict[int, StoredArticle],
+    timeline: Timeline,
+    period: str,
+) -> Answer:
     """The answer of the timeline's chosen report, said as of its date, with the earlier reports' answers;
     the other possible answers are the reading's, less those the reports already give."""
     chosen = timeline.chosen.judgement
     earlier = []
     for report in timeline.earlier:
         _, other, _, start, end = _locate(report.judgement.best, passages, articles)
-        earlier.append(EarlierReport(report.answer, report.date, other.title, other.id, other.text[start:end],
-                                     round(report.judgement.confidence, 4)))
+        earlier.append(
+            EarlierReport(
+                report.answer,
+                report.date,
+                other.title,
+                other.id,
+                other.text[start:end],
+                round(report.judgement.confidence, 4),
+            )
+        )
     # the other possible answers: the reading's and the chosen report's, one per answer text, less what the
     # reports already say, as many as the policy shows
     said = [normalize_answer(text) for text in (timeline.chosen.answer, *(r.answer for r in timeline.earlier))]
@@ -135,16 +167,21 @@ def _from_timeline(question: str, query: str, judgement: Judgement, passages: Se
             said.append(key)
             others.append((span, confidence))
     shown = max(len(judgement.alternatives), len(chosen.alternatives))
-    answer = assemble(question, query, Judgement(chosen.best, chosen.confidence, False, tuple(others[:shown])),
-                      passages, articles)
+    answer = assemble(
+        question, query, Judgement(chosen.best, chosen.confidence, False, tuple(others[:shown])), passages, articles
+    )
     message = " ".join(filter(None, (answer.message, timeline.note)))
-    return replace(answer, as_of=timeline.chosen.date, earlier_reports=earlier,
-                   period=timeline.period or period, message=message)
+    return replace(
+        answer, as_of=timeline.chosen.date, earlier_reports=earlier, period=timeline.period or period, message=message
+    )
 
 
 def _published(article: StoredArticle) -> dict:
-    return {"article_date": article.meta.date or None, "article_source": article.meta.source,
-            "article_url": article.meta.url}
+    return {
+        "article_date": article.meta.date or None,
+        "article_source": article.meta.source,
+        "article_url": article.meta.url,
+    }
 
 
 def _locate(span: Span, passages: Sequence[Passage], articles: dict[int, StoredArticle]):

@@ -47,9 +47,16 @@ class MicroBatcher(Generic[Item, Result]):
     than one item) it also waits up to `wait_s` for more, so a burst fills a batch. One caller alone never
     waits: a batch of one goes at once."""
 
-    def __init__(self, run_batch: Callable[[list[Item]], Sequence[Result | BaseException]], *, max_batch: int = 16,
-                 wait_s: float = 0.002, queue_size: int = 64, timeout_s: float = 60.0,
-                 name: str = "articleqa-inference") -> None:
+    def __init__(
+        self,
+        run_batch: Callable[[list[Item]], Sequence[Result | BaseException]],
+        *,
+        max_batch: int = 16,
+        wait_s: float = 0.002,
+        queue_size: int = 64,
+        timeout_s: float = 60.0,
+        name: str = "articleqa-inference",
+    ) -> None:
         if max_batch < 1 or queue_size < 1:
             raise ValueError("max_batch and queue_size must be at least 1")
         self.run_batch = run_batch
@@ -159,8 +166,11 @@ class BatchedQA:
     def __init__(self, app: ArticleQA, settings: Settings) -> None:
         self.app = app
         self.batcher: MicroBatcher[tuple[object, list[Turn] | None, Scope | None], Answer] = MicroBatcher(
-            app.ask_many, max_batch=settings.max_batch, wait_s=settings.batch_wait_ms / 1000,
-            queue_size=settings.queue_size)
+            app.ask_many,
+            max_batch=settings.max_batch,
+            wait_s=settings.batch_wait_ms / 1000,
+            queue_size=settings.queue_size,
+        )
 
     def ask(self, question: object, history: list[Turn] | None = None, scope: Scope | None = None) -> Answer:
         """Like ArticleQA.ask (raises InvalidQuestion), or ServerBusy when the queue is full."""

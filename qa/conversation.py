@@ -39,8 +39,33 @@ _ITS = re.compile(r"\b(its)\b", re.I)
 _THEY = re.compile(r"\b(they|them)\b", re.I)
 _THEIR = re.compile(r"\b(their)\b", re.I)
 _FOLLOW_UP = re.compile(r"\b(he|him|his|she|her|hers|it|its|they|them|their|theirs|this|that|there|then)\b", re.I)
-_QUESTION_WORDS = {"who", "what", "when", "where", "which", "why", "how", "whom", "whose", "is", "are", "was",
-                   "were", "did", "does", "do", "can", "in", "on", "the", "a", "an", "and", "but", "so"}
+_QUESTION_WORDS = {
+    "who",
+    "what",
+    "when",
+    "where",
+    "which",
+    "why",
+    "how",
+    "whom",
+    "whose",
+    "is",
+    "are",
+    "was",
+    "were",
+    "did",
+    "does",
+    "do",
+    "can",
+    "in",
+    "on",
+    "the",
+    "a",
+    "an",
+    "and",
+    "but",
+    "so",
+}
 _ABOUT_A_PERSON = re.compile(r"^\s*(and\s+)?(who|whom|whose)\b", re.I)
 
 

@@ -11,7 +11,8 @@ _UNITS = r"days?|weeks?|weekends?|months?|years?|nights?|mornings?|afternoons?|e
 _RELATIVE = re.compile(
     rf"\b(?:yesterday|today|tonight|tomorrow|recently|(?:last|next|this|past|coming|previous|earlier this|later this)"
     rf"\s+(?:{_UNITS}|{_DAYS})|(?:an?|\w+|\d+)\s+(?:{_UNITS})\s+(?:ago|earlier|later|before|from now)|{_DAYS})\b",
-    re.I)
+    re.I,
+)
 _YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
 
 

@@ -57,6 +57,7 @@ class SentenceFinder:
     def _around(self, passage_index: int, offset: int) -> SentenceSpan | None:
         key = (passage_index, offset)
         if key not in self._found:
-            self._found[key] = next((span for span in _sentences_of(self.passages[passage_index])
-                                     if span.start <= offset < span.end), None)
+            self._found[key] = next(
+                (span for span in _sentences_of(self.passages[passage_index]) if span.start <= offset < span.end), None
+            )
         return self._found[key]

@@ -27,12 +27,12 @@ VOTES = {"up": True, "down": False}
 
 
 def confidence_words(score: float) -> str:
-    """"likely", "unsure", ... for a calibrated confidence in [0, 1]."""
+    """ "likely", "unsure", ... for a calibrated confidence in [0, 1]."""
     return next(words for low, words in BANDS if score >= low)
 
 
 def confidence_phrase(score: float) -> str:
-    """"doubtful, 27%": how an other possible answer's confidence is written beside it."""
+    """ "doubtful, 27%": how an other possible answer's confidence is written beside it."""
     return f"{confidence_words(score)}, {score:.0%}"
 
 
@@ -51,14 +51,32 @@ class FeedbackStore:
     def in_data_dir(cls, data_dir: str | Path) -> FeedbackStore:
         return cls(Path(data_dir) / FILE_NAME)
 
-    def record(self, answer_id: str, vote: str | None, *, question: str, answer: str | None, score: float,
-               article: str | None, article_id: int | None = None, sentence: str | None = None) -> dict:
+    def record(
+        self,
+        answer_id: str,
+        vote: str | None,
+        *,
+        question: str,
+        answer: str | None,
+        score: float,
+        article: str | None,
+        article_id: int | None = None,
+        sentence: str | None = None,
+    ) -> dict:
         """Store one vote ("up", "down", or None to withdraw an earlier one) and return the record."""
         if vote is not None and vote not in VOTES:
             raise ValueError(f"vote must be 'up', 'down' or None, not {vote!r}")
-        record = {"time": round(time.time(), 3), "answer_id": answer_id, "vote": vote, "question": question,
-                  "answer": answer, "score": score, "article": article, "article_id": article_id,
-                  "sentence": sentence}
+        record = {
+            "time": round(time.time(), 3),
+            "answer_id": answer_id,
+            "vote": vote,
+            "question": question,
+            "answer": answer,
+            "score": score,
+            "article": article,
+            "article_id": article_id,
+            "sentence": sentence,
+        }
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -75,8 +75,11 @@ def _parser(today: date):
 
 
 def _settings(today: date) -> dict:
-    return {"RELATIVE_BASE": datetime(today.year, today.month, today.day, 12), "PREFER_DATES_FROM": "past",
-            "RETURN_AS_TIMEZONE_AWARE": False}
+    return {
+        "RELATIVE_BASE": datetime(today.year, today.month, today.day, 12),
+        "PREFER_DATES_FROM": "past",
+        "RETURN_AS_TIMEZONE_AWARE": False,
+    }
 
 
 def _span(day: date, granularity: str) -> tuple[date, date]:
@@ -112,7 +115,10 @@ def _names_a_time(expression: str, core: str, granularity: str, day: date, today
     word = words[0]
     if word.islower():
         return granularity == "day" and day != today
-    return len(word) > 3 or re.match(r"(?:in|on|during|since|by|until|till|before|after)\s", expression.strip(), re.I) is not None
+    return (
+        len(word) > 3
+        or re.match(r"(?:in|on|during|since|by|until|till|before|after)\s", expression.strip(), re.I) is not None
+    )
 
 
 def named_period(question: str, today: date) -> tuple[Period, str] | None:
@@ -182,8 +188,9 @@ def date_range(since: str | None, until: str | None, today: date) -> Period | No
     if start is None and end is None:
         return None
     if start and end and start > end:
-        raise InvalidQuestion(f"The date range ends ({format_date(end.isoformat())}) before it starts "
-                              f"({format_date(start.isoformat())}).")
+        raise InvalidQuestion(
+            f"The date range ends ({format_date(end.isoformat())}) before it starts ({format_date(start.isoformat())})."
+        )
     if start and end:
         label = f"{format_date(start.isoformat())} – {format_date(end.isoformat())}"
     else:

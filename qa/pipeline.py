@@ -30,8 +30,18 @@ from articleqa.qa.timeline import ReportReading, follow, story_words
 from articleqa.runtime.backbone import merged_reader
 from articleqa.runtime.compute import use_threads
 
-__all__ = ["NO_ANSWER", "SUPPORTED_SUFFIXES", "Alternative", "Answer", "ArticleQA", "EarlierReport", "InvalidQuestion", "Reading",
-           "Scope", "Turn"]
+__all__ = [
+    "NO_ANSWER",
+    "SUPPORTED_SUFFIXES",
+    "Alternative",
+    "Answer",
+    "ArticleQA",
+    "EarlierReport",
+    "InvalidQuestion",
+    "Reading",
+    "Scope",
+    "Turn",
+]
 NOTHING_IN_RANGE = "No dated article falls in {range} (articles without a date are left out of a date range)."
 
 
@@ -66,9 +76,19 @@ class Reading:
 class ArticleQA:
     """The product's core: an index of articles and the models that answer questions about them."""
 
-    def __init__(self, settings: Settings, *, embedder: Embedder, store: SentenceStore, reader: ExtractiveReader,
-                 policy: AnswerPolicy, library: ArticleLibrary, retriever: HybridRetriever,
-                 similarity: SentenceSimilarity, follow_ups: FollowUpResolver) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder,
+        store: SentenceStore,
+        reader: ExtractiveReader,
+        policy: AnswerPolicy,
+        library: ArticleLibrary,
+        retriever: HybridRetriever,
+        similarity: SentenceSimilarity,
+        follow_ups: FollowUpResolver,
+    ) -> None:
         """The parts, as built (from_settings builds them): nothing here loads or reads configuration."""
         self.settings = settings
         self.embedder = embedder
@@ -81,10 +101,17 @@ class ArticleQA:
         self.follow_ups = follow_ups
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, *, in_memory: bool = False,
-                      always_answering: bool = False, embedder: Embedder | None = None,
-                      reader: ExtractiveReader | None = None, policy: AnswerPolicy | None = None,
-                      index_embedder: Embedder | None = None) -> ArticleQA:
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        in_memory: bool = False,
+        always_answering: bool = False,
+        embedder: Embedder | None = None,
+        reader: ExtractiveReader | None = None,
+        policy: AnswerPolicy | None = None,
+        index_embedder: Embedder | None = None,
+    ) -> ArticleQA:
         """Every part built from the settings, the one place that reads them. A part passed in is used as it
         is: models shared between apps (tests, evaluation), a policy under test, or `index_embedder`, which
         embeds what is indexed (a Ray pool: `articleqa index --ray`) while `embedder` embeds the questions.
@@ -93,25 +120,54 @@ class ArticleQA:
         # Before the models load: OpenVINO and ONNX Runtime take the count when they compile, so every face
         # (serve, ask, eval, benchmarks) runs the models on the threads the settings give.
         use_threads(settings.threads)
-        embedder = embedder or Embedder(settings.embedder, precision=settings.precision, runtime=settings.runtime,
-                                        onnx_dir=settings.onnx_dir)
-        store = SentenceStore(None if in_memory else settings.index_dir, embedder.dimension, embedder.model_id,
-                              store="faiss" if in_memory else settings.store).open()
+        embedder = embedder or Embedder(
+            settings.embedder, precision=settings.precision, runtime=settings.runtime, onnx_dir=settings.onnx_dir
+        )
+        store = SentenceStore(
+            None if in_memory else settings.index_dir,
+            embedder.dimension,
+            embedder.model_id,
+            store="faiss" if in_memory else settings.store,
+        ).open()
         reader = reader or ExtractiveReader.from_pretrained(
-            merged_reader(settings.reader, settings.models_dir), max_answer_tokens=settings.max_answer_tokens, precision=settings.precision,
-            runtime=settings.runtime, onnx_dir=settings.onnx_dir)
+            merged_reader(settings.reader, settings.models_dir),
+            max_answer_tokens=settings.max_answer_tokens,
+            precision=settings.precision,
+            runtime=settings.runtime,
+            onnx_dir=settings.onnx_dir,
+        )
         policy = policy or AnswerPolicy.for_reader(settings.reader, alternatives=settings.alternatives)
         if always_answering:
             policy = policy.always_answering()
-        library = ArticleLibrary(store, Indexer(store, index_embedder or embedder), settings.max_article_bytes,
-                                 FetchLimits(allow_private=settings.private_urls_allowed,
-                                             max_bytes=settings.max_article_bytes))
-        retriever = HybridRetriever(store, embedder, candidates=settings.candidates, window=settings.window,
-                                    rrf_k=settings.rrf_k, stories=settings.stories, budget=settings.budget,
-                                    whole_first=settings.whole_first, count_tokens=reader.count_tokens,
-                                    dated_stories=settings.dated_stories)
-        return cls(settings, embedder=embedder, store=store, reader=reader, policy=policy, library=library,
-                   retriever=retriever, similarity=SentenceSimilarity(embedder), follow_ups=PronounResolver())
+        library = ArticleLibrary(
+            store,
+            Indexer(store, index_embedder or embedder),
+            settings.max_article_bytes,
+            FetchLimits(allow_private=settings.private_urls_allowed, max_bytes=settings.max_article_bytes),
+        )
+        retriever = HybridRetriever(
+            store,
+            embedder,
+            candidates=settings.candidates,
+            window=settings.window,
+            rrf_k=settings.rrf_k,
+            stories=settings.stories,
+            budget=settings.budget,
+            whole_first=settings.whole_first,
+            count_tokens=reader.count_tokens,
+            dated_stories=settings.dated_stories,
+        )
+        return cls(
+            settings,
+            embedder=embedder,
+            store=store,
+            reader=reader,
+            policy=policy,
+            library=library,
+            retriever=retriever,
+            similarity=SentenceSimilarity(embedder),
+            follow_ups=PronounResolver(),
+        )
 
     def ready_for_serving(self, wait: bool = True) -> None:
         """For a long run (the models are loaded already): where torch runs them faster than their ONNX
@@ -158,8 +214,11 @@ class ArticleQA:
             raise reading
         return reading
 
-    def read_many(self, questions: Sequence[tuple[object, list[Turn] | None] | tuple[object, list[Turn] | None, Scope | None]],
-                  budget: int | None = None) -> list[Reading | InvalidQuestion]:
+    def read_many(
+        self,
+        questions: Sequence[tuple[object, list[Turn] | None] | tuple[object, list[Turn] | None, Scope | None]],
+        budget: int | None = None,
+    ) -> list[Reading | InvalidQuestion]:
         """`read` for several (question, history[, scope]) at once, in order: their queries embedded in one
         call and their passages read in shared forward passes. A question that is not one (or a date range
         that is not one) comes back as its InvalidQuestion, without failing the others."""
@@ -179,23 +238,34 @@ class ArticleQA:
         queries = [follow_up.query for _, follow_up, _, _ in valid]
         # an empty index needs no vectors (retrieve returns nothing without embedding)
         vectors = self.embedder.embed_queries(queries) if snapshot.size else [None] * len(queries)
-        passages = [tuple(self.retriever.retrieve(follow_up.query, budget, self._preferred(follow_up, snapshot),
-                                                  snapshot, vector, _in(asked_range)))
-                    for (_, follow_up, asked_range, _), vector in zip(valid, vectors, strict=True)]
+        passages = [
+            tuple(
+                self.retriever.retrieve(
+                    follow_up.query, budget, self._preferred(follow_up, snapshot), snapshot, vector, _in(asked_range)
+                )
+            )
+            for (_, follow_up, asked_range, _), vector in zip(valid, vectors, strict=True)
+        ]
         texts = [[p.text for p in found] for found in passages]
         # Dated articles are also read one by one (from the same forward passes), for developing news
         reports = [_dated(found, snapshot.articles) for found in passages]
-        groups = [[[i for i, p in enumerate(found) if p.article_id == article] for article in dated]
-                  for found, dated in zip(passages, reports, strict=True)]
-        outputs = self.reader.read_many([(follow_up.question, read)
-                                         for (_, follow_up, _, _), read in zip(valid, texts, strict=True)],
-                                        top_k=1 + 3 * self.settings.alternatives, groups=groups)
+        groups = [
+            [[i for i, p in enumerate(found) if p.article_id == article] for article in dated]
+            for found, dated in zip(passages, reports, strict=True)
+        ]
+        outputs = self.reader.read_many(
+            [(follow_up.question, read) for (_, follow_up, _, _), read in zip(valid, texts, strict=True)],
+            top_k=1 + 3 * self.settings.alternatives,
+            groups=groups,
+        )
         # A follow-up rewritten from the conversation ("And which city are HTS heading for next?") is a
         # machine-made question, vaguer than any the calibration was fitted on: its similarity would count
         # against every such answer, so it is not measured (the policy counts it as average). Nor is anything
         # read from an empty index (no vectors, no spans).
-        measured = [vector if follow_up.query == question else None
-                    for (question, follow_up, _, _), vector in zip(valid, vectors, strict=True)]
+        measured = [
+            vector if follow_up.query == question else None
+            for (question, follow_up, _, _), vector in zip(valid, vectors, strict=True)
+        ]
         outputs = self._annotate(measured, texts, outputs)
         found_of, outputs_of, reports_of = iter(passages), iter(outputs), iter(reports)
         readings: list[Reading | InvalidQuestion] = []
@@ -207,15 +277,28 @@ class ArticleQA:
             dated = next(reports_of)
             # a period the question names matters only where there are dated reports to choose from
             period = self._named_period(follow_up.question, today, dated, snapshot) if dated else None
-            readings.append(Reading(question, follow_up, next(found_of), next(outputs_of), snapshot.articles,
-                                    dated, period.within(asked_range) if period else None, asked_range))
+            readings.append(
+                Reading(
+                    question,
+                    follow_up,
+                    next(found_of),
+                    next(outputs_of),
+                    snapshot.articles,
+                    dated,
+                    period.within(asked_range) if period else None,
+                    asked_range,
+                )
+            )
         return readings
 
     def _annotate(self, measured: list, texts: list[list[str]], outputs: list[ReaderOutput]) -> list[ReaderOutput]:
         """Each span's sentence similarity, in the readings and in their reports read alone, in one call."""
         items = [(vector, read, output) for vector, read, output in zip(measured, texts, outputs, strict=True)]
-        items += [(vector, read, apart) for vector, read, output in zip(measured, texts, outputs, strict=True)
-                  for apart in output.apart]
+        items += [
+            (vector, read, apart)
+            for vector, read, output in zip(measured, texts, outputs, strict=True)
+            for apart in output.apart
+        ]
         annotated = iter(self.similarity.annotate(items))
         whole = [next(annotated) for _ in outputs]
         return [replace(output, apart=tuple(next(annotated) for _ in output.apart)) for output in whole]
@@ -255,15 +338,17 @@ class ArticleQA:
                 stored = reading.articles[article]
                 return asked_about & content_words(f"{stored.title} {stored.text}")
 
-            reports = [ReportReading(article, reading.articles[article].meta.date, self.policy.judge(apart),
-                                     words(article))
-                       for article, apart in zip(reading.reports, reading.output.apart, strict=True)]
+            reports = [
+                ReportReading(article, reading.articles[article].meta.date, self.policy.judge(apart), words(article))
+                for article, apart in zip(reading.reports, reading.output.apart, strict=True)
+            ]
             anchor = words(reading.passages[judgement.best.passage_index].article_id)
             timeline = follow(reports, anchor, self.settings.comparable, reading.period)
         asked = reading.date_range.label if reading.date_range else ""
         empty = NOTHING_IN_RANGE.format(range=asked) if asked and reading.articles else NO_ARTICLES
-        return assemble(reading.question, reading.query, judgement, reading.passages, reading.articles, timeline,
-                        asked, empty)
+        return assemble(
+            reading.question, reading.query, judgement, reading.passages, reading.articles, timeline, asked, empty
+        )
 
     def ask(self, question: object, history: list[Turn] | None = None, scope: Scope | None = None) -> Answer:
         """Answer one question (within `scope`'s date range); raises InvalidQuestion for input that is not
@@ -273,12 +358,15 @@ class ArticleQA:
             raise reading
         return self.decide(reading)
 
-    def ask_many(self, questions: Sequence[tuple[object, list[Turn] | None] | tuple[object, list[Turn] | None, Scope | None]]
-                 ) -> list[Answer | InvalidQuestion]:
+    def ask_many(
+        self, questions: Sequence[tuple[object, list[Turn] | None] | tuple[object, list[Turn] | None, Scope | None]]
+    ) -> list[Answer | InvalidQuestion]:
         """Answer several (question, history[, scope]) in one batched pass, in order; a question that is not
         one comes back as its InvalidQuestion (the others are answered all the same)."""
-        return [reading if isinstance(reading, InvalidQuestion) else self.decide(reading)
-                for reading in self.read_many(questions)]
+        return [
+            reading if isinstance(reading, InvalidQuestion) else self.decide(reading)
+            for reading in self.read_many(questions)
+        ]
 
 
 def _dated(passages: Sequence[Passage], articles: dict[int, StoredArticle]) -> tuple[int, ...]:

@@ -41,8 +41,7 @@ class AnswerPolicy:
     def for_reader(cls, name_or_path: str | Path, **overrides) -> AnswerPolicy:
         """The policy stored beside a reader's weights (an uncalibrated one for readers without it)."""
         settings = reader_settings(name_or_path)
-        return cls(calibration=settings.get("calibration"), min_confidence=settings.get("min_confidence"),
-                   **overrides)
+        return cls(calibration=settings.get("calibration"), min_confidence=settings.get("min_confidence"), **overrides)
 
     def always_answering(self) -> AnswerPolicy:
         return replace(self, abstains=False)
@@ -70,19 +69,28 @@ class AnswerPolicy:
             return Judgement(best, confidence, True)
         return Judgement(best, confidence, False, self._alternatives(best, spans, confidence))
 
-    def _alternatives(self, best: Span, spans: tuple[Span, ...], best_confidence: float) -> tuple[tuple[Span, float], ...]:
+    def _alternatives(
+        self, best: Span, spans: tuple[Span, ...], best_confidence: float
+    ) -> tuple[tuple[Span, float], ...]:
         candidates = list(distinct_alternatives(best, spans))
         confidences = (self.confidence_of_alternative(span, spans, best_confidence) for span in candidates)
-        shown = alternatives_shown(best_confidence, confidences,
-                                   lambda i, confidence: not self._declines(confidence, candidates[i]), self.alternatives)
+        shown = alternatives_shown(
+            best_confidence,
+            confidences,
+            lambda i, confidence: not self._declines(confidence, candidates[i]),
+            self.alternatives,
+        )
         return tuple((candidates[i], confidence) for i, confidence in shown)
 
-    def confidence_of_alternative(self, span: Span, spans: tuple[Span, ...] | list[Span], best_confidence: float) -> float:
+    def confidence_of_alternative(
+        self, span: Span, spans: tuple[Span, ...] | list[Span], best_confidence: float
+    ) -> float:
         """P(an answer ranked below the best one is right). The best answer's calibration overstates it
         (on `val` such answers were shown at 0.50 on average and right 0.30 of the time): a second fit over
         the alternatives (`calibrate`) rescales their own confidence given the best answer's."""
-        return alternative_confidence((self.calibration or {}).get("alternatives"), self.confidence(span, spans),
-                                      best_confidence)
+        return alternative_confidence(
+            (self.calibration or {}).get("alternatives"), self.confidence(span, spans), best_confidence
+        )
 
 
 def distinct_alternatives(best: Span, spans: tuple[Span, ...] | list[Span]) -> Iterator[Span]:
@@ -103,12 +111,14 @@ def alternative_confidence(fitted: dict | None, confidence: float, best_confiden
     logistic regression on its logit and the best answer's); unchanged without one."""
     if not fitted:
         return confidence
-    return _sigmoid(fitted["bias"] + fitted["weights"][0] * logit(confidence)
-                    + fitted["weights"][1] * logit(best_confidence))
+    return _sigmoid(
+        fitted["bias"] + fitted["weights"][0] * logit(confidence) + fitted["weights"][1] * logit(best_confidence)
+    )
 
 
-def alternatives_shown(best_confidence: float, confidences: Iterable[float], keep: Callable[[int, float], bool],
-                       limit: int) -> list[tuple[int, float]]:
+def alternatives_shown(
+    best_confidence: float, confidences: Iterable[float], keep: Callable[[int, float], bool], limit: int
+) -> list[tuple[int, float]]:
     """(index, confidence) of the alternatives to show, best first, at most `limit`: each one's confidence is
     capped so that the best answer's and theirs together never exceed 1 (distinct answers can't all be
     right), and `keep` (the abstention rule) drops the ones it would not give as an answer."""
@@ -170,6 +180,8 @@ def calibrated_confidence(calibration: dict, features: dict[str, float | None]) 
     observations, so it moves the confidence neither way."""
     names = calibration.get("features", FEATURES)
     means = calibration.get("means", {})
-    z = calibration["bias"] + sum(w * (means.get(name, 0.0) if features[name] is None else features[name])
-                                  for w, name in zip(calibration["weights"], names, strict=True))
+    z = calibration["bias"] + sum(
+        w * (means.get(name, 0.0) if features[name] is None else features[name])
+        for w, name in zip(calibration["weights"], names, strict=True)
+    )
     return _sigmoid(z)

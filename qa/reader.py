@@ -102,8 +102,15 @@ class ExtractiveReader:
         self._token_counts = functools.lru_cache(maxsize=4096)(self._count)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, *, runtime: str = "auto", precision: str = "auto",
-                        onnx_dir: Path | None = None, **kwargs) -> ExtractiveReader:
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        runtime: str = "auto",
+        precision: str = "auto",
+        onnx_dir: Path | None = None,
+        **kwargs,
+    ) -> ExtractiveReader:
         """A reader folder (or HF id) with its stored window settings, on ONNX Runtime when it has an export
         ("auto"), else on torch in `precision`."""
         name_or_path = str(name_or_path)
@@ -141,16 +148,27 @@ class ExtractiveReader:
         windows = []
         for index, encoding in enumerate(self._windows.encode_batch([(question, p) for p in passages])):
             for part in (encoding, *encoding.overflowing):
-                windows.append(_Window(part.ids, part.type_ids, part.offsets,
-                                       np.array([s == 1 for s in part.sequence_ids], dtype=bool), index))
+                windows.append(
+                    _Window(
+                        part.ids,
+                        part.type_ids,
+                        part.offsets,
+                        np.array([s == 1 for s in part.sequence_ids], dtype=bool),
+                        index,
+                    )
+                )
         return windows
 
     def read(self, question: str, passages: Sequence[str], top_k: int = 5) -> ReaderOutput:
         """The best `top_k` answers over all passages (one span per answer text) and P(no answer)."""
         return self.read_many([(question, passages)], top_k)[0]
 
-    def read_many(self, readings: Sequence[tuple[str, Sequence[str]]], top_k: int = 5,
-                  groups: Sequence[Sequence[Sequence[int]]] | None = None) -> list[ReaderOutput]:
+    def read_many(
+        self,
+        readings: Sequence[tuple[str, Sequence[str]]],
+        top_k: int = 5,
+        groups: Sequence[Sequence[Sequence[int]]] | None = None,
+    ) -> list[ReaderOutput]:
         """`read` for several questions at once: the windows of all of them share length-sorted forward
         passes (fewer, fuller batches), then each question's windows are scored under their own softmax,
         exactly as if it had been read alone. `groups` (per question, groups of passage indices) also
@@ -165,47 +183,66 @@ class ExtractiveReader:
             own = [logits[q, w] for w in range(len(windows))]
             output = self._score(question, windows, passages, own, top_k)
             apart = []
-            for group in (groups[q] if groups else ()):
+            for group in groups[q] if groups else ():
                 chosen = [w for w, window in enumerate(windows) if window.passage in set(group)]
-                apart.append(self._score(question, [windows[w] for w in chosen], passages, [own[w] for w in chosen],
-                                         top_k) if chosen else ReaderOutput((), 0.0, 0))
+                apart.append(
+                    self._score(question, [windows[w] for w in chosen], passages, [own[w] for w in chosen], top_k)
+                    if chosen
+                    else ReaderOutput((), 0.0, 0)
+                )
             outputs.append(replace(output, apart=tuple(apart)) if apart else output)
         return outputs
 
-    def _score(self, question: str, windows: list[_Window], passages: Sequence[str],
-               logits: list[tuple[np.ndarray, np.ndarray]], top_k: int) -> ReaderOutput:
+    def _score(
+        self,
+        question: str,
+        windows: list[_Window],
+        passages: Sequence[str],
+        logits: list[tuple[np.ndarray, np.ndarray]],
+        top_k: int,
+    ) -> ReaderOutput:
         """One question's spans and P(no answer), under one softmax over all of its windows. A span that names
         in full what the question calls by an abbreviation ("Who leads HTS?" -> "Hayat Tahrir al-Sham") is
         not an answer to it: the softmax is taken without the starts and ends inside the name, and candidates
         that still hold it are dropped."""
         per_window = max(top_k, self.SPANS_PER_WINDOW)
-        long_forms = {form: abbreviation for passage in passages
-                      for form, abbreviation in abbreviation_long_forms(question, passage).items()}
+        long_forms = {
+            form: abbreviation
+            for passage in passages
+            for form, abbreviation in abbreviation_long_forms(question, passage).items()
+        }
         if long_forms:
             logits = self._without_restatements(logits, windows, passages, long_forms)
         n_windows = len(logits)
         log_n = math.log(n_windows)
         null_start = _logsumexp(np.array([s[0] for s, _ in logits])) - log_n
         null_end = _logsumexp(np.array([e[0] for _, e in logits])) - log_n
-        z_start = _logsumexp(np.concatenate([s[w.context] for (s, _), w in zip(logits, windows, strict=True)]
-                                            + [[null_start]]))
-        z_end = _logsumexp(np.concatenate([e[w.context] for (_, e), w in zip(logits, windows, strict=True)]
-                                          + [[null_end]]))
+        z_start = _logsumexp(
+            np.concatenate([s[w.context] for (s, _), w in zip(logits, windows, strict=True)] + [[null_start]])
+        )
+        z_end = _logsumexp(
+            np.concatenate([e[w.context] for (_, e), w in zip(logits, windows, strict=True)] + [[null_end]])
+        )
         null_log_p = float(null_start - z_start + null_end - z_end)
         spans: list[Span] = []
         for (start, end), window in zip(logits, windows, strict=True):
-            spans.extend(self._spans_of_window(start - z_start, end - z_end, window, passages, per_window,
-                                               null_log_p))
+            spans.extend(self._spans_of_window(start - z_start, end - z_end, window, passages, per_window, null_log_p))
         spans.sort(key=lambda s: s.probability, reverse=True)
-        answers = [span for span in self._merge(spans, null_log_p)
-                   if not (long_forms and restates_long_form(span.text, long_forms))]
+        answers = [
+            span
+            for span in self._merge(spans, null_log_p)
+            if not (long_forms and restates_long_form(span.text, long_forms))
+        ]
         answers = self._ranked_with_evidence(question, passages, answers)
         return ReaderOutput(tuple(answers[:top_k]), null_log_p, n_windows)
 
     @staticmethod
-    def _without_restatements(logits: list[tuple[np.ndarray, np.ndarray]], windows: list[_Window],
-                              passages: Sequence[str],
-                              long_forms: dict[tuple[str, ...], str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _without_restatements(
+        logits: list[tuple[np.ndarray, np.ndarray]],
+        windows: list[_Window],
+        passages: Sequence[str],
+        long_forms: dict[tuple[str, ...], str],
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """The logits with every start and end inside an occurrence of a long form taken out (-inf). The
         reader scores starts and ends apart, so this is its distribution given that the answer neither
         starts nor ends inside the name: when it puts 80 % of its start mass on "Hayat" and 76 % of its end
@@ -236,9 +273,12 @@ class ExtractiveReader:
         weight 0, because a calibration may use it as a feature."""
         asked = content_words(question)
         sentences = SentenceFinder(passages)
-        head = [replace(span, evidence=sentence_evidence(asked, span.text,
-                                                         sentences.sentence(span.passage_index, span.start)))
-                for span in answers[: self.RANKED_BY_EVIDENCE]]
+        head = [
+            replace(
+                span, evidence=sentence_evidence(asked, span.text, sentences.sentence(span.passage_index, span.start))
+            )
+            for span in answers[: self.RANKED_BY_EVIDENCE]
+        ]
         if self.evidence_weight:
             head.sort(key=self.ranking_score, reverse=True)
         # An answer that runs on into the next sentence joins pieces of two ("week-long offensive, which has
@@ -264,15 +304,18 @@ class ExtractiveReader:
             key = normalize_answer(span.text) or span.text
             best, total = merged.get(key, (span, 0.0))
             merged[key] = (best, total + span.probability)
-        result = [replace(best, probability=total, margin=math.log(total) - null_log_p)
-                  for best, total in merged.values()]
+        result = [
+            replace(best, probability=total, margin=math.log(total) - null_log_p) for best, total in merged.values()
+        ]
         return sorted(result, key=lambda s: s.probability, reverse=True)
 
     def _logits(self, encodings: list[list[_Window]]) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
         """(start, end) logits (float32) of every (question, window), in batches of similar length (little
         padding), whichever question a window belongs to."""
-        order = sorted(((q, w) for q, windows in enumerate(encodings) for w in range(len(windows))),
-                       key=lambda key: len(encodings[key[0]][key[1]].ids))
+        order = sorted(
+            ((q, w) for q, windows in enumerate(encodings) for w in range(len(windows))),
+            key=lambda key: len(encodings[key[0]][key[1]].ids),
+        )
         logits: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         for begin in range(0, len(order), self.batch_size):
             keys = order[begin : begin + self.batch_size]
@@ -283,8 +326,15 @@ class ExtractiveReader:
                 logits[q, w] = (start_logits[row, :n].astype(np.float32), end_logits[row, :n].astype(np.float32))
         return logits
 
-    def _spans_of_window(self, start_log_p: np.ndarray, end_log_p: np.ndarray, window: _Window,
-                         passages: Sequence[str], top_k: int, null_log_p: float) -> list[Span]:
+    def _spans_of_window(
+        self,
+        start_log_p: np.ndarray,
+        end_log_p: np.ndarray,
+        window: _Window,
+        passages: Sequence[str],
+        top_k: int,
+        null_log_p: float,
+    ) -> list[Span]:
         length = len(window.ids)
         # pairs (start i, end j) with i <= j < i + max_answer_tokens, both inside the passage
         valid = _short_spans(length, self.max_answer_tokens) & window.context[:, None] & window.context[None, :]
@@ -305,8 +355,16 @@ class ExtractiveReader:
             # the reader often stops a multi-word name short ("al-Nusra" for "al-Nusra Front"); the whole name
             # then merges with the spans that hold it (_merge), adding up their probabilities
             end_char = name_end(passage, start_char, window.offsets[j][1])
-            result.append(Span(text=passage[start_char:end_char], passage_index=window.passage, start=start_char,
-                               end=end_char, probability=math.exp(log_p), margin=log_p - null_log_p))
+            result.append(
+                Span(
+                    text=passage[start_char:end_char],
+                    passage_index=window.passage,
+                    start=start_char,
+                    end=end_char,
+                    probability=math.exp(log_p),
+                    margin=log_p - null_log_p,
+                )
+            )
         return result
 
 

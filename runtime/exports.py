@@ -34,8 +34,7 @@ def export_path(model_dir: str | Path, onnx_dir: Path | None = None) -> Path | N
     name holds the folder, its weights' size and time and the export's format, so new weights (or an export
     made the old way) never run on an old export."""
     model_dir = Path(model_dir)
-    weights = next((w for w in (model_dir / "model.safetensors", model_dir / "pytorch_model.bin") if w.is_file()),
-                   None)
+    weights = next((w for w in (model_dir / "model.safetensors", model_dir / "pytorch_model.bin") if w.is_file()), None)
     if weights is None:
         return None
     stat = weights.stat()
@@ -81,9 +80,16 @@ def export(model_dir: str | Path, kind: str, onnx_dir: Path | None = None) -> Pa
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on Python control flow in the model's code
-            torch.onnx.export(ByName(), example, str(partial), input_names=names, output_names=outputs,
-                              dynamic_axes={name: {0: "batch", 1: "tokens"} for name in names + outputs},
-                              opset_version=17, dynamo=False)
+            torch.onnx.export(
+                ByName(),
+                example,
+                str(partial),
+                input_names=names,
+                output_names=outputs,
+                dynamic_axes={name: {0: "batch", 1: "tokens"} for name in names + outputs},
+                opset_version=17,
+                dynamo=False,
+            )
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)

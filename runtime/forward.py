@@ -62,7 +62,7 @@ def openvino_available() -> bool:
 
 
 def resolve_runtime(runtime: str, name_or_path: str | Path, onnx_dir: Path | None = None) -> str:
-    """"openvino", "onnx" or "torch": "auto" picks OpenVINO, else ONNX Runtime, for a model with an export
+    """ "openvino", "onnx" or "torch": "auto" picks OpenVINO, else ONNX Runtime, for a model with an export
     (whichever imports), and torch for one without."""
     check_setting("runtime", runtime, RUNTIMES)
     path = export_path(name_or_path, onnx_dir)
@@ -126,11 +126,15 @@ class OpenVinoForward:
         """(infer request, input names) of the model compiled in `precision` (bf16 only where native)."""
         precision = "bf16" if precision == "bf16" and self.bf16 else "fp32"
         if precision not in self._compiled:
-            compiled = self.core.compile_model(str(self.path), "CPU", {
-                "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
-                "INFERENCE_NUM_THREADS": self.threads if self.threads > 0 else model_threads(),
-                "PERFORMANCE_HINT": "LATENCY",  # one stream: the batcher hands it whole batches
-            })
+            compiled = self.core.compile_model(
+                str(self.path),
+                "CPU",
+                {
+                    "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+                    "INFERENCE_NUM_THREADS": self.threads if self.threads > 0 else model_threads(),
+                    "PERFORMANCE_HINT": "LATENCY",  # one stream: the batcher hands it whole batches
+                },
+            )
             self._compiled[precision] = (compiled.create_infer_request(), [i.get_any_name() for i in compiled.inputs])
         return self._compiled[precision]
 
@@ -199,12 +203,20 @@ class TieredForward:
             logging.getLogger(__name__).warning("torch could not take over; staying on ONNX Runtime", exc_info=True)
 
 
-def load_forward(name_or_path: str | Path, kind: str, runtime: str = "auto", precision: str = "auto",
-                 onnx_dir: Path | None = None, threads: int = 0, autocast: bool = True) -> Forward:
+def load_forward(
+    name_or_path: str | Path,
+    kind: str,
+    runtime: str = "auto",
+    precision: str = "auto",
+    onnx_dir: Path | None = None,
+    threads: int = 0,
+    autocast: bool = True,
+) -> Forward:
     """The model's forward pass on the runtime asked for. "auto": its ONNX export when it has one, on OpenVINO
     (or on ONNX Runtime, tiered to torch where torch would run it in bf16: see TieredForward); torch when
     there is no export. `autocast=False`: the model runs in fp32 unless the caller sets another precision
     around a call (compute.inference_precision)."""
+
     def on_torch() -> Forward:
         with _TORCH_LOADS:
             from transformers import AutoModel, AutoModelForQuestionAnswering
@@ -223,9 +235,13 @@ def load_forward(name_or_path: str | Path, kind: str, runtime: str = "auto", pre
     return TieredForward(first, on_torch) if hands_over(name_or_path, runtime, precision, onnx_dir) else first
 
 
-def hands_over(name_or_path: str | Path, runtime: str = "auto", precision: str = "auto",
-               onnx_dir: Path | None = None) -> bool:
+def hands_over(
+    name_or_path: str | Path, runtime: str = "auto", precision: str = "auto", onnx_dir: Path | None = None
+) -> bool:
     """Whether `load_forward` starts this model on its ONNX export and moves it to torch later (TieredForward):
     runtime "auto", an export that OpenVINO cannot run (not installed), and a CPU where torch runs it in bf16."""
-    return (runtime == "auto" and resolve_precision(precision) == "bf16"
-            and resolve_runtime(runtime, name_or_path, onnx_dir) == "onnx")
+    return (
+        runtime == "auto"
+        and resolve_precision(precision) == "bf16"
+        and resolve_runtime(runtime, name_or_path, onnx_dir) == "onnx"
+    )

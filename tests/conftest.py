@@ -27,8 +27,14 @@ def tiny_reader_dir(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("tiny-reader")
     tokenizer = AutoTokenizer.from_pretrained(default_embedder_path())
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
     BertForQuestionAnswering(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory

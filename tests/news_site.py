@@ -20,22 +20,55 @@ BRIDGE_CANONICAL = "https://tamarvalleygazette.example/local/old-mill-bridge-to-
 HUGE_BYTES = 50 * 2**20
 # Text of the boilerplate around the stories: none of it may be stored.
 BOILERPLATE = [
-    "cookies", "Accept all", "privacy", "Crosswords", "Subscribe", "Morning Tide", "newsletter", "inbox",
-    "Most read", "Celebrity chef", "Seal pup", "Truro City", "Comments", "grandad", "potholes", "heroes",
-    "Registered in England", "All rights reserved", "Contact", "Share on", "Read more", "Falmouth crew",
-    "Advertisement", "Trending", "Llama", "ValleyDad", "school run", "Gazette Daily Digest", "Log in",
-    "Family notices", "Press Standards", "Gunnislake bypass", "Photograph:",
+    "cookies",
+    "Accept all",
+    "privacy",
+    "Crosswords",
+    "Subscribe",
+    "Morning Tide",
+    "newsletter",
+    "inbox",
+    "Most read",
+    "Celebrity chef",
+    "Seal pup",
+    "Truro City",
+    "Comments",
+    "grandad",
+    "potholes",
+    "heroes",
+    "Registered in England",
+    "All rights reserved",
+    "Contact",
+    "Share on",
+    "Read more",
+    "Falmouth crew",
+    "Advertisement",
+    "Trending",
+    "Llama",
+    "ValleyDad",
+    "school run",
+    "Gazette Daily Digest",
+    "Log in",
+    "Family notices",
+    "Press Standards",
+    "Gunnislake bypass",
+    "Photograph:",
 ]
 
 
 def changing_page(version: int) -> bytes:
     """A page whose story is updated: the same URL with other text."""
-    update = ("The council said the harbour car park will reopen on Friday." if version == 1 else
-              "The council now says the harbour car park will stay closed until March.")
-    return (f"<html><head><title>Harbour car park update</title>"
-            f"<link rel='canonical' href='https://www.coastalherald.example/news/car-park'></head><body>"
-            f"<article><h1>Harbour car park update</h1><p>Work on the harbour car park in Porthcarrow "
-            f"continued this week. {update}</p></article></body></html>").encode()
+    update = (
+        "The council said the harbour car park will reopen on Friday."
+        if version == 1
+        else "The council now says the harbour car park will stay closed until March."
+    )
+    return (
+        f"<html><head><title>Harbour car park update</title>"
+        f"<link rel='canonical' href='https://www.coastalherald.example/news/car-park'></head><body>"
+        f"<article><h1>Harbour car park update</h1><p>Work on the harbour car park in Porthcarrow "
+        f"continued this week. {update}</p></article></body></html>"
+    ).encode()
 
 
 class NewsSite:
@@ -49,8 +82,10 @@ class NewsSite:
 
 
 def _handler(site: NewsSite):
-    feeds = {name: (FIXTURES / name).read_text(encoding="utf-8").replace("{base}", site.base).encode()
-             for name in ("coastal-herald.rss", "tamar-valley.atom")}
+    feeds = {
+        name: (FIXTURES / name).read_text(encoding="utf-8").replace("{base}", site.base).encode()
+        for name in ("coastal-herald.rss", "tamar-valley.atom")
+    }
     # Served from this site, the pages name it in their canonical links, as real pages name their own site:
     # the lifeboat page under the address it is served at, the bridge page under another path.
     lifeboat = LIFEBOAT.read_bytes().replace(LIFEBOAT_CANONICAL.encode(), site.url("/news/lifeboat").encode())
@@ -86,13 +121,18 @@ def _handler(site: NewsSite):
             elif path == "/news/changing":
                 self._send(200, html, changing_page(site.changing_version))
             elif path == "/news/latin1":
-                body = ("<html><head><title>Caf\u00e9 reopens</title></head><body><article><p>The caf\u00e9 on "
-                        "the quay reopened on Saturday after a refit that cost \u00a340,000.</p></article>"
-                        "</body></html>").encode("iso-8859-1")
+                body = (
+                    "<html><head><title>Caf\u00e9 reopens</title></head><body><article><p>The caf\u00e9 on "
+                    "the quay reopened on Saturday after a refit that cost \u00a340,000.</p></article>"
+                    "</body></html>"
+                ).encode("iso-8859-1")
                 self._send(200, "text/html; charset=iso-8859-1", body)
             elif path == "/news/notes.txt":
-                self._send(200, "text/plain; charset=utf-8",
-                           b"Tide times\n\nHigh tide in Porthcarrow is at 6.40 on Saturday morning.")
+                self._send(
+                    200,
+                    "text/plain; charset=utf-8",
+                    b"Tide times\n\nHigh tide in Porthcarrow is at 6.40 on Saturday morning.",
+                )
             elif path == "/old/lifeboat":
                 self._send(301, html, b"", Location="/news/lifeboat")
             elif path == "/loop":
@@ -100,8 +140,12 @@ def _handler(site: NewsSite):
             elif path == "/to-ftp":
                 self._send(302, html, b"", Location="ftp://127.0.0.1/story.html")
             elif path == "/":
-                self._send(200, html, b"<html><head><title>The Coastal Herald</title></head><body><nav>"
-                                      b"<a href='/news'>News</a> <a href='/sport'>Sport</a></nav></body></html>")
+                self._send(
+                    200,
+                    html,
+                    b"<html><head><title>The Coastal Herald</title></head><body><nav>"
+                    b"<a href='/news'>News</a> <a href='/sport'>Sport</a></nav></body></html>",
+                )
             elif path == "/photo.jpg":
                 self._send(200, "image/jpeg", b"\xff\xd8\xff\xe0" + bytes(2000))
             elif path == "/feed.rss":
@@ -154,7 +198,8 @@ def news_app(shipped_app, directory: Path):
     from articleqa.qa.pipeline import ArticleQA
 
     settings = replace(shipped_app.settings, data_dir=directory)
-    app = ArticleQA.from_settings(settings, embedder=shipped_app.embedder, reader=shipped_app.reader,
-                                  policy=shipped_app.policy)
+    app = ArticleQA.from_settings(
+        settings, embedder=shipped_app.embedder, reader=shipped_app.reader, policy=shipped_app.policy
+    )
     app.add_files([LIFEBOAT, BRIDGE])
     return app

@@ -15,8 +15,14 @@ pytestmark = pytest.mark.slow
 
 def run_cli(*args, env_extra=None, timeout=300):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "articleqa.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "articleqa.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_ask_json_index_list_remove(tmp_path, tiny_reader_dir):
@@ -40,13 +46,33 @@ def test_ask_json_index_list_remove(tmp_path, tiny_reader_dir):
 
 
 def test_eval_squad_writes_official_predictions(tmp_path, tiny_reader_dir):
-    data = {"version": "v2.0", "data": [{"title": "T", "paragraphs": [{
-        "context": "Paris is the capital of France. It lies on the Seine.",
-        "qas": [
-            {"id": "q1", "question": "What is the capital of France?",
-             "answers": [{"text": "Paris", "answer_start": 0}], "is_impossible": False},
-            {"id": "q2", "question": "What is the capital of Spain?", "answers": [], "is_impossible": True},
-        ]}]}]}
+    data = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": "T",
+                "paragraphs": [
+                    {
+                        "context": "Paris is the capital of France. It lies on the Seine.",
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": "What is the capital of France?",
+                                "answers": [{"text": "Paris", "answer_start": 0}],
+                                "is_impossible": False,
+                            },
+                            {
+                                "id": "q2",
+                                "question": "What is the capital of Spain?",
+                                "answers": [],
+                                "is_impossible": True,
+                            },
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
     path = tmp_path / "mini.json.gz"
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         json.dump(data, handle)
@@ -59,11 +85,31 @@ def test_eval_squad_writes_official_predictions(tmp_path, tiny_reader_dir):
 
 
 def test_eval_articles_draws_a_reliability_diagram(tmp_path, tiny_reader_dir):
-    data = {"version": "v1.1", "data": [{"title": "Seine", "paragraphs": [{
-        "context": "Paris is the capital of France. It lies on the Seine. The river is 777 km long.",
-        "qas": [{"id": "q1", "question": "How long is the Seine?", "answers": [{"text": "777 km", "answer_start": 67}]},
-                {"id": "q2", "question": "What is the capital of France?",
-                 "answers": [{"text": "Paris", "answer_start": 0}]}]}]}]}
+    data = {
+        "version": "v1.1",
+        "data": [
+            {
+                "title": "Seine",
+                "paragraphs": [
+                    {
+                        "context": "Paris is the capital of France. It lies on the Seine. The river is 777 km long.",
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": "How long is the Seine?",
+                                "answers": [{"text": "777 km", "answer_start": 67}],
+                            },
+                            {
+                                "id": "q2",
+                                "question": "What is the capital of France?",
+                                "answers": [{"text": "Paris", "answer_start": 0}],
+                            },
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
     path = tmp_path / "mini.json"
     path.write_text(json.dumps(data))
     png = tmp_path / "reliability.png"
@@ -95,11 +141,19 @@ def test_ask_imports_neither_gradio_nor_sentence_transformers(tmp_path, tiny_rea
     """`articleqa ask` starts fast: the web UI and sentence-transformers (with scikit-learn, SciPy's
     statistics, pandas) are never imported to answer on the command line."""
     common = ["--data-dir", str(tmp_path / "data"), "--reader", str(tiny_reader_dir)]
-    code = ("import sys; from articleqa.cli import main; status = main(sys.argv[1:]); "
-            "heavy = sorted(m for m in ('gradio', 'sentence_transformers', 'sklearn', 'pandas') if m in sys.modules); "
-            "print('HEAVY', heavy); sys.exit(status)")
-    done = subprocess.run([sys.executable, "-c", code, "ask", "Who leads HTS?", *common], cwd=ROOT,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300)
+    code = (
+        "import sys; from articleqa.cli import main; status = main(sys.argv[1:]); "
+        "heavy = sorted(m for m in ('gradio', 'sentence_transformers', 'sklearn', 'pandas') if m in sys.modules); "
+        "print('HEAVY', heavy); sys.exit(status)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "ask", "Who leads HTS?", *common],
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "HEAVY []" in done.stdout
 
@@ -111,10 +165,21 @@ def test_the_terminal_shows_the_answer_its_sentence_and_the_other_possible_answe
     from articleqa.seed import seed_body, seed_title
 
     # the seed's own sentences, as the indexer splits them, and its title (a CNN story; the file holds no date)
-    formed, designated = (next(s.text for s in split_sentences(seed_body()) if year in s.text) for year in ("2016", "2018"))
+    formed, designated = (
+        next(s.text for s in split_sentences(seed_body()) if year in s.text) for year in ("2016", "2018")
+    )
     title = seed_title()
-    answer = Answer("When was it formed?", "2016", 0.68, title, formed, formed.index("2016"), formed.index("2016") + 4,
-                    article_source="CNN", alternatives=[Alternative("2018", 0.27, title, designated)])
+    answer = Answer(
+        "When was it formed?",
+        "2016",
+        0.68,
+        title,
+        formed,
+        formed.index("2016"),
+        formed.index("2016") + 4,
+        article_source="CNN",
+        alternatives=[Alternative("2018", 0.27, title, designated)],
+    )
     text = answer_text(answer)
     assert text.splitlines()[:2] == ["Q: When was it formed?", f"A: 2016  (score 0.68, {title})"]
     assert f"\u201c{formed}\u201d" in text and "CNN" in text

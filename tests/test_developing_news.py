@@ -22,26 +22,53 @@ def test_the_newest_report_wins_and_the_earlier_ones_come_with_their_dates(app):
     answer = app.ask(KILLED)
     assert (answer.answer, answer.as_of, answer.article) == ("63", "2025-03-06", TITLES["2025-03-06"])
     assert [(r.answer, r.date, r.article) for r in answer.earlier_reports] == [
-        ("47", "2025-03-04", TITLES["2025-03-04"]), ("12", "2025-03-03", TITLES["2025-03-03"])]
+        ("47", "2025-03-04", TITLES["2025-03-04"]),
+        ("12", "2025-03-03", TITLES["2025-03-03"]),
+    ]
     assert "47" in answer.earlier_reports[0].sentence and answer.period == ""
     assert "newest of 3 reports" in answer.message
     record = answer.to_dict()  # the /ask record and the CLI's --json
     assert record["as_of"] == "2025-03-06"
-    assert record["earlier_reports"][0] == {"answer": "47", "date": "2025-03-04", "article": TITLES["2025-03-04"],
-                                            "article_id": answer.earlier_reports[0].article_id,
-                                            "sentence": answer.earlier_reports[0].sentence,
-                                            "score": answer.earlier_reports[0].score}
+    assert record["earlier_reports"][0] == {
+        "answer": "47",
+        "date": "2025-03-04",
+        "article": TITLES["2025-03-04"],
+        "article_id": answer.earlier_reports[0].article_id,
+        "sentence": answer.earlier_reports[0].sentence,
+        "score": answer.earlier_reports[0].score,
+    }
 
 
-@pytest.mark.parametrize(("question", "expected", "as_of", "period"), [
-    ("How many people had been killed in the Karvan earthquake as of March 4?", "47", "2025-03-04", "as of 4 Mar 2025"),
-    ("How many people had been killed in the Karvan earthquake on Monday?", "12", "2025-03-03", "on Mon 3 Mar 2025"),
-    ("How many people were killed in the Karvan earthquake before 5 March 2025?", "47", "2025-03-04",
-     "before 5 Mar 2025"),
-    # a time named by an event: the first report that tells of it dates it
-    ("How many people had been killed in the Karvan earthquake before the search ended?", "47", "2025-03-04",
-     "before the search ended (6 Mar 2025)"),
-])
+@pytest.mark.parametrize(
+    ("question", "expected", "as_of", "period"),
+    [
+        (
+            "How many people had been killed in the Karvan earthquake as of March 4?",
+            "47",
+            "2025-03-04",
+            "as of 4 Mar 2025",
+        ),
+        (
+            "How many people had been killed in the Karvan earthquake on Monday?",
+            "12",
+            "2025-03-03",
+            "on Mon 3 Mar 2025",
+        ),
+        (
+            "How many people were killed in the Karvan earthquake before 5 March 2025?",
+            "47",
+            "2025-03-04",
+            "before 5 Mar 2025",
+        ),
+        # a time named by an event: the first report that tells of it dates it
+        (
+            "How many people had been killed in the Karvan earthquake before the search ended?",
+            "47",
+            "2025-03-04",
+            "before the search ended (6 Mar 2025)",
+        ),
+    ],
+)
 def test_a_question_that_names_a_time_is_answered_from_that_time(app, question, expected, as_of, period):
     answer = app.ask(question, None, Scope(today=ASKED_ON))
     assert (answer.answer, answer.as_of, answer.period) == (expected, as_of, period)
@@ -75,8 +102,9 @@ def test_a_date_range_limits_what_is_searched(app):
         app.ask(KILLED, None, Scope("whenever"))
 
 
-@pytest.mark.parametrize("question", ["Who captured Hama?", "When was HTS formed?", "What happened in 2016?",
-                                      "Who leads HTS?"])
+@pytest.mark.parametrize(
+    "question", ["Who captured Hama?", "When was HTS formed?", "What happened in 2016?", "Who leads HTS?"]
+)
 def test_undated_articles_are_answered_exactly_as_before(app, shipped_app, question):
     """The seed has no date: read alone (shipped_app indexes only the seed) nothing is read apart and no
     period applies, so its answer takes the path it took before; beside dated reports an answer from it

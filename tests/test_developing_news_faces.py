@@ -5,11 +5,22 @@ from articleqa.cli import answer_text, build_parser
 from articleqa.qa.pipeline import Answer, EarlierReport
 from articleqa.ui.render import answer_markdown
 
-ANSWER = Answer("How many people were killed?", "63", 0.86, "Karvan mourns as search ends",
-                "Officials said 63 people had been killed in the disaster.", 14, 16, article_date="2025-03-06",
-                as_of="2025-03-06", message="The newest of 3 reports that answer differently (6 Mar 2025).",
-                earlier_reports=[EarlierReport("47", "2025-03-04", "Karvan <b>toll</b> rises", 2, "It rose to 47.", 0.9),
-                                 EarlierReport("12", "2025-03-03", "Earthquake strikes", 1, "At least 12 died.", 0.8)])
+ANSWER = Answer(
+    "How many people were killed?",
+    "63",
+    0.86,
+    "Karvan mourns as search ends",
+    "Officials said 63 people had been killed in the disaster.",
+    14,
+    16,
+    article_date="2025-03-06",
+    as_of="2025-03-06",
+    message="The newest of 3 reports that answer differently (6 Mar 2025).",
+    earlier_reports=[
+        EarlierReport("47", "2025-03-04", "Karvan <b>toll</b> rises", 2, "It rose to 47.", 0.9),
+        EarlierReport("12", "2025-03-03", "Earthquake strikes", 1, "At least 12 died.", 0.8),
+    ],
+)
 
 
 def test_the_chat_says_the_date_and_lists_the_earlier_reports_in_a_disclosure():

@@ -13,13 +13,27 @@ def app(shipped_app, tmp_path_factory):
     return news_app(shipped_app, tmp_path_factory.mktemp("news"))
 
 
-@pytest.mark.parametrize(("question", "expected", "source", "date", "url"), [
-    ("How much did the lifeboat station cost?", "£4.2 million", "The Coastal Herald", "2024-12-06", LIFEBOAT_CANONICAL),
-    ("What is the lifeboat called?", "Morwenna Rose", "The Coastal Herald", "2024-12-06", LIFEBOAT_CANONICAL),
-    ("How long is the detour during the bridge closure?", "eleven miles", "Tamar Valley Gazette", "2025-03-14",
-     BRIDGE_CANONICAL),
-    ("When was the Old Mill Bridge built?", "1832", "Tamar Valley Gazette", "2025-03-14", BRIDGE_CANONICAL),
-])
+@pytest.mark.parametrize(
+    ("question", "expected", "source", "date", "url"),
+    [
+        (
+            "How much did the lifeboat station cost?",
+            "£4.2 million",
+            "The Coastal Herald",
+            "2024-12-06",
+            LIFEBOAT_CANONICAL,
+        ),
+        ("What is the lifeboat called?", "Morwenna Rose", "The Coastal Herald", "2024-12-06", LIFEBOAT_CANONICAL),
+        (
+            "How long is the detour during the bridge closure?",
+            "eleven miles",
+            "Tamar Valley Gazette",
+            "2025-03-14",
+            BRIDGE_CANONICAL,
+        ),
+        ("When was the Old Mill Bridge built?", "1832", "Tamar Valley Gazette", "2025-03-14", BRIDGE_CANONICAL),
+    ],
+)
 def test_the_stories_answer_with_their_source_date_and_link(app, question, expected, source, date, url):
     answer = app.ask(question)
     assert expected in answer.answer
@@ -35,10 +49,16 @@ def test_a_relative_answer_carries_the_date_it_was_reported(app):
     assert answer.message == "Reported on Fri 6 Dec 2024."
 
 
-@pytest.mark.parametrize("question", [
-    "Which newsletter can readers sign up to?", "What did readers say about the potholes?",
-    "What is the most read story?", "Which story is trending?", "Who did the llama visit?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which newsletter can readers sign up to?",
+        "What did readers say about the potholes?",
+        "What is the most read story?",
+        "Which story is trending?",
+        "Who did the llama visit?",
+    ],
+)
 def test_the_boilerplate_is_not_stored_and_cannot_answer(app, question):
     stored = " ".join(a.text for a in app.store.articles).lower()
     assert not [words for words in BOILERPLATE if words.lower() in stored]

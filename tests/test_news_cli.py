@@ -50,7 +50,10 @@ def test_index_a_url_and_a_feed_list_json_remove_by_url(tmp_path, tiny_reader_di
     assert all(set(a) == {"id", "title", "date", "source", "url", "sentences"} for a in articles)
     lifeboat = next(a for a in articles if a["title"].startswith("Porthcarrow"))
     assert (lifeboat["date"], lifeboat["source"], lifeboat["url"]) == (
-        "2024-12-06", "The Coastal Herald", site.url("/news/lifeboat"))
+        "2024-12-06",
+        "The Coastal Herald",
+        site.url("/news/lifeboat"),
+    )
     assert len(articles) == 3 and lifeboat["sentences"] > 5
 
     asked = run_cli("ask", "What is the lifeboat called?", *common)
@@ -69,12 +72,17 @@ def test_index_a_url_and_a_feed_list_json_remove_by_url(tmp_path, tiny_reader_di
 def test_follow_indexes_new_entries_until_ctrl_c(tmp_path, tiny_reader_dir, feed_file):
     common = ["--data-dir", str(tmp_path / "data"), "--reader", str(tiny_reader_dir)]
     assert "between 1 minute and 1 day" in run_cli("follow", str(feed_file), "--every", "5s", *common).stderr
-    follower = subprocess.Popen([sys.executable, "-m", "articleqa.cli", "follow", str(feed_file), "--every", "15m",
-                                 *common], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                # as from a terminal: a child inherits an ignored SIGINT (some libraries
-                                # an earlier test loaded leave it ignored in this process) and keeps it
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "articleqa.cli", "follow", str(feed_file), "--every", "15m", *common],
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # as from a terminal: a child inherits an ignored SIGINT (some libraries
+        # an earlier test loaded leave it ignored in this process) and keeps it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         lines, deadline = [], time.monotonic() + 240
         while sum(line.startswith("added: ") for line in lines) < 3 and time.monotonic() < deadline:

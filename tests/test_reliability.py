@@ -28,7 +28,6 @@ KILLS = 50 if FULL else 20
 FUZZ_CASES = 1000 if FULL else 150
 
 
-
 def test_kill_9_while_adding_never_breaks_the_index(tmp_path, embedder: Embedder):
     rng = random.Random(7)
     directory = tmp_path / "index"
@@ -36,8 +35,13 @@ def test_kill_9_while_adding_never_breaks_the_index(tmp_path, embedder: Embedder
     next_article = 0
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     for _ in range(KILLS):
-        child = subprocess.Popen([sys.executable, "-m", "tests.crash_child", str(directory), str(next_article), "50"],
-                                 cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.crash_child", str(directory), str(next_article), "50"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert child.stdout.readline().strip() == "ready"
         deadline = time.monotonic() + rng.uniform(0.05, 1.5)
         while time.monotonic() < deadline:
@@ -59,8 +63,13 @@ def test_kill_9_while_adding_never_breaks_the_index(tmp_path, embedder: Embedder
     assert reported, "the child never got to commit: the kills came too early to test anything"
 
 
-@given(question=st.one_of(st.text(max_size=3000), st.binary(max_size=300),
-                          st.sampled_from(["<img src=x onerror=alert(1)>", "\x00" * 50, "🙂" * 400, "؟من يقود"])))
+@given(
+    question=st.one_of(
+        st.text(max_size=3000),
+        st.binary(max_size=300),
+        st.sampled_from(["<img src=x onerror=alert(1)>", "\x00" * 50, "🙂" * 400, "؟من يقود"]),
+    )
+)
 @settings(max_examples=FUZZ_CASES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_fuzz_ask_answers_or_explains(seeded_tiny_app, question):
     try:
@@ -73,7 +82,10 @@ def test_fuzz_ask_answers_or_explains(seeded_tiny_app, question):
         assert answer.sentence[answer.start : answer.end] == answer.answer
 
 
-@given(raw=st.one_of(st.binary(max_size=2000), st.text(max_size=2000)), name=st.sampled_from(["a.txt", "a.md", "a.html", ""]))
+@given(
+    raw=st.one_of(st.binary(max_size=2000), st.text(max_size=2000)),
+    name=st.sampled_from(["a.txt", "a.md", "a.html", ""]),
+)
 @settings(max_examples=FUZZ_CASES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_fuzz_add_article_indexes_or_explains(seeded_tiny_app, raw, name):
     before = len(seeded_tiny_app.store.articles)
@@ -108,8 +120,13 @@ def test_concurrent_callers_while_articles_are_added(shipped_app):
     assert rest["errors"] == 0, rest["error_samples"]
     assert rest["answered"] == 12 and rest["client_cpu_ms"] >= 0
     # the benchmark's README table renders alike from a measured result and from its JSON copy (string keys)
-    report = {"levels": {"batched": {8: result}}, "machine": "test", "questions_per_level": 40,
-              "load_before": "-", "load_after": "-"}
+    report = {
+        "levels": {"batched": {8: result}},
+        "machine": "test",
+        "questions_per_level": 40,
+        "load_before": "-",
+        "load_after": "-",
+    }
     rendered = table(report)
     assert rendered == table(json.loads(json.dumps(report)))
     assert rendered.splitlines()[2].startswith("| 8 | batched | ")

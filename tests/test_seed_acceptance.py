@@ -57,8 +57,11 @@ def conversation_answers(shipped_app):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("turn", "item"), [(i, _case(q, "turn: ").values[0]) for i, q in enumerate(CONVERSATION)],
-                         ids=[f"{i + 1}: {q.question}" for i, q in enumerate(CONVERSATION)])
+@pytest.mark.parametrize(
+    ("turn", "item"),
+    [(i, _case(q, "turn: ").values[0]) for i, q in enumerate(CONVERSATION)],
+    ids=[f"{i + 1}: {q.question}" for i, q in enumerate(CONVERSATION)],
+)
 def test_seed_conversation_turn(conversation_answers, turn, item, request):
     reason = KNOWN_MISSES.get("turn: " + item.question)
     if reason:

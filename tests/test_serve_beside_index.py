@@ -26,8 +26,10 @@ def cli(*args: str) -> list[str]:
 
 
 def report(n: int) -> str:
-    return (f"Harbour report {n}\n\nThe harbour office published report {n} on the quay works. "
-            f"Inspector keyword{n}x counted {n + 3} cranes at berth {n}. The works end in spring.")
+    return (
+        f"Harbour report {n}\n\nThe harbour office published report {n} on the quay works. "
+        f"Inspector keyword{n}x counted {n + 3} cranes at berth {n}. The works end in spring."
+    )
 
 
 @pytest.mark.slow
@@ -39,12 +41,17 @@ def test_a_server_under_load_answers_from_articles_another_process_indexes(tmp_p
     (first / "ferry.txt").write_text("Ferry strike ends\n\nThe ferry strike ended on Friday after talks.")
     for n in range(NEW):
         (news / f"report-{n}.txt").write_text(report(n))
-    assert subprocess.run(cli("index", str(first), *common), cwd=ROOT, env=ENV, capture_output=True,
-                          timeout=300).returncode == 0
+    assert (
+        subprocess.run(
+            cli("index", str(first), *common), cwd=ROOT, env=ENV, capture_output=True, timeout=300
+        ).returncode
+        == 0
+    )
     port = free_port()
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 (closed with the server, below)
-    server = subprocess.Popen(cli("serve", "--port", str(port), *common), cwd=ROOT, env=ENV,
-                              stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        cli("serve", "--port", str(port), *common), cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 180
@@ -65,8 +72,11 @@ def test_a_server_under_load_answers_from_articles_another_process_indexes(tmp_p
             connection = RestCaller(url)
             after = 0
             for n in range(MOST_EACH):
-                question = ("When did the ferry strike end?", f"How many cranes did keyword{(index + n) % NEW}x count?",
-                            "What did the harbour office publish?")[n % 3]
+                question = (
+                    "When did the ferry strike end?",
+                    f"How many cranes did keyword{(index + n) % NEW}x count?",
+                    "What did the harbour office publish?",
+                )[n % 3]
                 try:
                     result = connection.predict(question, None, "", "", api_name="/ask")
                     ok = isinstance(result, dict) and "error" not in result
@@ -84,8 +94,9 @@ def test_a_server_under_load_answers_from_articles_another_process_indexes(tmp_p
         for thread in threads:
             thread.start()
         started = time.monotonic()
-        done = subprocess.run(cli("index", str(news), *common), cwd=ROOT, env=ENV, capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(
+            cli("index", str(news), *common), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300
+        )
         index_s = time.monotonic() - started
         indexed.set()
         for thread in threads:
@@ -94,10 +105,14 @@ def test_a_server_under_load_answers_from_articles_another_process_indexes(tmp_p
         assert done.stdout.count("added: Harbour report") == NEW
 
         checker = RestCaller(url)
-        sources = [checker.predict(f"How many cranes did keyword{n}x count?", None, "", "", api_name="/ask")
-                   .get("article") for n in range(NEW)]
-        print(f"served {answered[0]} questions while `index` added {NEW} articles in {index_s:.1f} s; "
-              f"{len(errors)} errors; answered from the new articles: {sources}")
+        sources = [
+            checker.predict(f"How many cranes did keyword{n}x count?", None, "", "", api_name="/ask").get("article")
+            for n in range(NEW)
+        ]
+        print(
+            f"served {answered[0]} questions while `index` added {NEW} articles in {index_s:.1f} s; "
+            f"{len(errors)} errors; answered from the new articles: {sources}"
+        )
         assert errors == []
         assert answered[0] >= CALLERS * 3
         # the tiny reader is random: which of the retrieved reports it answers from is chance, but it is one

@@ -46,7 +46,9 @@ def test_questions_the_article_does_not_cover_are_declined(shipped_app):
 def test_gradio_api_returns_the_answer_as_json(shipped_app):
     demo, url = serve(shipped_app, replace(shipped_app.settings, port=free_port()), block=False)
     try:
-        answer = Client(url, verbose=False).predict("Which city are the rebels heading for next?", None, api_name="/ask")
+        answer = Client(url, verbose=False).predict(
+            "Which city are the rebels heading for next?", None, api_name="/ask"
+        )
     finally:
         demo.close()
     assert answer["answer"] == "Homs" and answer["article"] == SEED_TITLE
@@ -54,9 +56,24 @@ def test_gradio_api_returns_the_answer_as_json(shipped_app):
 
 
 def test_cli_ask_json_uses_the_shipped_reader(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "articleqa.cli", "ask", "--json", "--data-dir", str(tmp_path),
-                           "Which city are the rebels heading for next?", "When did the United States designate HTS a Foreign Terrorist Organization?"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "articleqa.cli",
+            "ask",
+            "--json",
+            "--data-dir",
+            str(tmp_path),
+            "Which city are the rebels heading for next?",
+            "When did the United States designate HTS a Foreign Terrorist Organization?",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert done.returncode == 0, done.stderr
     first, second = (json.loads(line) for line in done.stdout.splitlines())
     assert first["answer"] == "Homs" and "2018" in second["answer"]
@@ -69,13 +86,20 @@ def test_conversation_over_squad_articles(shipped_app, tmp_path):
     from articleqa.qa.evaluation.run import articles_of
 
     path = SHARED / "squad-v1.1-dev.val.json.gz"
-    app = type(shipped_app)(replace(shipped_app.settings, data_dir=tmp_path), shipped_app.embedder,
-                            type(shipped_app.store)(None, shipped_app.embedder.dimension, shipped_app.embedder.model_id).open(),
-                            shipped_app.reader)
+    app = type(shipped_app)(
+        replace(shipped_app.settings, data_dir=tmp_path),
+        shipped_app.embedder,
+        type(shipped_app.store)(None, shipped_app.embedder.dimension, shipped_app.embedder.model_id).open(),
+        shipped_app.reader,
+    )
     app.indexer.add_articles([Article(t, b) for t, b in articles_of(path)])
     questions = load_squad(path)
-    pairs = [(a, b) for a, b in itertools.pairwise(questions)
-             if a.context == b.context and any(f" {w} " in f" {b.question.lower()} " for w in ("it", "its", "he", "his", "they", "their"))]
+    pairs = [
+        (a, b)
+        for a, b in itertools.pairwise(questions)
+        if a.context == b.context
+        and any(f" {w} " in f" {b.question.lower()} " for w in ("it", "its", "he", "his", "they", "their"))
+    ]
     assert len(pairs) >= 20
     on_article = {"with": 0, "without": 0}
     for first, follow in pairs[:20]:

@@ -85,18 +85,23 @@ def observe(app: ArticleQA, questions: list[SquadQuestion], kind: str) -> list[O
         best = reading.best
         if best is None:
             continue
+
         def f1(text: str, golds: list[str] = q.answers) -> float:
             return score_one(text, golds)[1] if kind == "answerable" else 0.0
 
-        alternatives = [{"answer": span.text, "f1": f1(span.text), "features": answer_features(span, reading.spans)}
-                        for span in distinct_alternatives(best, reading.spans)]
-        result.append(Observation(q.title, kind, best.text, f1(best.text), answer_features(best, reading.spans),
-                                  alternatives))
+        alternatives = [
+            {"answer": span.text, "f1": f1(span.text), "features": answer_features(span, reading.spans)}
+            for span in distinct_alternatives(best, reading.spans)
+        ]
+        result.append(
+            Observation(q.title, kind, best.text, f1(best.text), answer_features(best, reading.spans), alternatives)
+        )
     return result
 
 
-def collect(reader: ExtractiveReader, embedder: Embedder, data_dir: Path, out_of_corpus_per_article: int,
-            seed: int) -> list[Observation]:
+def collect(
+    reader: ExtractiveReader, embedder: Embedder, data_dir: Path, out_of_corpus_per_article: int, seed: int
+) -> list[Observation]:
     settings = replace(Settings.from_env(), data_dir=Path(tempfile.mkdtemp()))
     v1 = data_dir / "squad-v1.1-dev.val.json.gz"
     articles = [Article(title, body) for title, body in articles_of(v1)]
@@ -115,8 +120,7 @@ def collect(reader: ExtractiveReader, embedder: Embedder, data_dir: Path, out_of
         title = article.title.replace(" ", "_")
         about = [q for q in answerable if q.title == title]
         others = app_over([a for a in articles if a is not article])
-        observations += observe(others, rng.sample(about, min(out_of_corpus_per_article, len(about))),
-                                "out-of-corpus")
+        observations += observe(others, rng.sample(about, min(out_of_corpus_per_article, len(about))), "out-of-corpus")
     return observations
 
 
@@ -137,9 +141,14 @@ def fit(observations: list[Observation]) -> dict:
     bias = float(model.intercept_[0] - np.sum(model.coef_[0] * mean / scale))
     # what a feature counts as where it was not measured (calibrated_confidence): its mean over the MIX
     means = np.average(x, axis=0, weights=sample_weight)
-    return {"features": list(FEATURES), "weights": weights.tolist(), "bias": bias,
-            "means": dict(zip(FEATURES, means.round(6).tolist(), strict=True)),
-            "target": "token F1 >= 0.5 of the answer shown, over retrieved passages", "mix": MIX}
+    return {
+        "features": list(FEATURES),
+        "weights": weights.tolist(),
+        "bias": bias,
+        "means": dict(zip(FEATURES, means.round(6).tolist(), strict=True)),
+        "target": "token F1 >= 0.5 of the answer shown, over retrieved passages",
+        "mix": MIX,
+    }
 
 
 def fit_alternatives(observations: list[Observation], calibration: dict) -> dict | None:
@@ -155,27 +164,43 @@ def fit_alternatives(observations: list[Observation], calibration: dict) -> dict
             sample_weight.append(weight)
     if len(set(y)) < 2:
         return None
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(np.array(x), np.array(y, dtype=int), sample_weight=sample_weight)
-    return {"features": ["logit_confidence", "logit_best_confidence"], "weights": model.coef_[0].tolist(),
-            "bias": float(model.intercept_[0]), "target": "token F1 >= 0.5 of an alternative answer shown"}
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(
+        np.array(x), np.array(y, dtype=int), sample_weight=sample_weight
+    )
+    return {
+        "features": ["logit_confidence", "logit_best_confidence"],
+        "weights": model.coef_[0].tolist(),
+        "bias": float(model.intercept_[0]),
+        "target": "token F1 >= 0.5 of an alternative answer shown",
+    }
 
 
-def alternatives_outcome(observations: list[Observation], calibrations: list[dict], thresholds: list[float],
-                         limit: int = 3, capped: bool = True) -> dict:
+def alternatives_outcome(
+    observations: list[Observation],
+    calibrations: list[dict],
+    thresholds: list[float],
+    limit: int = 3,
+    capped: bool = True,
+) -> dict:
     """The alternatives a user sees beside the answers shown (per observation its fold's calibration and
     threshold), how sure they are said to be and how often they are right, over the weighted MIX.
     `capped=False`: as the product showed them up to session 19, each at its own confidence."""
     confidences, right, weights = [], [], []
-    for o, calibration, threshold, weight in zip(observations, calibrations, thresholds, mix_weights(observations),
-                                                 strict=True):
+    for o, calibration, threshold, weight in zip(
+        observations, calibrations, thresholds, mix_weights(observations), strict=True
+    ):
         best = calibrated_confidence(calibration, o.features)
         if best < threshold:
             continue
         own = [calibrated_confidence(calibration, a["features"]) for a in o.alternatives]
         fitted = calibration.get("alternatives")
         if capped:
-            shown = alternatives_shown(best, (alternative_confidence(fitted, c, best) for c in own),
-                                       lambda i, c, threshold=threshold: c >= threshold, limit)
+            shown = alternatives_shown(
+                best,
+                (alternative_confidence(fitted, c, best) for c in own),
+                lambda i, c, threshold=threshold: c >= threshold,
+                limit,
+            )
         else:
             shown = [(i, c) for i, c in enumerate(own) if c >= threshold][:limit]
         for i, confidence in shown:
@@ -184,13 +209,18 @@ def alternatives_outcome(observations: list[Observation], calibrations: list[dic
             weights.append(weight)
     ece, table = expected_calibration_error(confidences, right, weights=weights) if confidences else (0.0, [])
     total = sum(weights) or 1.0
-    return {"shown": len(confidences), "mean_confidence": round(100 * sum(c * w for c, w in zip(confidences, weights, strict=True)) / total, 1),
-            "right_pct": round(100 * sum(w for r, w in zip(right, weights, strict=True) if r) / total, 1),
-            "ece": round(ece, 2), "reliability": table}
+    return {
+        "shown": len(confidences),
+        "mean_confidence": round(100 * sum(c * w for c, w in zip(confidences, weights, strict=True)) / total, 1),
+        "right_pct": round(100 * sum(w for r, w in zip(right, weights, strict=True) if r) / total, 1),
+        "ece": round(ece, 2),
+        "reliability": table,
+    }
 
 
-def threshold_for_precision(confidences: list[float], right: list[bool], weights: list[float],
-                            precision: float) -> float:
+def threshold_for_precision(
+    confidences: list[float], right: list[bool], weights: list[float], precision: float
+) -> float:
     """The lowest confidence above which the answers shown are right at least `precision` of the time."""
     order = np.argsort(confidences)[::-1]
     hits = shown = 0.0
@@ -221,8 +251,10 @@ def threshold_for_f1(confidences: list[float], observations: list[Observation], 
 def expected_f1(observations: list[Observation], shown: list[bool], weights: list[float] | None = None) -> float:
     """F1 (in %) of showing the answers marked `shown` and declining the rest, over the weighted MIX."""
     weights = weights or [1.0] * len(observations)
-    score = sum(w * ((o.f1 if o.kind == "answerable" else 0.0) if s else float(o.kind != "answerable"))
-                for w, s, o in zip(weights, shown, observations, strict=True))
+    score = sum(
+        w * ((o.f1 if o.kind == "answerable" else 0.0) if s else float(o.kind != "answerable"))
+        for w, s, o in zip(weights, shown, observations, strict=True)
+    )
     return round(100 * score / sum(weights), 1)
 
 
@@ -240,11 +272,16 @@ def outcome(observations: list[Observation], confidences: list[float], threshold
     answerable = [o for o in observations if o.kind == "answerable"]
     return {
         "f1_stated_mix": expected_f1(observations, shown, weights),
-        "f1_answerable_only": expected_f1(answerable, [s for s, o in zip(shown, observations, strict=True)
-                                                       if o.kind == "answerable"]),
+        "f1_answerable_only": expected_f1(
+            answerable, [s for s, o in zip(shown, observations, strict=True) if o.kind == "answerable"]
+        ),
         "f1_answerable_only_always_answering": expected_f1(answerable, [True] * len(answerable)),
-        "precision_of_answers_shown": round(100 * sum(
-            w for w, s, o in zip(weights, shown, observations, strict=True) if s and o.right) / max(shown_weight, 1e-9), 1),
+        "precision_of_answers_shown": round(
+            100
+            * sum(w for w, s, o in zip(weights, shown, observations, strict=True) if s and o.right)
+            / max(shown_weight, 1e-9),
+            1,
+        ),
         "answerable_answered_pct": share("answerable", lambda i: shown[i]),
         "answerable_answered_right_pct": share("answerable", lambda i: shown[i] and observations[i].right),
         "unanswerable_declined_pct": share("unanswerable", lambda i: not shown[i]),
@@ -264,8 +301,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--report", type=Path, default=None)
-    parser.add_argument("--precision", type=float, default=None,
-                        help="abstain for this share of answers shown right (default: maximise F1 on the mix)")
+    parser.add_argument(
+        "--precision",
+        type=float,
+        default=None,
+        help="abstain for this share of answers shown right (default: maximise F1 on the mix)",
+    )
     parser.add_argument("--out-of-corpus", type=int, default=100, help="questions per held-out article")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--runtime", default="auto", help="auto (ONNX Runtime where exported), onnx or torch")
@@ -289,8 +330,10 @@ def main(argv: list[str] | None = None) -> None:
         train = [o for o in observations if o.title != title]
         calibration = fit(train)
         calibration["alternatives"] = fit_alternatives(train, calibration)
-        folds[title] = (calibration, choose_threshold([calibrated_confidence(calibration, o.features) for o in train],
-                                                      train, args.precision))
+        folds[title] = (
+            calibration,
+            choose_threshold([calibrated_confidence(calibration, o.features) for o in train], train, args.precision),
+        )
     # each observation measured with its own article's fold
     held_calibration = [folds[o.title][0] for o in observations]
     held_threshold = [folds[o.title][1] for o in observations]
@@ -300,8 +343,11 @@ def main(argv: list[str] | None = None) -> None:
     ece_raw, table_raw = expected_calibration_error(raw, right, weights=weights)
     ece_held, table_held = expected_calibration_error(held, right, weights=weights)
     tables = {"raw span probability": table_raw, "calibrated (held-out articles)": table_held}
-    figures = {"observations": {kind: sum(o.kind == kind for o in observations) for kind in MIX},
-               "mix": MIX, "ece_raw_probability": round(ece_raw, 2)}
+    figures = {
+        "observations": {kind: sum(o.kind == kind for o in observations) for kind in MIX},
+        "mix": MIX,
+        "ece_raw_probability": round(ece_raw, 2),
+    }
     config_path = args.model / READER_CONFIG
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
     if config.get("calibration"):
@@ -309,41 +355,60 @@ def main(argv: list[str] | None = None) -> None:
         ece_previous, tables["previous calibration"] = expected_calibration_error(previous, right, weights=weights)
         figures["ece_previous_calibration"] = round(ece_previous, 2)
         figures["previous_threshold_outcome"] = outcome(
-            observations, previous, [config.get("min_confidence") or 0.0] * len(observations))
+            observations, previous, [config.get("min_confidence") or 0.0] * len(observations)
+        )
 
     calibration = fit(observations)
     calibration["alternatives"] = fit_alternatives(observations, calibration)
     confidences = [calibrated_confidence(calibration, o.features) for o in observations]
     threshold = choose_threshold(confidences, observations, args.precision)
     unfitted = [{**c, "alternatives": None} for c in held_calibration]
-    alternatives = {"cross_validated": alternatives_outcome(observations, held_calibration, held_threshold),
-                    "best_answer_calibration_capped": alternatives_outcome(observations, unfitted, held_threshold)}
+    alternatives = {
+        "cross_validated": alternatives_outcome(observations, held_calibration, held_threshold),
+        "best_answer_calibration_capped": alternatives_outcome(observations, unfitted, held_threshold),
+    }
     if config.get("calibration"):
         alternatives["previous_calibration_uncapped"] = alternatives_outcome(
-            observations, [config["calibration"]] * len(observations),
-            [config.get("min_confidence") or 0.0] * len(observations), capped=False)
-    figures.update({
-        "ece_calibrated_cross_validated": round(ece_held, 2),
-        "target_precision": args.precision,
-        "min_confidence": round(threshold, 4),
-        "cross_validated_outcome": outcome(observations, held, held_threshold),
-        "reliability_calibrated_cross_validated": table_held,
-        "reliability_answerable_only_cross_validated": expected_calibration_error(
-            [c for c, o in zip(held, observations, strict=True) if o.kind == "answerable"],
-            [o.right for o in observations if o.kind == "answerable"])[1],
-        "alternatives": alternatives,
-    })
-    config.update({"calibration": calibration, "min_confidence": round(threshold, 4),
-                   "abstention": f"precision {args.precision}" if args.precision else "max F1 on the stated mix"})
+            observations,
+            [config["calibration"]] * len(observations),
+            [config.get("min_confidence") or 0.0] * len(observations),
+            capped=False,
+        )
+    figures.update(
+        {
+            "ece_calibrated_cross_validated": round(ece_held, 2),
+            "target_precision": args.precision,
+            "min_confidence": round(threshold, 4),
+            "cross_validated_outcome": outcome(observations, held, held_threshold),
+            "reliability_calibrated_cross_validated": table_held,
+            "reliability_answerable_only_cross_validated": expected_calibration_error(
+                [c for c, o in zip(held, observations, strict=True) if o.kind == "answerable"],
+                [o.right for o in observations if o.kind == "answerable"],
+            )[1],
+            "alternatives": alternatives,
+        }
+    )
+    config.update(
+        {
+            "calibration": calibration,
+            "min_confidence": round(threshold, 4),
+            "abstention": f"precision {args.precision}" if args.precision else "max F1 on the stated mix",
+        }
+    )
     config_path.write_text(json.dumps(config, indent=2))
     (report_dir / "calibration.json").write_text(json.dumps(figures, indent=2))
-    draw_reliability({"own confidence, as shown up to session 19": alternatives.get(
-                          "previous_calibration_uncapped", alternatives["best_answer_calibration_capped"])["reliability"],
-                      "capped (best's and theirs <= 1)": alternatives["best_answer_calibration_capped"]["reliability"],
-                      "fitted and capped (held-out articles)": alternatives["cross_validated"]["reliability"]},
-                     report_dir / "reliability-alternatives.png", "Reliability of the other possible answers shown")
-    draw_reliability(tables, report_dir / "reliability.png",
-                     "Reliability over retrieved passages, SQuAD val articles")
+    draw_reliability(
+        {
+            "own confidence, as shown up to session 19": alternatives.get(
+                "previous_calibration_uncapped", alternatives["best_answer_calibration_capped"]
+            )["reliability"],
+            "capped (best's and theirs <= 1)": alternatives["best_answer_calibration_capped"]["reliability"],
+            "fitted and capped (held-out articles)": alternatives["cross_validated"]["reliability"],
+        },
+        report_dir / "reliability-alternatives.png",
+        "Reliability of the other possible answers shown",
+    )
+    draw_reliability(tables, report_dir / "reliability.png", "Reliability over retrieved passages, SQuAD val articles")
     print(json.dumps({k: v for k, v in figures.items() if not k.startswith("reliability")}, indent=2))
 
 

@@ -43,8 +43,14 @@ def confusers_of(app: ArticleQA, path: Path, top: int = 5) -> dict[str, list[dic
                 continue
             text = reading.passages[span.passage_index].text
             begin = max(0, span.start - CONTEXT_CHARS)
-            wrong.append({"answer": span.text, "probability": span.probability,
-                          "context": text[begin : span.end + CONTEXT_CHARS], "offset": span.start - begin})
+            wrong.append(
+                {
+                    "answer": span.text,
+                    "probability": span.probability,
+                    "context": text[begin : span.end + CONTEXT_CHARS],
+                    "offset": span.start - begin,
+                }
+            )
         if wrong:
             found[q.id] = wrong
     return found

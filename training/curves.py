@@ -51,14 +51,18 @@ def read_curve(log: Path) -> list[Point]:
 
 
 def table(curves: dict[str, list[Point]]) -> str:
-    rows = ["| run | step | minutes | loss | gold F1 | look-alike F1 | SQuAD 2.0 F1 | mean | seed checks |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| run | step | minutes | loss | gold F1 | look-alike F1 | SQuAD 2.0 F1 | mean | seed checks |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for label, points in curves.items():
         for p in points:
             s = p.scores
-            rows.append(f"| {label} | {p.step} | {p.minutes:.0f} | {'' if p.loss is None else f'{p.loss:.2f}'} | "
-                        f"{s['gold_f1']:.1f} | {s['multi_f1']:.1f} | {s['v2_best_f1']:.1f} | {p.mean:.1f} | "
-                        f"{s.get('seed_right', '')} |")
+            rows.append(
+                f"| {label} | {p.step} | {p.minutes:.0f} | {'' if p.loss is None else f'{p.loss:.2f}'} | "
+                f"{s['gold_f1']:.1f} | {s['multi_f1']:.1f} | {s['v2_best_f1']:.1f} | {p.mean:.1f} | "
+                f"{s.get('seed_right', '')} |"
+            )
     return "\n".join(rows)
 
 
@@ -109,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reference", action="append", default=[], help="NAME=mean F1, drawn as a line")
     parser.add_argument("--png", type=Path, default=None)
     args = parser.parse_args(argv)
-    labels = args.label + [run.name for run in args.runs[len(args.label):]]
+    labels = args.label + [run.name for run in args.runs[len(args.label) :]]
     curves = {label: read_curve(run / "train.log") for label, run in zip(labels, args.runs, strict=True)}
     print(table(curves))
     if args.png:

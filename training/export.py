@@ -28,8 +28,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("target", type=Path)
     parser.add_argument("--max-length", type=int, default=WINDOW_TOKENS)
     parser.add_argument("--stride", type=int, default=WINDOW_STRIDE)
-    parser.add_argument("--settings-from", type=Path, default=None,
-                        help="reader whose evidence weight the export carries (default: the first source)")
+    parser.add_argument(
+        "--settings-from",
+        type=Path,
+        default=None,
+        help="reader whose evidence weight the export carries (default: the first source)",
+    )
     args = parser.parse_args(argv)
 
     staging = args.target.with_name(args.target.name + ".tmp")
@@ -57,8 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     shutil.rmtree(args.target, ignore_errors=True)
     staging.rename(args.target)
     size = sum(p.stat().st_size for p in args.target.iterdir())
-    print(f"exported to {args.target}: {size / 1e6:.1f} MB; no calibration yet: run "
-          f"`python -m training.calibrate {args.target}`")
+    print(
+        f"exported to {args.target}: {size / 1e6:.1f} MB; no calibration yet: run "
+        f"`python -m training.calibrate {args.target}`"
+    )
 
 
 def adapter(source: Path, staging: Path) -> None:
@@ -69,14 +75,18 @@ def adapter(source: Path, staging: Path) -> None:
 
     config = PeftConfig.from_pretrained(str(source))
     if config.base_model_name_or_path not in PACKAGED and Path(config.base_model_name_or_path).name not in PACKAGED:
-        raise SystemExit(f"{source} adapts {config.base_model_name_or_path}, which is not a packaged backbone "
-                         f"({', '.join(PACKAGED)}): a user could not merge it offline")
+        raise SystemExit(
+            f"{source} adapts {config.base_model_name_or_path}, which is not a packaged backbone "
+            f"({', '.join(PACKAGED)}): a user could not merge it offline"
+        )
     staging.mkdir(parents=True)
     config.base_model_name_or_path = Path(config.base_model_name_or_path).name
     config.save_pretrained(str(staging))
     weights = load_file(str(source / "adapter_model.safetensors"))
-    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
-              str(staging / "adapter_model.safetensors"))
+    save_file(
+        {k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+        str(staging / "adapter_model.safetensors"),
+    )
 
 
 def averaged(sources: list[Path]) -> torch.nn.Module:
@@ -91,8 +101,9 @@ def averaged(sources: list[Path]) -> torch.nn.Module:
             for name, value in other.items():
                 if value.is_floating_point():  # integer buffers (ids) are the same in every source
                     total[name] += value
-        model.load_state_dict({name: value / len(sources) if value.is_floating_point() else value
-                               for name, value in total.items()})
+        model.load_state_dict(
+            {name: value / len(sources) if value.is_floating_point() else value for name, value in total.items()}
+        )
     return model
 
 

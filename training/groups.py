@@ -80,6 +80,8 @@ BROAD_MIX: dict[str, DocumentSource] = {
     "drop": DocumentSource("extra/drop-contrast-spans.json.gz"),
     "tatqa": DocumentSource("extra/tatqa-textspan-dev.json.gz"),
 }
+
+
 def present_sources(data_dir: Path, mix: dict, counts: dict[str, int]) -> Iterator[tuple[str, DocumentSource, Path]]:
     """(name, source, path) of each entry of a mix whose file is in `data_dir`; a missing one counts 0."""
     for name, source in mix.items():
@@ -114,8 +116,9 @@ MIXES = {"shared": SHARED_MIX, "broad": BROAD_MIX}
 MAX_DOCUMENT_CHARS = 100_000
 
 
-def load_documents(path: Path, source: str, unanswerable_only: bool = False,
-                   max_chars: int = MAX_DOCUMENT_CHARS) -> list[Document]:
+def load_documents(
+    path: Path, source: str, unanswerable_only: bool = False, max_chars: int = MAX_DOCUMENT_CHARS
+) -> list[Document]:
     """The articles of a SQuAD-format file, each with all its paragraphs joined by blank lines; an article
     over `max_chars` is cut into documents of consecutive paragraphs that fit (a paragraph longer than
     that on its own stays whole)."""
@@ -134,18 +137,24 @@ def load_documents(path: Path, source: str, unanswerable_only: bool = False,
                 if unanswerable_only and not impossible:
                     continue
                 answers = [] if impossible else qa["answers"]
-                questions.append(DocumentQuestion(
-                    id=str(qa["id"]), question=qa["question"].strip(),
-                    answers=[a["text"] for a in answers],
-                    answer_starts=[offset + int(a["answer_start"]) for a in answers], anchor=offset))
+                questions.append(
+                    DocumentQuestion(
+                        id=str(qa["id"]),
+                        question=qa["question"].strip(),
+                        answers=[a["text"] for a in answers],
+                        answer_starts=[offset + int(a["answer_start"]) for a in answers],
+                        anchor=offset,
+                    )
+                )
             parts.append(context)
             offset += len(context) + 2
         documents.append(Document(source, article.get("title", ""), "\n\n".join(parts), questions))
     return documents
 
 
-def build_documents(data_dir: Path, seed: int, mix: dict[str, DocumentSource] = SHARED_MIX
-                    ) -> tuple[list[Document], dict[str, int]]:
+def build_documents(
+    data_dir: Path, seed: int, mix: dict[str, DocumentSource] = SHARED_MIX
+) -> tuple[list[Document], dict[str, int]]:
     rng = random.Random(seed)
     documents: list[Document] = []
     counts: dict[str, int] = {}
@@ -154,8 +163,10 @@ def build_documents(data_dir: Path, seed: int, mix: dict[str, DocumentSource] = 
         total = sum(len(d.questions) for d in docs)
         if source.cap is not None and total > source.cap:
             keep = set(rng.sample([(i, j) for i, d in enumerate(docs) for j in range(len(d.questions))], source.cap))
-            docs = [Document(d.source, d.title, d.text, [q for j, q in enumerate(d.questions) if (i, j) in keep])
-                    for i, d in enumerate(docs)]
+            docs = [
+                Document(d.source, d.title, d.text, [q for j, q in enumerate(d.questions) if (i, j) in keep])
+                for i, d in enumerate(docs)
+            ]
         docs = [d for d in docs if d.questions]
         counts[name] = sum(len(d.questions) for d in docs)
         documents.extend(docs)
@@ -197,12 +208,24 @@ def entity_swapped_questions(documents: list[Document], count: int, seed: int) -
         if made >= count:
             break
         lowered = document.text.lower()
-        shared = [m for m in _names(q.question) if m.group(0).lower() in lowered
-                  and not any(m.group(0).lower() in a.lower() or a.lower() in m.group(0).lower() for a in q.answers)]
+        shared = [
+            m
+            for m in _names(q.question)
+            if m.group(0).lower() in lowered
+            and not any(m.group(0).lower() in a.lower() or a.lower() in m.group(0).lower() for a in q.answers)
+        ]
         rng.shuffle(shared)
-        swap = next(((name, other) for name in shared for other in
-                     _draws(rng, pools.get((document.source, name.group(0).isdigit(), len(name.group(0).split())), []))
-                     if other.lower() not in lowered), None)
+        swap = next(
+            (
+                (name, other)
+                for name in shared
+                for other in _draws(
+                    rng, pools.get((document.source, name.group(0).isdigit(), len(name.group(0).split())), [])
+                )
+                if other.lower() not in lowered
+            ),
+            None,
+        )
         if swap is None:
             continue
         name, other = swap
@@ -217,8 +240,10 @@ def _draws(rng: random.Random, pool: list[str], tries: int = 10) -> list[str]:
 
 
 _WORD = re.compile(r"\w+")
-_STOP = set("the a an of in on at to for and or is was were are be by with as from that this which who what when "
-            "where why how did does do its it his her their".split())
+_STOP = set(
+    "the a an of in on at to for and or is was were are be by with as from that this which who what when "
+    "where why how did does do its it his her their".split()
+)
 
 
 def _words(text: str) -> set[str]:
@@ -236,9 +261,18 @@ def confuser_positions(text: str, confusers: list[dict]) -> list[int]:
     return positions
 
 
-def question_groups(documents: list[Document], tokenizer, *, max_length: int, stride: int, windows: int,
-                    seed: int, max_question_tokens: int = 64,
-                    confusers: dict[str, list[dict]] | None = None, part: tuple[int, int] = (0, 1)) -> list[dict]:
+def question_groups(
+    documents: list[Document],
+    tokenizer,
+    *,
+    max_length: int,
+    stride: int,
+    windows: int,
+    seed: int,
+    max_question_tokens: int = 64,
+    confusers: dict[str, list[dict]] | None = None,
+    part: tuple[int, int] = (0, 1),
+) -> list[dict]:
     """One group per question: `windows` tokenised windows and, per window, the gold start/end token
     lists (empty where the window doesn't hold the answer). Unanswerable questions have no gold tokens.
     With `confusers` (question id -> a reader's wrong answers), the same-document windows that hold them
@@ -283,8 +317,11 @@ def question_groups(documents: list[Document], tokenizer, *, max_length: int, st
             # the question's own ids in place of the cached question's (same length, same windows)
             own = tokenizer(question, add_special_tokens=False)["input_ids"]
             answer_keys = [normalize_answer(a) for a in q.answers if normalize_answer(a)]
-            golds = {w: _gold_tokens(encoded, w, q) for w in range(n)
-                     if q.answers and spans[w][0] <= q.answer_starts[0] < spans[w][1]}
+            golds = {
+                w: _gold_tokens(encoded, w, q)
+                for w in range(n)
+                if q.answers and spans[w][0] <= q.answer_starts[0] < spans[w][1]
+            }
             if q.answers:
                 positives = [w for w, gold in golds.items() if gold[0]]
                 if not positives:
@@ -293,8 +330,10 @@ def question_groups(documents: list[Document], tokenizer, *, max_length: int, st
                 centre = q.answer_starts[0]
                 first = min(positives, key=lambda w: abs((spans[w][0] + spans[w][1]) / 2 - centre))
             else:
-                first = min(range(n), key=lambda w: abs(spans[w][0] - q.anchor) if spans[w][0] <= q.anchor + 1
-                            else 10**9 + spans[w][0])
+                first = min(
+                    range(n),
+                    key=lambda w: abs(spans[w][0] - q.anchor) if spans[w][0] <= q.anchor + 1 else 10**9 + spans[w][0],
+                )
             chosen = [first]
             # same-document windows that don't repeat the answer text, most question words first
             words = _words(q.question)
@@ -302,9 +341,14 @@ def question_groups(documents: list[Document], tokenizer, *, max_length: int, st
             others.sort(key=lambda w: (-len(words & set(normalised[w].split())), rng.random()))
             if confusers and q.id in confusers:
                 # the window where each wrong answer sits most centrally, in the reader's order
-                held = [min((w for w in others if spans[w][0] <= at < spans[w][1]),
-                            key=lambda w: abs((spans[w][0] + spans[w][1]) / 2 - at), default=None)
-                        for at in confuser_positions(document.text, confusers[q.id])]
+                held = [
+                    min(
+                        (w for w in others if spans[w][0] <= at < spans[w][1]),
+                        key=lambda w: abs((spans[w][0] + spans[w][1]) / 2 - at),
+                        default=None,
+                    )
+                    for at in confuser_positions(document.text, confusers[q.id])
+                ]
                 mined = list(dict.fromkeys(w for w in held if w is not None))
                 others = mined + [w for w in others if w not in mined]
             hard = others[: max(0, windows - 2)]
@@ -324,8 +368,9 @@ def question_groups(documents: list[Document], tokenizer, *, max_length: int, st
                 if any(k in normalize_answer(piece) for k in answer_keys):
                     continue
                 other_encoded = first_window.encode(question, piece)
-                rows.append({"input_ids": other_encoded.ids,
-                             "token_type_ids": other_encoded.type_ids, "starts": [], "ends": []})
+                rows.append(
+                    {"input_ids": other_encoded.ids, "token_type_ids": other_encoded.type_ids, "starts": [], "ends": []}
+                )
             if len(rows) < windows:
                 continue
             groups.append({"id": q.id, "source": document.source, "windows": rows})
@@ -344,8 +389,9 @@ def _part_groups(part: tuple[int, int]) -> list[dict]:
     return question_groups(_shared["documents"], _shared["tokenizer"], part=part, **_shared["settings"])
 
 
-def parallel_question_groups(documents: list[Document], tokenizer, *, workers: int, seed: int,
-                             **settings) -> list[dict]:
+def parallel_question_groups(
+    documents: list[Document], tokenizer, *, workers: int, seed: int, **settings
+) -> list[dict]:
     """question_groups split over `workers` processes by document (tokenising ~37,000 questions into
     windows takes ~10 minutes on one core); deterministic for a given number of workers. The workers are
     spawned, not forked: a process that has imported JAX (bm25s does, where it is installed) deadlocks in
@@ -357,8 +403,9 @@ def parallel_question_groups(documents: list[Document], tokenizer, *, workers: i
     context = multiprocessing.get_context("spawn")
     started, parts = time.perf_counter(), []
     log.info("tokenising %d documents in %d spawned workers", len(documents), workers)
-    with context.Pool(workers, initializer=_start_worker,
-                      initargs=(documents, tokenizer, {**settings, "seed": seed})) as pool:
+    with context.Pool(
+        workers, initializer=_start_worker, initargs=(documents, tokenizer, {**settings, "seed": seed})
+    ) as pool:
         # in order, each part logged as it comes: where a machine is slow, the log says how far it got
         for number, part in enumerate(pool.imap(_part_groups, [(i, workers) for i in range(workers)]), 1):
             parts.append(part)
@@ -368,8 +415,17 @@ def parallel_question_groups(documents: list[Document], tokenizer, *, workers: i
     return groups
 
 
-def save_question_groups(path: Path, data_dir: Path, mix: dict[str, DocumentSource], tokenizer, *, seed: int,
-                         workers: int = 1, swapped: int = 0, **settings) -> tuple[list[dict], dict[str, int]]:
+def save_question_groups(
+    path: Path,
+    data_dir: Path,
+    mix: dict[str, DocumentSource],
+    tokenizer,
+    *,
+    seed: int,
+    workers: int = 1,
+    swapped: int = 0,
+    **settings,
+) -> tuple[list[dict], dict[str, int]]:
     """The mix's documents (plus `swapped` entity-swapped questions) as question groups, saved compact to
     `path`; the groups and the questions per source."""
     import torch
@@ -385,9 +441,20 @@ def save_question_groups(path: Path, data_dir: Path, mix: dict[str, DocumentSour
 def compact(groups: list[dict]) -> list[dict]:
     """Groups with their token ids as numpy arrays: a file of ~37,000 groups of 8 windows loads in seconds
     instead of a minute and a half of unpickling Python ints."""
-    return [{**g, "windows": [{**w, "input_ids": np.asarray(w["input_ids"], dtype=np.int32),
-                               "token_type_ids": np.asarray(w["token_type_ids"], dtype=np.int8)}
-                              for w in g["windows"]]} for g in groups]
+    return [
+        {
+            **g,
+            "windows": [
+                {
+                    **w,
+                    "input_ids": np.asarray(w["input_ids"], dtype=np.int32),
+                    "token_type_ids": np.asarray(w["token_type_ids"], dtype=np.int8),
+                }
+                for w in g["windows"]
+            ],
+        }
+        for g in groups
+    ]
 
 
 def load_groups(path: Path) -> list[dict]:
@@ -450,6 +517,7 @@ def _gold_tokens(encoded, w: int, q: DocumentQuestion) -> tuple[list[int], list[
 
 
 def _clip(tokenizer, question: str, max_tokens: int) -> str:
-    offsets = tokenizer(question, add_special_tokens=False, truncation=True, max_length=max_tokens,
-                        return_offsets_mapping=True)["offset_mapping"]
+    offsets = tokenizer(
+        question, add_special_tokens=False, truncation=True, max_length=max_tokens, return_offsets_mapping=True
+    )["offset_mapping"]
     return question[: offsets[-1][1]] if offsets else question

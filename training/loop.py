@@ -29,12 +29,26 @@ log = logging.getLogger("articleqa.train")
 CHECKPOINT = "checkpoint.pt"
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, *, out: str, lr: float, warmup: float, minutes: float,
-                      seed: int, checkpoint_every: int, eval_questions: int, threads: int) -> None:
+def add_run_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    out: str,
+    lr: float,
+    warmup: float,
+    minutes: float,
+    seed: int,
+    checkpoint_every: int,
+    eval_questions: int,
+    threads: int,
+) -> None:
     """The options every trainer takes (data, backbone, windows, optimiser, run length, checkpoints)."""
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--out", type=Path, default=Path(out))
-    parser.add_argument("--backbone", default=None, help="HF id, path or a packaged backbone's name: mpnet (default: MiniLM-L6 from its package)")
+    parser.add_argument(
+        "--backbone",
+        default=None,
+        help="HF id, path or a packaged backbone's name: mpnet (default: MiniLM-L6 from its package)",
+    )
     parser.add_argument("--max-length", type=int, default=WINDOW_TOKENS)
     parser.add_argument("--stride", type=int, default=WINDOW_STRIDE)
     parser.add_argument("--lr", type=float, default=lr)
@@ -47,12 +61,20 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, out: str, lr: float, w
     parser.add_argument("--eval-questions", type=int, default=eval_questions)
     parser.add_argument("--threads", type=int, default=threads)
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="autocast of the forward pass (auto: bf16 where the CPU has it natively)")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="autocast of the forward pass (auto: bf16 where the CPU has it natively)",
+    )
     parser.add_argument("--device", default="auto", help="cpu, cuda (auto: cuda when torch sees a GPU)")
     parser.add_argument("--epochs", type=float, default=0.0, help="at most this many epochs (0: no cap)")
-    parser.add_argument("--deadline-minutes", type=float, default=0.0,
-                        help="stop (evaluate, keep the best, save final/) once this much wall time has passed")
+    parser.add_argument(
+        "--deadline-minutes",
+        type=float,
+        default=0.0,
+        help="stop (evaluate, keep the best, save final/) once this much wall time has passed",
+    )
 
 
 def start_run(args: argparse.Namespace) -> str:
@@ -62,8 +84,11 @@ def start_run(args: argparse.Namespace) -> str:
     if args.device == "cpu":
         under_jemalloc()
     args.out.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.FileHandler(args.out / "train.log"), logging.StreamHandler()])
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(message)s",
+        handlers=[logging.FileHandler(args.out / "train.log"), logging.StreamHandler()],
+    )
     use_threads(args.threads)  # torch now, and the evaluation's reader later (TorchForward)
     torch.manual_seed(args.seed)
     args.started = time.perf_counter()
@@ -84,13 +109,16 @@ def under_jemalloc() -> None:
     if library is None or "jemalloc" in os.environ.get("LD_PRELOAD", "") or os.environ.get("ARTICLEQA_JEMALLOC") == "0":
         return
     print(f"restarting under jemalloc ({library})", file=sys.stderr, flush=True)  # logging starts after
-    env = {**os.environ, "LD_PRELOAD": ":".join(filter(None, [library, os.environ.get("LD_PRELOAD")])),
-           "MALLOC_CONF": os.environ.get("MALLOC_CONF", JEMALLOC_CONF)}
+    env = {
+        **os.environ,
+        "LD_PRELOAD": ":".join(filter(None, [library, os.environ.get("LD_PRELOAD")])),
+        "MALLOC_CONF": os.environ.get("MALLOC_CONF", JEMALLOC_CONF),
+    }
     os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
 
 
 def resolve_device(device: str) -> str:
-    """"auto": cuda when torch sees a GPU, else cpu; any other name as given."""
+    """ "auto": cuda when torch sees a GPU, else cpu; any other name as given."""
     return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 
@@ -141,10 +169,22 @@ def restore(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer)
     return state
 
 
-def run_steps(model, tokenizer, optimizer: torch.optim.Optimizer, train_step: Callable[[int], float],
-              evaluate: Callable[[], dict[str, float]], *, out: Path, total_steps: int, warmup: float,
-              every: int, key: Callable[[dict], Any], best: dict, resumed: dict | None = None,
-              stop_at: float | None = None) -> dict:
+def run_steps(
+    model,
+    tokenizer,
+    optimizer: torch.optim.Optimizer,
+    train_step: Callable[[int], float],
+    evaluate: Callable[[], dict[str, float]],
+    *,
+    out: Path,
+    total_steps: int,
+    warmup: float,
+    every: int,
+    key: Callable[[dict], Any],
+    best: dict,
+    resumed: dict | None = None,
+    stop_at: float | None = None,
+) -> dict:
     """Steps up to `total_steps` (from the resumed checkpoint's, if any) on a linear schedule fixed at
     start, so a resumed run continues exactly. Every `every` steps: evaluate, save `best/` (its scores in
     best.json) when key(scores) beats key(best so far), checkpoint. At perf_counter time `stop_at` it
@@ -168,18 +208,32 @@ def run_steps(model, tokenizer, optimizer: torch.optim.Optimizer, train_step: Ca
         if step % every == 0 or step == total_steps or late:
             scores = evaluate()
             # the mean loss since the last evaluation (fewer than `every` steps at the end or a deadline)
-            log.info("step %d/%d loss %.3f lr %.2e %s (%.0f s)", step, total_steps, running / (step - evaluated),
-                     scheduler.get_last_lr()[0], json.dumps({k: round(v, 1) for k, v in scores.items()}),
-                     time.perf_counter() - began)
+            log.info(
+                "step %d/%d loss %.3f lr %.2e %s (%.0f s)",
+                step,
+                total_steps,
+                running / (step - evaluated),
+                scheduler.get_last_lr()[0],
+                json.dumps({k: round(v, 1) for k, v in scores.items()}),
+                time.perf_counter() - began,
+            )
             running, evaluated = 0.0, step
             if key(scores) > key(best):
                 best = {**scores, "step": step}
                 model.save_pretrained(out / "best")
                 tokenizer.save_pretrained(out / "best")
                 (out / "best.json").write_text(json.dumps(best, indent=2))
-            save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                             "scheduler": scheduler.state_dict(), "step": step, "best": best,
-                             "rng": torch.get_rng_state()}, out / CHECKPOINT)
+            save_atomically(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "step": step,
+                    "best": best,
+                    "rng": torch.get_rng_state(),
+                },
+                out / CHECKPOINT,
+            )
             if late:
                 log.info("deadline reached at step %d of %d", step, total_steps)
                 break

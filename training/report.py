@@ -31,16 +31,29 @@ def articles_figures(app: ArticleQA, path: Path, limit: int | None = None) -> di
     """Index the file's articles, ask every question (the first `limit`) once; F1/EM always answering and
     with abstention (`evaluate_articles` scores both decisions on the same readings)."""
     result = evaluate_articles(app, path, limit=limit)
-    return {"f1": result.extra["always_answering_f1"], "em": result.extra["always_answering_exact"],
-            "abstain_f1": result.scores["f1"], "abstain_em": result.scores["exact"],
-            "declined": result.extra["declined"], "ms_per_question": 1000 * result.seconds_per_question}
+    return {
+        "f1": result.extra["always_answering_f1"],
+        "em": result.extra["always_answering_exact"],
+        "abstain_f1": result.scores["f1"],
+        "abstain_em": result.scores["exact"],
+        "declined": result.extra["declined"],
+        "ms_per_question": 1000 * result.seconds_per_question,
+    }
 
 
-def report(reader: str, data_dir: Path, timeqa: int, precision: str = "auto",
-           runtime: str = "auto") -> dict[str, dict[str, float]]:
+def report(
+    reader: str, data_dir: Path, timeqa: int, precision: str = "auto", runtime: str = "auto"
+) -> dict[str, dict[str, float]]:
     def fresh_app() -> ArticleQA:
-        return ArticleQA.from_settings(Settings(data_dir=Path(tempfile.mkdtemp(prefix="articleqa-report-")),
-                                                reader=reader, precision=precision, runtime=runtime), in_memory=True)
+        return ArticleQA.from_settings(
+            Settings(
+                data_dir=Path(tempfile.mkdtemp(prefix="articleqa-report-")),
+                reader=reader,
+                precision=precision,
+                runtime=runtime,
+            ),
+            in_memory=True,
+        )
 
     app = fresh_app()
     always = app.policy.always_answering()
@@ -48,10 +61,14 @@ def report(reader: str, data_dir: Path, timeqa: int, precision: str = "auto",
 
     def gold(name: str, file: str, policy, limit: int | None = None) -> None:
         questions = load_squad(data_dir / file)
-        result = evaluate_gold_paragraphs(app.reader, policy, questions[:limit] if limit else questions,
-                                          similarity=app.similarity)
-        figures[name] = {"f1": result.scores["f1"], "em": result.scores["exact"],
-                         "ms_per_question": 1000 * result.seconds_per_question}
+        result = evaluate_gold_paragraphs(
+            app.reader, policy, questions[:limit] if limit else questions, similarity=app.similarity
+        )
+        figures[name] = {
+            "f1": result.scores["f1"],
+            "em": result.scores["exact"],
+            "ms_per_question": 1000 * result.seconds_per_question,
+        }
         print(name, json.dumps({k: round(v, 1) for k, v in figures[name].items()}), flush=True)
 
     def indexed(name: str, file: str, limit: int | None = None) -> None:

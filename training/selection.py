@@ -28,8 +28,9 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
 
-def multi_passage_items(questions: list[SquadQuestion], paragraphs: dict[str, list[str]], others: int,
-                        seed: int) -> list[tuple[SquadQuestion, list[str]]]:
+def multi_passage_items(
+    questions: list[SquadQuestion], paragraphs: dict[str, list[str]], others: int, seed: int
+) -> list[tuple[SquadQuestion, list[str]]]:
     """Each question with its own paragraph and the `others` paragraphs of its article that share the most
     words with the question (what retrieval would also hand over), in random order."""
     rng = random.Random(seed)
@@ -60,11 +61,17 @@ def val_samples(data_dir: Path, questions: int, seed: int) -> tuple[list[SquadQu
     return gold, multi, sample(load_squad(data_dir / "squad-v2.0-dev.val.json.gz"))
 
 
-def evaluate_reader(reader: ExtractiveReader, gold: list[SquadQuestion], multi: list[tuple[SquadQuestion, list[str]]],
-                    v2: list[SquadQuestion], chunk: int = 32) -> dict[str, float]:
+def evaluate_reader(
+    reader: ExtractiveReader,
+    gold: list[SquadQuestion],
+    multi: list[tuple[SquadQuestion, list[str]]],
+    v2: list[SquadQuestion],
+    chunk: int = 32,
+) -> dict[str, float]:
     """Gold-paragraph F1; F1 with each question's paragraph among look-alikes of its article (always
     answering); SQuAD 2.0 F1 at the best no-answer margin (how well the no-answer score separates).
     Questions are read `chunk` at a time (read_many: shared forward passes, the same answers)."""
+
     def f1(pred: str, q: SquadQuestion) -> float:
         return score_one(pred, q.answers)[1] if q.answers else float(not pred)
 
@@ -80,8 +87,10 @@ def evaluate_reader(reader: ExtractiveReader, gold: list[SquadQuestion], multi: 
         return 100 * sum(scores) / max(1, len(scores))
 
     result = {"gold_f1": mean_f1([(q, [q.context]) for q in gold]), "multi_f1": mean_f1(multi)}
-    margins = [(span.margin if span else -1e9, f1(span.text, q) if span else 0.0, f1("", q))
-               for span, q in zip(best_spans([(q, [q.context]) for q in v2]), v2, strict=True)]
+    margins = [
+        (span.margin if span else -1e9, f1(span.text, q) if span else 0.0, f1("", q))
+        for span, q in zip(best_spans([(q, [q.context]) for q in v2]), v2, strict=True)
+    ]
     best = 0.0
     for threshold in sorted({m for m, _, _ in margins} | {1e9}):
         total = sum(answer if m >= threshold else empty for m, answer, empty in margins)
@@ -106,8 +115,11 @@ def seed_checks(reader: ExtractiveReader) -> tuple[int, int]:
     asked += [(item.question, item.answers) for item in seed_questions() + seed_paraphrases()]
     asked = [(question, answers) for question, answers in asked if answers]
     outputs = reader.read_many([(question, [body]) for question, _ in asked], top_k=1)
-    right = sum(1 for out, (_, answers) in zip(outputs, asked, strict=True)
-                if out.spans and score_one(out.spans[0].text, answers)[0])  # exact match, official normalisation
+    right = sum(
+        1
+        for out, (_, answers) in zip(outputs, asked, strict=True)
+        if out.spans and score_one(out.spans[0].text, answers)[0]
+    )  # exact match, official normalisation
     return right, len(asked)
 
 

@@ -31,7 +31,7 @@ RUN_OPTIONS = {"lr", "windows", "seed", "epochs", "groups", "warmup", "checkpoin
 
 
 def run_options(spec: str) -> dict[str, str]:
-    """"lr=3e-5,windows=8" as {"lr": "3e-5", "windows": "8"}, each key one of train_shared's options."""
+    """ "lr=3e-5,windows=8" as {"lr": "3e-5", "windows": "8"}, each key one of train_shared's options."""
     options = {}
     for item in filter(None, spec.split(",")):
         key, _, value = item.partition("=")
@@ -55,12 +55,20 @@ def build_groups(args: argparse.Namespace, windows: int) -> Path:
     if target.exists():
         return target
     started = time.perf_counter()
-    groups, counts = save_question_groups(target, args.data_dir, MIXES[args.mix],
-                                          AutoTokenizer.from_pretrained(args.backbone), seed=args.seed,
-                                          workers=args.workers, max_length=args.max_length, stride=args.stride,
-                                          windows=windows)
-    (args.out / "mix.json").write_text(json.dumps({"mix": args.mix, "questions": counts, "groups": len(groups),
-                                                   "windows": windows}, indent=2))
+    groups, counts = save_question_groups(
+        target,
+        args.data_dir,
+        MIXES[args.mix],
+        AutoTokenizer.from_pretrained(args.backbone),
+        seed=args.seed,
+        workers=args.workers,
+        max_length=args.max_length,
+        stride=args.stride,
+        windows=windows,
+    )
+    (args.out / "mix.json").write_text(
+        json.dumps({"mix": args.mix, "questions": counts, "groups": len(groups), "windows": windows}, indent=2)
+    )
     log.info("mix %s: %d groups of %d windows (%.0f s)", counts, len(groups), windows, time.perf_counter() - started)
     return target
 
@@ -70,11 +78,33 @@ def start_runs(args: argparse.Namespace, groups: Path) -> list[tuple[str, subpro
     for number, spec in enumerate(args.run, 1):
         out = args.out / f"r{number}"
         out.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "training.train_shared", "--backbone", args.backbone,
-                   "--out", str(out), "--data-dir", str(args.data_dir), "--reuse-groups", "--groups-file", str(groups),
-                   "--minutes", str(args.minutes), "--deadline-minutes", str(args.deadline_minutes),
-                   "--eval-questions", str(args.run_eval_questions), "--device", args.device,
-                   "--precision", args.precision, "--threads", str(args.threads), *run_flags(spec)]
+        command = [
+            sys.executable,
+            "-m",
+            "training.train_shared",
+            "--backbone",
+            args.backbone,
+            "--out",
+            str(out),
+            "--data-dir",
+            str(args.data_dir),
+            "--reuse-groups",
+            "--groups-file",
+            str(groups),
+            "--minutes",
+            str(args.minutes),
+            "--deadline-minutes",
+            str(args.deadline_minutes),
+            "--eval-questions",
+            str(args.run_eval_questions),
+            "--device",
+            args.device,
+            "--precision",
+            args.precision,
+            "--threads",
+            str(args.threads),
+            *run_flags(spec),
+        ]
         log.info("r%d: %s", number, " ".join(command))
         with open(out / "stdout.log", "w") as sink:
             runs.append((f"r{number}", subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)))
@@ -104,10 +134,27 @@ def score_candidates(args: argparse.Namespace, found: dict[str, list[str]]) -> d
     evaluations.mkdir(exist_ok=True)
     processes = []
     for name, sources in found.items():
-        command = [sys.executable, "-m", "training.sweep", "evaluate", *sources, "--json",
-                   str(evaluations / f"{name}.json"), "--data-dir", str(args.data_dir), "--device", args.device,
-                   "--precision", args.precision, "--questions", str(args.eval_questions),
-                   "--settings-from", args.backbone, "--threads", str(args.threads)]
+        command = [
+            sys.executable,
+            "-m",
+            "training.sweep",
+            "evaluate",
+            *sources,
+            "--json",
+            str(evaluations / f"{name}.json"),
+            "--data-dir",
+            str(args.data_dir),
+            "--device",
+            args.device,
+            "--precision",
+            args.precision,
+            "--questions",
+            str(args.eval_questions),
+            "--settings-from",
+            args.backbone,
+            "--threads",
+            str(args.threads),
+        ]
         with open(evaluations / f"{name}.log", "w") as sink:
             processes.append((name, subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)))
     scores = {}
@@ -131,8 +178,11 @@ def export_winner(args: argparse.Namespace, sources: list[str]) -> None:
 
 def run(args: argparse.Namespace) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.FileHandler(args.out / "sweep.log"), logging.StreamHandler()])
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(message)s",
+        handlers=[logging.FileHandler(args.out / "sweep.log"), logging.StreamHandler()],
+    )
     groups = build_groups(args, max(int(run_options(spec).get("windows", 3)) for spec in args.run))
     runs = start_runs(args, groups)
     for name, process in runs:
@@ -171,8 +221,9 @@ def evaluate(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     model = averaged([Path(s) for s in args.sources]).to(resolve_device(args.device))
     tokenizer = AutoTokenizer.from_pretrained(args.sources[0])
-    reader = ExtractiveReader.from_model(model, tokenizer, args.precision,
-                                         **reading_settings(args.settings_from or args.sources[0]))
+    reader = ExtractiveReader.from_model(
+        model, tokenizer, args.precision, **reading_settings(args.settings_from or args.sources[0])
+    )
     gold, multi, v2 = val_samples(args.data_dir, args.questions, args.seed)
     started = time.perf_counter()
     scores = scores_with_seed(reader, evaluate_reader(reader, gold, multi, v2))
@@ -213,11 +264,26 @@ def pack(args: argparse.Namespace) -> None:
     (site / "blingfire").mkdir(parents=True)
     for name in ("__init__.py", "libblingfiretokdll.so"):
         shutil.copy2(origin / name, site / "blingfire" / name)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                    "-d", str(site / "whl"), *CARRIED_WHEELS], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            str(site / "whl"),
+            *CARRIED_WHEELS,
+        ],
+        check=True,
+    )
     size = sum(f.stat().st_size for folder in (data, site) for f in folder.rglob("*") if f.is_file())
-    print(f"{len(files)} data files and {len(CARRIED_PACKAGES) + 1} packages + {len(CARRIED_WHEELS)} wheels: "
-          f"{size / 2**20:.1f} MiB in {data.parent} and {site}")
+    print(
+        f"{len(files)} data files and {len(CARRIED_PACKAGES) + 1} packages + {len(CARRIED_WHEELS)} wheels: "
+        f"{size / 2**20:.1f} MiB in {data.parent} and {site}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -67,8 +67,15 @@ def collate_groups(groups: list[dict], pad_id: int, sep_id: int) -> dict[str, to
         # marks it with type ids too, MPNet's <s> q </s></s> c </s> only by position
         context[r, seps[0] + 1 : seps[-1]] = True
     context &= ids != sep_id
-    return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask, "context": context,
-            "gold_start": gold_start, "gold_end": gold_end, "groups": torch.tensor(len(groups))}
+    return {
+        "input_ids": ids,
+        "token_type_ids": types,
+        "attention_mask": mask,
+        "context": context,
+        "gold_start": gold_start,
+        "gold_end": gold_end,
+        "groups": torch.tensor(len(groups)),
+    }
 
 
 def shared_norm_loss(logits: torch.Tensor, context: torch.Tensor, gold: torch.Tensor, groups: int) -> torch.Tensor:
@@ -106,8 +113,14 @@ def with_lora(model: torch.nn.Module, rank: int) -> torch.nn.Module:
     (qa_outputs) is trained whole and saved beside the adapter."""
     from peft import LoraConfig, TaskType, get_peft_model
 
-    config = LoraConfig(task_type=TaskType.QUESTION_ANS, r=rank, lora_alpha=2 * rank, lora_dropout=0.05,
-                        target_modules=LORA_TARGETS[model.config.model_type], modules_to_save=["qa_outputs"])
+    config = LoraConfig(
+        task_type=TaskType.QUESTION_ANS,
+        r=rank,
+        lora_alpha=2 * rank,
+        lora_dropout=0.05,
+        target_modules=LORA_TARGETS[model.config.model_type],
+        modules_to_save=["qa_outputs"],
+    )
     model = get_peft_model(model, config)
     trained, total = model.get_nb_trainable_parameters()
     log.info("LoRA r=%d: %d of %d parameters trained (%.2f %%)", rank, trained, total, 100 * trained / total)
@@ -122,29 +135,55 @@ def network(model: torch.nn.Module) -> torch.nn.Module:
 
 def model_input_names(model: torch.nn.Module) -> list[str]:
     """The inputs the model takes: MPNet has no token type ids."""
-    return [n for n in ("input_ids", "token_type_ids", "attention_mask")
-            if n in inspect.signature(network(model).forward).parameters]
+    return [
+        n
+        for n in ("input_ids", "token_type_ids", "attention_mask")
+        if n in inspect.signature(network(model).forward).parameters
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    loop.add_run_arguments(parser, out="runs/shared", lr=3e-5, warmup=0.05, minutes=70.0, seed=17, checkpoint_every=100,
-                           eval_questions=200, threads=2)
+    loop.add_run_arguments(
+        parser,
+        out="runs/shared",
+        lr=3e-5,
+        warmup=0.05,
+        minutes=70.0,
+        seed=17,
+        checkpoint_every=100,
+        eval_questions=200,
+        threads=2,
+    )
     parser.add_argument("--windows", type=int, default=3, help="windows per question group")
     parser.add_argument("--groups", type=int, default=10, help="question groups per batch")
     parser.add_argument("--reuse-groups", action="store_true", help="start afresh on the groups.pt already in --out")
-    parser.add_argument("--groups-file", type=Path, default=None, help="where the groups are (default: --out/groups.pt)")
+    parser.add_argument(
+        "--groups-file", type=Path, default=None, help="where the groups are (default: --out/groups.pt)"
+    )
     parser.add_argument("--lora-rank", type=int, default=0, help="train LoRA adapters of this rank (0: every weight)")
     parser.add_argument("--mix", choices=sorted(MIXES), default="shared", help="training sets (groups.py)")
     parser.add_argument("--workers", type=int, default=1, help="processes that tokenise the groups")
-    parser.add_argument("--evaluations", type=int, default=0,
-                        help="evaluate this many times over the run (0: every --checkpoint-every steps)")
-    parser.add_argument("--swapped", type=int, default=0,
-                        help="unanswerable questions made by swapping a name of an answerable one (groups.py); "
-                             "with --reuse-groups, added to the groups already there")
-    parser.add_argument("--confusers", type=Path, default=None,
-                        help="a reader's wrong answers on the training questions (training/confusers.py): "
-                             "the windows holding them become the groups' look-alike windows")
+    parser.add_argument(
+        "--evaluations",
+        type=int,
+        default=0,
+        help="evaluate this many times over the run (0: every --checkpoint-every steps)",
+    )
+    parser.add_argument(
+        "--swapped",
+        type=int,
+        default=0,
+        help="unanswerable questions made by swapping a name of an answerable one (groups.py); "
+        "with --reuse-groups, added to the groups already there",
+    )
+    parser.add_argument(
+        "--confusers",
+        type=Path,
+        default=None,
+        help="a reader's wrong answers on the training questions (training/confusers.py): "
+        "the windows holding them become the groups' look-alike windows",
+    )
     args = parser.parse_args(argv)
     backbone = loop.start_run(args)
     precision = resolve_precision(args.precision)
@@ -159,16 +198,26 @@ def main(argv: list[str] | None = None) -> None:
         groups = load_groups(groups_file)
     elif args.reuse_groups and groups_file.exists():
         groups = load_groups(groups_file)
-        plan = {**(json.loads(plan_file.read_text()) if plan_file.exists() else {}), "groups": len(groups),
-                "backbone": backbone, "args": {k: str(v) for k, v in vars(args).items()}}
+        plan = {
+            **(json.loads(plan_file.read_text()) if plan_file.exists() else {}),
+            "groups": len(groups),
+            "backbone": backbone,
+            "args": {k: str(v) for k, v in vars(args).items()},
+        }
         log.info("reusing %d groups from %s", len(groups), groups_file)
         if args.swapped and not any(g["id"].startswith("swap-") for g in groups):
             documents, _ = build_documents(args.data_dir, args.seed, mix)
             made = entity_swapped_questions(documents, args.swapped, args.seed)
             for document in documents:
                 document.questions[:] = [q for q in document.questions if q.id.startswith("swap-")]
-            extra = question_groups([d for d in documents if d.questions], tokenizer, max_length=args.max_length,
-                                    stride=args.stride, windows=len(groups[0]["windows"]), seed=args.seed)
+            extra = question_groups(
+                [d for d in documents if d.questions],
+                tokenizer,
+                max_length=args.max_length,
+                stride=args.stride,
+                windows=len(groups[0]["windows"]),
+                seed=args.seed,
+            )
             groups = groups + extra
             random.Random(args.seed).shuffle(groups)
             torch.save(compact(groups), groups_file)
@@ -177,14 +226,28 @@ def main(argv: list[str] | None = None) -> None:
     else:
         started = time.perf_counter()
         confusers = json.loads(args.confusers.read_text()) if args.confusers else None
-        groups, counts = save_question_groups(groups_file, args.data_dir, mix, tokenizer, seed=args.seed,
-                                              workers=args.workers, swapped=args.swapped,
-                                              max_length=args.max_length, stride=args.stride,
-                                              windows=args.windows, confusers=confusers)
-        plan = {"args": {k: str(v) for k, v in vars(args).items()}, "mix": counts, "groups": len(groups),
-                "backbone": backbone}
-        log.info("mix %s: %d groups of %d windows (%.0f s)", counts, len(groups), args.windows,
-                 time.perf_counter() - started)
+        groups, counts = save_question_groups(
+            groups_file,
+            args.data_dir,
+            mix,
+            tokenizer,
+            seed=args.seed,
+            workers=args.workers,
+            swapped=args.swapped,
+            max_length=args.max_length,
+            stride=args.stride,
+            windows=args.windows,
+            confusers=confusers,
+        )
+        plan = {
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "mix": counts,
+            "groups": len(groups),
+            "backbone": backbone,
+        }
+        log.info(
+            "mix %s: %d groups of %d windows (%.0f s)", counts, len(groups), args.windows, time.perf_counter() - started
+        )
 
     groups = [fewer_windows(g, args.windows) for g in groups]
 
@@ -211,21 +274,29 @@ def main(argv: list[str] | None = None) -> None:
 
     def train_step(step: int) -> float:
         model.train()
-        batch = {name: value.to(args.device, non_blocking=True) for name, value in
-                 collate_groups(batch_at(step), tokenizer.pad_token_id, tokenizer.sep_token_id).items()}
+        batch = {
+            name: value.to(args.device, non_blocking=True)
+            for name, value in collate_groups(batch_at(step), tokenizer.pad_token_id, tokenizer.sep_token_id).items()
+        }
         n = int(batch["groups"])
         inputs = {name: batch[name] for name in model_inputs}
         with inference_precision(precision, torch.device(args.device).type):
             out = network(model)(**inputs)
-        loss = (shared_norm_loss(out.start_logits, batch["context"], batch["gold_start"], n)
-                + shared_norm_loss(out.end_logits, batch["context"], batch["gold_end"], n)) / 2
+        loss = (
+            shared_norm_loss(out.start_logits, batch["context"], batch["gold_start"], n)
+            + shared_norm_loss(out.end_logits, batch["context"], batch["gold_end"], n)
+        ) / 2
         return loop.optimise(model, optimizer, loss)
 
     def evaluate() -> dict[str, float]:
         # read as the product will: the backbone's reading settings (its evidence weight), in the training
         # windows (what ships: export --max-length/--stride, and what scores best)
-        reader = ExtractiveReader.from_model(model, tokenizer, precision, **{
-            **reading_settings(backbone), "max_length": args.max_length, "stride": args.stride})
+        reader = ExtractiveReader.from_model(
+            model,
+            tokenizer,
+            precision,
+            **{**reading_settings(backbone), "max_length": args.max_length, "stride": args.stride},
+        )
         return scores_with_seed(reader, evaluate_reader(reader, gold_sample, multi_sample, v2_sample))
 
     resumed = loop.restore(args.out, model, optimizer) if resuming else None
@@ -246,9 +317,21 @@ def main(argv: list[str] | None = None) -> None:
         plan["epochs"] = total_steps / per_epoch
         plan_file.write_text(json.dumps(plan, indent=2))
     every = max(1, total_steps // args.evaluations) if args.evaluations else args.checkpoint_every
-    loop.run_steps(model, tokenizer, optimizer, train_step, evaluate, out=args.out, total_steps=total_steps,
-                   warmup=args.warmup, every=every, best=best, resumed=resumed, stop_at=loop.deadline(args),
-                   key=lambda scores: selection_key(scores, plan["step0"].get("seed_right", 0)))
+    loop.run_steps(
+        model,
+        tokenizer,
+        optimizer,
+        train_step,
+        evaluate,
+        out=args.out,
+        total_steps=total_steps,
+        warmup=args.warmup,
+        every=every,
+        best=best,
+        resumed=resumed,
+        stop_at=loop.deadline(args),
+        key=lambda scores: selection_key(scores, plan["step0"].get("seed_right", 0)),
+    )
 
 
 if __name__ == "__main__":

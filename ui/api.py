@@ -58,12 +58,16 @@ class ArticleAPI:
             log.exception("ask failed")
             return {"question": "", "error": FAILURE}
 
-    def chat(self, message: str, history: list[dict] | None = None, since: str = "", until: str = "") -> tuple[str, dict]:
+    def chat(
+        self, message: str, history: list[dict] | None = None, since: str = "", until: str = ""
+    ) -> tuple[str, dict]:
         """The chat: the reply as Markdown, and the turn to pass back in `history` next time."""
         reply, turn = self.reply(message, history, since, until)
         return reply, {k: turn[k] for k in ("question", "answer", "article")} if turn else {}
 
-    def reply(self, message: str, history: list[dict] | None, since: str = "", until: str = "") -> tuple[str, dict | None]:
+    def reply(
+        self, message: str, history: list[dict] | None, since: str = "", until: str = ""
+    ) -> tuple[str, dict | None]:
         """The reply as Markdown and the turn it makes (TURN_KEYS), or a message and None."""
         try:
             answer = self.answer_question(message, turns_of(history), scope_of(since, until))
@@ -84,8 +88,12 @@ class ArticleAPI:
         upload = Path(path)
         limit = self.app.settings.max_article_bytes
         if upload.stat().st_size > limit:
-            return {"added": [], "duplicates": [], "replaced": [],
-                    "errors": [f"The file is larger than the {limit / 1e6:.0f} MB limit."]}
+            return {
+                "added": [],
+                "duplicates": [],
+                "replaced": [],
+                "errors": [f"The file is larger than the {limit / 1e6:.0f} MB limit."],
+            }
         return _report(lambda: self.app.add_text(upload.read_bytes(), upload.name))
 
     def add_url(self, url: str) -> dict:
@@ -115,10 +123,16 @@ class ArticleAPI:
         Stored with the question, answer, article and confidence; `articleqa feedback` summarises."""
         try:
             answer = answer or {}
-            record = self.votes.record(str(answer.get("id") or uuid.uuid4().hex), vote or None,
-                                       question=str(answer.get("question") or ""), answer=answer.get("answer"),
-                                       score=float(answer.get("score") or 0.0), article=answer.get("article"),
-                                       article_id=answer.get("article_id"), sentence=answer.get("sentence"))
+            record = self.votes.record(
+                str(answer.get("id") or uuid.uuid4().hex),
+                vote or None,
+                question=str(answer.get("question") or ""),
+                answer=answer.get("answer"),
+                score=float(answer.get("score") or 0.0),
+                article=answer.get("article"),
+                article_id=answer.get("article_id"),
+                sentence=answer.get("sentence"),
+            )
         except (ValueError, TypeError) as error:
             return {"stored": False, "error": str(error)}
         except OSError:
@@ -133,5 +147,9 @@ def _report(index: Callable) -> dict:
     except Exception:
         log.exception("adding an article failed")
         return {"added": [], "duplicates": [], "replaced": [], "errors": [FAILURE]}
-    return {"added": [a.title for a in report.added], "duplicates": report.duplicates, "errors": report.errors,
-            "replaced": report.replaced}
+    return {
+        "added": [a.title for a in report.added],
+        "duplicates": report.duplicates,
+        "errors": report.errors,
+        "replaced": report.replaced,
+    }

@@ -28,7 +28,9 @@ def _text(message: dict) -> str:
     return html.unescape(str(content or ""))
 
 
-def build_app(app: ArticleQA, api: ArticleAPI | None = None, answer_concurrency: int | None | str = "default") -> gr.Blocks:
+def build_app(
+    app: ArticleQA, api: ArticleAPI | None = None, answer_concurrency: int | None | str = "default"
+) -> gr.Blocks:
     """The page over `app`, its endpoints answered by `api` (default: ArticleAPI(app)), with up to
     `answer_concurrency` question events handled at once (None: no limit)."""
     api = api or ArticleAPI(app)
@@ -94,9 +96,18 @@ def build_app(app: ArticleQA, api: ArticleAPI | None = None, answer_concurrency:
     # ---- the library ---------------------------------------------------------------------------
     def rows(query: str = "") -> list[list]:
         wanted = " ".join((query or "").split()).casefold()
-        return [[False, a["title"], readable_date(a.get("date")), a.get("source") or a.get("file") or "",
-                 a["sentences"], a["id"]]
-                for a in app.articles() if wanted in " ".join(a["title"].split()).casefold()]
+        return [
+            [
+                False,
+                a["title"],
+                readable_date(a.get("date")),
+                a.get("source") or a.get("file") or "",
+                a["sentences"],
+                a["id"],
+            ]
+            for a in app.articles()
+            if wanted in " ".join(a["title"].split()).casefold()
+        ]
 
     def on_preview(event: gr.SelectData):
         row = getattr(event, "row_value", None) or []
@@ -147,39 +158,73 @@ def build_app(app: ArticleQA, api: ArticleAPI | None = None, answer_concurrency:
             with gr.Tab("Chat", id="chat-tab"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=320):
-                        chatbot = gr.Chatbot(height=520, label="Conversation", show_label=False, elem_id="chat",
-                                             buttons=["copy", "copy_all"], feedback_options=("Like", "Dislike"),
-                                             placeholder=start_markdown([], []))
+                        chatbot = gr.Chatbot(
+                            height=520,
+                            label="Conversation",
+                            show_label=False,
+                            elem_id="chat",
+                            buttons=["copy", "copy_all"],
+                            feedback_options=("Like", "Dislike"),
+                            placeholder=start_markdown([], []),
+                        )
                         with gr.Row():
                             # no max_length: it cut a long paste silently and the reply then gave the cut length;
                             # the question check (qa/question.py) refuses it with the real one
-                            box = gr.Textbox(label="Your question", show_label=False, scale=8, elem_id="question",
-                                             placeholder="Ask a question about the articles (Enter sends)",
-                                             autofocus=True)
+                            box = gr.Textbox(
+                                label="Your question",
+                                show_label=False,
+                                scale=8,
+                                elem_id="question",
+                                placeholder="Ask a question about the articles (Enter sends)",
+                                autofocus=True,
+                            )
                             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
                         # a date range for everything asked: only articles published in it are searched
                         with gr.Row(equal_height=True, elem_id="dates"):
-                            since = gr.Textbox(label="From", placeholder="e.g. 2025-03-01 or last month", scale=1,
-                                               min_width=140, max_lines=1, elem_id="since")
-                            until = gr.Textbox(label="To", placeholder="e.g. 2025-03-06 or today", scale=1,
-                                               min_width=140, max_lines=1, elem_id="until")
+                            since = gr.Textbox(
+                                label="From",
+                                placeholder="e.g. 2025-03-01 or last month",
+                                scale=1,
+                                min_width=140,
+                                max_lines=1,
+                                elem_id="since",
+                            )
+                            until = gr.Textbox(
+                                label="To",
+                                placeholder="e.g. 2025-03-06 or today",
+                                scale=1,
+                                min_width=140,
+                                max_lines=1,
+                                elem_id="until",
+                            )
                     with gr.Column(scale=2, min_width=300):
-                        source = gr.HTML(article_html(None, note=NO_SOURCE), label="Source article",
-                                         elem_id="source", padding=True)
+                        source = gr.HTML(
+                            article_html(None, note=NO_SOURCE), label="Source article", elem_id="source", padding=True
+                        )
             with gr.Tab("Library", id="library-tab"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=320):
-                        query = gr.Textbox(label="Filter by title", placeholder="Type part of a title",
-                                           elem_id="library-filter")
-                        table = gr.Dataframe(headers=COLUMNS, value=rows(), datatype=["bool", "str", "str", "str",
-                                             "number", "number"], type="array", interactive=True,
-                                             static_columns=[1, 2, 3, 4, 5], label="Indexed articles",
-                                             elem_id="library", wrap=True, max_height=420,
-                                             column_widths=["100px", "33%", "96px", "18%", "100px", "48px"])
+                        query = gr.Textbox(
+                            label="Filter by title", placeholder="Type part of a title", elem_id="library-filter"
+                        )
+                        table = gr.Dataframe(
+                            headers=COLUMNS,
+                            value=rows(),
+                            datatype=["bool", "str", "str", "str", "number", "number"],
+                            type="array",
+                            interactive=True,
+                            static_columns=[1, 2, 3, 4, 5],
+                            label="Indexed articles",
+                            elem_id="library",
+                            wrap=True,
+                            max_height=420,
+                            column_widths=["100px", "33%", "96px", "18%", "100px", "48px"],
+                        )
                         with gr.Row(equal_height=True):
                             gr.Markdown("Tick articles in the first column to delete them; click one to read it.")
-                            delete = gr.Button("Delete selected", variant="stop", size="sm", scale=0, min_width=140,
-                                               elem_id="delete")
+                            delete = gr.Button(
+                                "Delete selected", variant="stop", size="sm", scale=0, min_width=140, elem_id="delete"
+                            )
                         with gr.Column(visible=False, elem_id="confirm", variant="panel") as confirm:
                             confirm_text = gr.Markdown()
                             with gr.Row():
@@ -187,19 +232,28 @@ def build_app(app: ArticleQA, api: ArticleAPI | None = None, answer_concurrency:
                                 no = gr.Button("Cancel", elem_id="cancel-delete")
                         removed = gr.Markdown(elem_id="library-status")
                     with gr.Column(scale=2, min_width=300):
-                        preview = gr.HTML(article_html(None, note=NO_PREVIEW), label="Preview", elem_id="preview",
-                                          padding=True)
+                        preview = gr.HTML(
+                            article_html(None, note=NO_PREVIEW), label="Preview", elem_id="preview", padding=True
+                        )
                 # below the table and the preview: on a phone, the preview comes right after the table
                 with gr.Accordion("Add articles", open=True):
                     with gr.Row(equal_height=False):
-                        upload = gr.File(label="Upload .txt / .md / .html files (several at once)",
-                                         file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
-                                         type="filepath", elem_id="upload", min_width=300, height=180)
+                        upload = gr.File(
+                            label="Upload .txt / .md / .html files (several at once)",
+                            file_count="multiple",
+                            file_types=list(SUPPORTED_SUFFIXES),
+                            type="filepath",
+                            elem_id="upload",
+                            min_width=300,
+                            height=180,
+                        )
                         with gr.Column(min_width=300):
-                            url_box = gr.Textbox(label="…or add from a web address (URL)", placeholder="https://…",
-                                                 elem_id="url")
-                            pasted = gr.Textbox(lines=4, label="…or paste an article (title on the first line)",
-                                                elem_id="paste")
+                            url_box = gr.Textbox(
+                                label="…or add from a web address (URL)", placeholder="https://…", elem_id="url"
+                            )
+                            pasted = gr.Textbox(
+                                lines=4, label="…or paste an article (title on the first line)", elem_id="paste"
+                            )
                     add = gr.Button("Add to the library", variant="primary", elem_id="add")
                     status = gr.Markdown(elem_id="status")
         turns = gr.State([])
@@ -208,11 +262,18 @@ def build_app(app: ArticleQA, api: ArticleAPI | None = None, answer_concurrency:
         private = {"api_visibility": "private"}
         for trigger in (box.submit, send.click):
             trigger(on_submit, [box, chatbot], [box, chatbot], queue=False, **private).then(
-                respond, [chatbot, turns, since, until], [chatbot, turns], concurrency_limit=answer_concurrency, **private)
+                respond,
+                [chatbot, turns, since, until],
+                [chatbot, turns],
+                concurrency_limit=answer_concurrency,
+                **private,
+            )
         chatbot.example_select(on_example, [chatbot], [chatbot], queue=False, **private).then(
-            respond, [chatbot, turns, since, until], [chatbot, turns], concurrency_limit=answer_concurrency, **private)
+            respond, [chatbot, turns, since, until], [chatbot, turns], concurrency_limit=answer_concurrency, **private
+        )
         chatbot.retry(on_retry, [chatbot, turns], [chatbot, turns], queue=False, **private).then(
-            respond, [chatbot, turns, since, until], [chatbot, turns], concurrency_limit=answer_concurrency, **private)
+            respond, [chatbot, turns, since, until], [chatbot, turns], concurrency_limit=answer_concurrency, **private
+        )
         chatbot.clear(lambda: ([], article_html(None, note=NO_SOURCE)), None, [turns, source], **private)
         chatbot.select(on_open, [turns], [source], **private).then(None, js=SCROLL_TO_EVIDENCE, **private)
         chatbot.like(on_vote, [turns], None, **private)
@@ -221,12 +282,16 @@ def build_app(app: ArticleQA, api: ArticleAPI | None = None, answer_concurrency:
         table.select(on_preview, None, [preview], **private)
         delete.click(on_delete, [table], [confirm, confirm_text, pending, removed], **private)
         yes.click(on_confirm, [pending, query], [confirm, pending, removed, table, preview], **private).then(
-            start, None, [chatbot], **private)
+            start, None, [chatbot], **private
+        )
         no.click(lambda: (gr.update(visible=False), []), None, [confirm, pending], **private)
-        add.click(on_add, [pasted, url_box, upload, query], [status, table, pasted, url_box, upload],
-                  show_progress_on=[upload],
-                  **private).then(
-            start, None, [chatbot], **private)
+        add.click(
+            on_add,
+            [pasted, url_box, upload, query],
+            [status, table, pasted, url_box, upload],
+            show_progress_on=[upload],
+            **private,
+        ).then(start, None, [chatbot], **private)
         demo.load(start, None, [chatbot], **private).then(rows, [query], [table], **private)
 
         gr.api(api.ask, api_name="ask", concurrency_limit=answer_concurrency)

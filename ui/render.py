@@ -18,8 +18,15 @@ def plain(text: str) -> str:
     """Text shown as itself in chat Markdown."""
     # Escape HTML, and the Markdown characters that could turn article text into links, images, emphasis
     # or table cells.
-    return (html.escape(text, quote=True).replace("[", "&#91;").replace("]", "&#93;").replace("`", "&#96;")
-            .replace("*", "&#42;").replace("_", "&#95;").replace("|", "&#124;"))
+    return (
+        html.escape(text, quote=True)
+        .replace("[", "&#91;")
+        .replace("]", "&#93;")
+        .replace("`", "&#96;")
+        .replace("*", "&#42;")
+        .replace("_", "&#95;")
+        .replace("|", "&#124;")
+    )
 
 
 def highlighted(sentence: str, start: int | None, end: int | None) -> str:
@@ -29,13 +36,14 @@ def highlighted(sentence: str, start: int | None, end: int | None) -> str:
 
 
 def readable_date(value: str | None) -> str:
-    """"2024-12-06" -> "6 Dec 2024"; anything else as given."""
+    """ "2024-12-06" -> "6 Dec 2024"; anything else as given."""
     return format_date(str(value or ""))
 
 
 def _provenance(title: str | None, day: str | None, source: str | None) -> str:
-    return " · ".join(part for part in (f"*{plain(title)}*" if title else "", plain(readable_date(day)),
-                                        plain(source or "")) if part)
+    return " · ".join(
+        part for part in (f"*{plain(title)}*" if title else "", plain(readable_date(day)), plain(source or "")) if part
+    )
 
 
 def confidence(score: float) -> str:
@@ -94,9 +102,11 @@ def answer_markdown(answer: Answer) -> str:
     if answer.context and answer.context != answer.sentence:
         lines.append(f"<details><summary>More context</summary>\n\n{plain(answer.context)}\n\n</details>")
     if answer.alternatives:
-        others = "; ".join(f"{plain(a.answer)} ({confidence_phrase(a.score)}"
-                           + (f", *{plain(a.article)}*)" if a.article != answer.article else ")")
-                           for a in answer.alternatives)
+        others = "; ".join(
+            f"{plain(a.answer)} ({confidence_phrase(a.score)}"
+            + (f", *{plain(a.article)}*)" if a.article != answer.article else ")")
+            for a in answer.alternatives
+        )
         lines.append(f"Other possible answers: {others}")
     lines.append(OPEN_SOURCE)
     return "\n\n".join(lines)
@@ -106,31 +116,44 @@ def earlier_reports_markdown(answer: Answer) -> str:
     """The older reports' answers under the answer, newest first, each with its date, article and sentence,
     in a disclosure (closed: the newest answer comes first)."""
     count = len(answer.earlier_reports)
-    items = "\n".join(f"- **{plain(r.answer)}** · {plain(readable_date(r.date))} · *{plain(r.article)}*: "
-                      f"“{plain(r.sentence)}”" for r in answer.earlier_reports)
-    return (f'<details class="earlier-reports"><summary>Earlier report{"s" * (count > 1)} ({count})</summary>'
-            f"\n\n{items}\n\n</details>")
+    items = "\n".join(
+        f"- **{plain(r.answer)}** · {plain(readable_date(r.date))} · *{plain(r.article)}*: “{plain(r.sentence)}”"
+        for r in answer.earlier_reports
+    )
+    return (
+        f'<details class="earlier-reports"><summary>Earlier report{"s" * (count > 1)} ({count})</summary>'
+        f"\n\n{items}\n\n</details>"
+    )
 
 
 def start_markdown(articles: list[dict], examples: list[str]) -> str:
     """What the chat knows, shown while the conversation is empty."""
     if not articles:
-        return ("**No articles are indexed yet.**\n\nOpen the **Library** tab to paste an article or upload "
-                ".txt, .md or .html files (or run `articleqa index FOLDER`); then ask about them here.")
+        return (
+            "**No articles are indexed yet.**\n\nOpen the **Library** tab to paste an article or upload "
+            ".txt, .md or .html files (or run `articleqa index FOLDER`); then ask about them here."
+        )
     titles = [f"*{plain(a['title'])}*" for a in articles[:SHOWN_TITLES]]
     if len(articles) == 1:
         known = f"**1 article indexed:** {titles[0]}"
     else:
         more = len(articles) - len(titles)
         listed = ", ".join(titles) + (f" and {more:,} more" if more else "")
-        known = f"**{len(articles):,} articles indexed**, among them {listed}" if more else \
-            f"**{len(articles)} articles indexed:** {listed}"
-    hint = "Try one of these questions:" if examples else "Ask about them: the answer comes with the sentence it is from."
+        known = (
+            f"**{len(articles):,} articles indexed**, among them {listed}"
+            if more
+            else f"**{len(articles)} articles indexed:** {listed}"
+        )
+    hint = (
+        "Try one of these questions:" if examples else "Ask about them: the answer comes with the sentence it is from."
+    )
     return f"{known}\n\n{hint}"
 
 
 def _mark(text: str, start: int, end: int, tag: str, attributes: str = "") -> str:
-    return f"{html.escape(text[:start])}<{tag}{attributes}>{html.escape(text[start:end])}</{tag}>{html.escape(text[end:])}"
+    return (
+        f"{html.escape(text[:start])}<{tag}{attributes}>{html.escape(text[start:end])}</{tag}>{html.escape(text[end:])}"
+    )
 
 
 def article_html(article: dict | None, span: tuple[int, int] | None = None, note: str = "") -> str:
@@ -155,6 +178,8 @@ def article_html(article: dict | None, span: tuple[int, int] | None = None, note
     count = len(article.get("sentences", []))
     meta.append(f"{count:,} sentence{'s' * (count != 1)}")
     notice = f'<p class="article-note">{html.escape(note)}</p>' if note else ""
-    return (f'<article class="article-view" role="region" aria-label="Article: {html.escape(article["title"], quote=True)}">'
-            f'<h3>{html.escape(article["title"])}</h3><p class="article-meta">{" · ".join(meta)}</p>{notice}'
-            f'<div class="article-text">{body}</div></article>')
+    return (
+        f'<article class="article-view" role="region" aria-label="Article: {html.escape(article["title"], quote=True)}">'
+        f'<h3>{html.escape(article["title"])}</h3><p class="article-meta">{" · ".join(meta)}</p>{notice}'
+        f'<div class="article-text">{body}</div></article>'
+    )

@@ -49,8 +49,17 @@ def serve(app: ArticleQA, settings: Settings, block: bool = True) -> tuple[gr.Bl
     if settings.auth:
         user, _, password = settings.auth.partition(":")
         auth = (user, password)
-    _, url, _ = demo.launch(server_name=settings.host, server_port=settings.port, share=False, auth=auth,
-                            max_file_size=settings.max_article_bytes, show_error=False, css=CSS, js=PLAIN_COPIES,
-                            max_threads=threads,
-                            prevent_thread_lock=not block, quiet=not block)
+    _, url, _ = demo.launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        share=False,
+        auth=auth,
+        max_file_size=settings.max_article_bytes,
+        show_error=False,
+        css=CSS,
+        js=PLAIN_COPIES,
+        max_threads=threads,
+        prevent_thread_lock=not block,
+        quiet=not block,
+    )
     return demo, url

@@ -9,8 +9,9 @@ import numpy as np
 Bin = tuple[float, float, int, float, float]  # low, high, members, mean confidence, share right
 
 
-def expected_calibration_error(confidences: list[float], right: list[bool], bins: int = 10,
-                               weights: list[float] | None = None) -> tuple[float, list[Bin]]:
+def expected_calibration_error(
+    confidences: list[float], right: list[bool], bins: int = 10, weights: list[float] | None = None
+) -> tuple[float, list[Bin]]:
     """ECE in percent over equal-width bins, and the table of bins that have members. `weights` make a
     sample stand for a stated mix of questions (each observation counts as its weight)."""
     confidence = np.asarray(confidences, dtype=float)

@@ -29,15 +29,21 @@ class EvalResult:
         Path(path).write_text(json.dumps(self.predictions, ensure_ascii=False, indent=1))
 
 
-def _timed_predictions(questions: list[SquadQuestion], predict: Callable[[SquadQuestion], str],
-                       progress: bool) -> tuple[dict[str, str], float]:
+def _timed_predictions(
+    questions: list[SquadQuestion], predict: Callable[[SquadQuestion], str], progress: bool
+) -> tuple[dict[str, str], float]:
     started = time.perf_counter()
     predictions = {q.id: predict(q) for q in tqdm(questions, disable=not progress, desc="questions")}
     return predictions, (time.perf_counter() - started) / max(1, len(questions))
 
 
-def evaluate_gold_paragraphs(reader: ExtractiveReader, policy: AnswerPolicy, questions: list[SquadQuestion],
-                             progress: bool = False, similarity: SentenceSimilarity | None = None) -> EvalResult:
+def evaluate_gold_paragraphs(
+    reader: ExtractiveReader,
+    policy: AnswerPolicy,
+    questions: list[SquadQuestion],
+    progress: bool = False,
+    similarity: SentenceSimilarity | None = None,
+) -> EvalResult:
     """Each question against its own paragraph. In a v2.0 file (with unanswerable questions) an
     abstention is predicted as ""; a v1.1 file is scored as v1.1 is: every question gets a span. The
     policy's confidence needs each span's `similarity` (the product's, given as `similarity`)."""
@@ -64,8 +70,9 @@ def articles_of(path: str | Path) -> list[tuple[str, str]]:
     return result
 
 
-def evaluate_articles(app, path: str | Path, limit: int | None = None, progress: bool = False,
-                      reliability_png: str | Path | None = None) -> EvalResult:
+def evaluate_articles(
+    app, path: str | Path, limit: int | None = None, progress: bool = False, reliability_png: str | Path | None = None
+) -> EvalResult:
     """Index every article of the file into `app` (a fresh ArticleQA), then ask every question."""
     from articleqa.index.documents import Article
 
@@ -99,10 +106,21 @@ def evaluate_articles(app, path: str | Path, limit: int | None = None, progress:
     answerable = sum(1 for q in questions if q.answers) or 1
     ece, table = expected_calibration_error(confidences, right)
     if reliability_png:
-        draw_reliability({"articleqa confidence": table}, Path(reliability_png),
-                         f"Reliability on {Path(path).name} (ECE {ece:.1f})")
-    return EvalResult(scores, predictions, per_question,
-                      {"recall": 100.0 * recall_hits / answerable, "windows_per_question": windows / max(1, len(questions)), "index_seconds": build_seconds,
-                       "sentences": len(app.store), "ece": ece,
-                       "declined": float(sum(1 for p in predictions.values() if not p)),
-                       "always_answering_f1": always_scores["f1"], "always_answering_exact": always_scores["exact"]})
+        draw_reliability(
+            {"articleqa confidence": table}, Path(reliability_png), f"Reliability on {Path(path).name} (ECE {ece:.1f})"
+        )
+    return EvalResult(
+        scores,
+        predictions,
+        per_question,
+        {
+            "recall": 100.0 * recall_hits / answerable,
+            "windows_per_question": windows / max(1, len(questions)),
+            "index_seconds": build_seconds,
+            "sentences": len(app.store),
+            "ece": ece,
+            "declined": float(sum(1 for p in predictions.values() if not p)),
+            "always_answering_f1": always_scores["f1"],
+            "always_answering_exact": always_scores["exact"],
+        },
+    )

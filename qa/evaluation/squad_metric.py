@@ -14,6 +14,7 @@ from articleqa.qa.text import normalize_answer
 
 __all__ = ["exact_match", "f1", "normalize_answer", "score_one", "squad_scores"]
 
+
 def _tokens(text: str) -> list[str]:
     return normalize_answer(text).split() if text else []
 
@@ -44,9 +45,7 @@ def score_one(prediction: str, golds: Iterable[str]) -> tuple[float, float]:
     )
 
 
-def squad_scores(
-    predictions: Mapping[str, str], gold_answers: Mapping[str, list[str]]
-) -> dict[str, float]:
+def squad_scores(predictions: Mapping[str, str], gold_answers: Mapping[str, list[str]]) -> dict[str, float]:
     """EM/F1 in percent over every question of `gold_answers`; split into HasAns/NoAns when both occur."""
     totals: dict[str, list[float]] = {"all": [0, 0, 0], "HasAns": [0, 0, 0], "NoAns": [0, 0, 0]}
     for qid, golds in gold_answers.items():

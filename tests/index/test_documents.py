@@ -25,8 +25,11 @@ def test_html_title_tag_scripts_dropped_and_entities_decoded():
     assert article.title == "Rates & markets"
     assert "alert" not in article.text and "p{}" not in article.text
     assert "The bank raised rates." in article.text and "Markets fell." in article.text
-    headline = parse_article("<html><head><title>Rates | Daily</title></head><body><h1>Bank raises rates</h1>"
-                             "<p>The bank <b>raised</b> rates on Monday.</p></body></html>", "page.html")
+    headline = parse_article(
+        "<html><head><title>Rates | Daily</title></head><body><h1>Bank raises rates</h1>"
+        "<p>The bank <b>raised</b> rates on Monday.</p></body></html>",
+        "page.html",
+    )
     assert headline.title == "Bank raises rates"  # a page's one <h1> is its headline
 
 
@@ -76,6 +79,10 @@ def test_sentence_offsets_point_into_the_text():
     text = "Dr. Smith arrived at 5 p.m. on Monday. He left!\n\nA new paragraph — with ünïcode. Done?"
     spans = split_sentences(text)
     assert [s.text for s in spans] == [
-        "Dr. Smith arrived at 5 p.m. on Monday.", "He left!", "A new paragraph — with ünïcode.", "Done?"]
+        "Dr. Smith arrived at 5 p.m. on Monday.",
+        "He left!",
+        "A new paragraph — with ünïcode.",
+        "Done?",
+    ]
     for span in spans:
         assert text[span.start : span.end] == span.text

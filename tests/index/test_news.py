@@ -40,21 +40,49 @@ def stored_text(app) -> str:
 
 def state(app) -> tuple:
     """What is on disk and in memory: to check that a failure added nothing, not even half an article."""
-    return (app.store.database.last_change(), len(app.store), app.store.vectors.count,
-            [a.title for a in app.store.articles])
+    return (
+        app.store.database.last_change(),
+        len(app.store),
+        app.store.vectors.count,
+        [a.title for a in app.store.articles],
+    )
 
 
 # ---- extraction ----------------------------------------------------------------------------------
-@pytest.mark.parametrize(("page", "title", "meta", "story"), [
-    (LIFEBOAT, "Porthcarrow opens its first all-weather lifeboat station",
-     ("2024-12-06", "The Coastal Herald", LIFEBOAT_CANONICAL, "Megan Trelawny"),
-     ["ending a wait of almost twenty years", "named Morwenna Rose", "began training on the new boat last week",
-      "Elizabeth Hocking", "twenty-four volunteers", "Tamsin Vingoe", "Ruth Angove", "Christmas boat parade"]),
-    (BRIDGE, "Old Mill Bridge to close for eight months of repairs",
-     ("2025-03-14", "Tamar Valley Gazette", BRIDGE_CANONICAL, "Owen Pascoe"),
-     ["will close to traffic on 7 April", "granite arches", "£1.8 million", "diverted through Tavistock",
-      "footbridge", "built in 1832", "shops in Calstock remain open"]),
-])
+@pytest.mark.parametrize(
+    ("page", "title", "meta", "story"),
+    [
+        (
+            LIFEBOAT,
+            "Porthcarrow opens its first all-weather lifeboat station",
+            ("2024-12-06", "The Coastal Herald", LIFEBOAT_CANONICAL, "Megan Trelawny"),
+            [
+                "ending a wait of almost twenty years",
+                "named Morwenna Rose",
+                "began training on the new boat last week",
+                "Elizabeth Hocking",
+                "twenty-four volunteers",
+                "Tamsin Vingoe",
+                "Ruth Angove",
+                "Christmas boat parade",
+            ],
+        ),
+        (
+            BRIDGE,
+            "Old Mill Bridge to close for eight months of repairs",
+            ("2025-03-14", "Tamar Valley Gazette", BRIDGE_CANONICAL, "Owen Pascoe"),
+            [
+                "will close to traffic on 7 April",
+                "granite arches",
+                "£1.8 million",
+                "diverted through Tavistock",
+                "footbridge",
+                "built in 1832",
+                "shops in Calstock remain open",
+            ],
+        ),
+    ],
+)
 def test_a_saved_news_page_keeps_the_story_and_its_metadata_and_drops_the_page_around_it(page, title, meta, story):
     article = parse_article(page.read_bytes(), page.name)
     assert article.title == title
@@ -71,17 +99,26 @@ def test_markdown_is_parsed_not_pattern_matched():
         "# Big *news*\n\nThe **mayor** met [reporters](http://x.test) on *Monday*.\n\n"
         "- The fund is worth `£2m`\n- ![A map of the route](map.png)\n\n"
         "<div class='embed'>Embedded <b>quote</b><script>steal()</script></div>\n\n"
-        "A line with an_underscored_name and 2 * 3 = 6 stays as written.", "a.md")
+        "A line with an_underscored_name and 2 * 3 = 6 stays as written.",
+        "a.md",
+    )
     assert article.title == "Big news"
     assert article.text.split("\n") == [
-        "The mayor met reporters on Monday.", "The fund is worth £2m", "A map of the route", "Embedded quote",
-        "A line with an_underscored_name and 2 * 3 = 6 stays as written."]
+        "The mayor met reporters on Monday.",
+        "The fund is worth £2m",
+        "A map of the route",
+        "Embedded quote",
+        "A line with an_underscored_name and 2 * 3 = 6 stays as written.",
+    ]
 
 
-@pytest.mark.parametrize("page", [
-    "<html><head><title>The Coastal Herald</title></head><body><nav><a href='/'>Home</a></nav></body></html>",
-    "<html><head><title>Loading</title><script>render()</script></head><body><div id='app'></div></body></html>",
-])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "<html><head><title>The Coastal Herald</title></head><body><nav><a href='/'>Home</a></nav></body></html>",
+        "<html><head><title>Loading</title><script>render()</script></head><body><div id='app'></div></body></html>",
+    ],
+)
 def test_a_page_without_article_text_gets_a_clear_message(page):
     with pytest.raises(InvalidArticle, match="No article text was found on this page"):
         parse_article(page, "front.html")
@@ -100,9 +137,21 @@ def test_relative_answers_are_told_apart_and_placed():
 
 
 def test_the_source_line_is_escaped_and_links_only_to_web_addresses():
-    answer = Answer("q", "last week", 0.9, "T", "It began last week.", 9, 18, "p", "c", 1,
-                    article_date="2024-12-06", article_source="<b>Herald</b> [x](javascript:alert(1))",
-                    article_url='https://news.example/a?b=1&c="><script>alert(1)</script>')
+    answer = Answer(
+        "q",
+        "last week",
+        0.9,
+        "T",
+        "It began last week.",
+        9,
+        18,
+        "p",
+        "c",
+        1,
+        article_date="2024-12-06",
+        article_source="<b>Herald</b> [x](javascript:alert(1))",
+        article_url='https://news.example/a?b=1&c="><script>alert(1)</script>',
+    )
     line = source_line(answer)
     assert line.startswith('<a href="https://news.example/a?b=1&amp;c=%22%3E%3Cscript%3E')
     assert "<b>" not in line and "<script>" not in line and "&lt;b&gt;Herald" in line and "6 Dec 2024" in line
@@ -114,9 +163,24 @@ def test_the_source_line_is_escaped_and_links_only_to_web_addresses():
 
 
 # ---- fetching ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-                                     "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1",
-                                     "2002:7f00:1::", "224.0.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:127.0.0.1",
+        "2002:7f00:1::",
+        "224.0.0.1",
+    ],
+)
 def test_private_loopback_and_link_local_addresses_are_not_public(address):
     assert not is_public(ipaddress.ip_address(address))
 
@@ -128,22 +192,29 @@ def test_public_addresses_are_public():
 def test_private_targets_are_refused_when_not_allowed(site):
     limits = FetchLimits(allow_private=False)
     port = site.base.rsplit(":", 1)[1]
-    for url in (site.url("/news/lifeboat"), f"http://localhost:{port}/news/lifeboat",
-                f"http://[::1]:{port}/news/lifeboat", f"http://2130706433:{port}/news/lifeboat",
-                "http://169.254.169.254/latest/meta-data/"):
+    for url in (
+        site.url("/news/lifeboat"),
+        f"http://localhost:{port}/news/lifeboat",
+        f"http://[::1]:{port}/news/lifeboat",
+        f"http://2130706433:{port}/news/lifeboat",
+        "http://169.254.169.254/latest/meta-data/",
+    ):
         with pytest.raises(FetchError, match="Refused: .* private, loopback or link-local .*--allow-private-urls"):
             fetch(url, limits)
     assert site.hits["/news/lifeboat"] == 0  # refused before connecting
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("ftp://127.0.0.1/story.html", "Only http:// and https://"),
-    ("file:///etc/passwd", "Only http:// and https://"),
-    ("javascript:alert(1)", "Only http:// and https://"),
-    ("www.coastalherald.example/news", "Only http:// and https://"),
-    ("http://", "Only http:// and https://"),
-    ("http://no-such-host.invalid/", "Could not reach no-such-host.invalid: .*; nothing was added"),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://127.0.0.1/story.html", "Only http:// and https://"),
+        ("file:///etc/passwd", "Only http:// and https://"),
+        ("javascript:alert(1)", "Only http:// and https://"),
+        ("www.coastalherald.example/news", "Only http:// and https://"),
+        ("http://", "Only http:// and https://"),
+        ("http://no-such-host.invalid/", "Could not reach no-such-host.invalid: .*; nothing was added"),
+    ],
+)
 @pytest.mark.parametrize("allow_private", [True, False])
 def test_addresses_that_cannot_be_fetched_get_clear_messages(url, message, allow_private):
     with pytest.raises(FetchError, match=message):
@@ -183,7 +254,11 @@ def test_a_page_by_url_is_stored_with_its_metadata_and_without_its_boilerplate(l
         assert words.lower() not in text.lower(), words
     [listed] = local.articles()
     assert (listed["date"], listed["source"], listed["url"], listed["author"]) == (
-        "2024-12-06", "The Coastal Herald", site.url("/news/lifeboat"), "Megan Trelawny")
+        "2024-12-06",
+        "The Coastal Herald",
+        site.url("/news/lifeboat"),
+        "Megan Trelawny",
+    )
 
     before = state(local)
     # The same page again, through a redirect, or the bridge page fetched from another path than its
@@ -224,10 +299,18 @@ def test_other_formats_by_url(local, site):
     assert cafe.title == "Café reopens" and "£40,000" in cafe.text
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    ("/missing", "404"), ("/huge", "larger than"), ("/huge-declared", "larger than"), ("/photo.jpg", "image/jpeg"),
-    ("/", "No article text was found"), ("/loop", "redirects more than"), ("/to-ftp", "Only http"),
-])
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/missing", "404"),
+        ("/huge", "larger than"),
+        ("/huge-declared", "larger than"),
+        ("/photo.jpg", "image/jpeg"),
+        ("/", "No article text was found"),
+        ("/loop", "redirects more than"),
+        ("/to-ftp", "Only http"),
+    ],
+)
 def test_a_url_that_fails_adds_nothing_and_says_why(local, site, path, message):
     local.add_url(site.url("/news/bridge"))
     before = state(local)
@@ -251,16 +334,21 @@ def test_the_server_default_refuses_private_targets_when_exposed(tiny_app, site)
 def test_an_rss_feed_indexes_its_entries_reports_a_failure_and_skips_them_next_time(local, site):
     report = local.add_feed(site.url("/feed.rss"))
     titles = sorted(a.title for a in report.added)
-    assert titles == ["Harbour wall repairs in Polwenna finish a month early",
-                      "Old Mill Bridge to close for eight months of repairs",
-                      "Porthcarrow opens its first all-weather lifeboat station"]
+    assert titles == [
+        "Harbour wall repairs in Polwenna finish a month early",
+        "Old Mill Bridge to close for eight months of repairs",
+        "Porthcarrow opens its first all-weather lifeboat station",
+    ]
     assert len(report.errors) == 1 and report.errors[0].startswith("Ferry timetable: winter changes: ")
     assert "404" in report.errors[0]
     assert site.hits["/news/harbour-wall"] == 0  # the feed carries its full text: not fetched
     by_title = {a["title"]: a for a in local.articles()}
     wall = by_title["Harbour wall repairs in Polwenna finish a month early"]
-    assert (wall["date"], wall["source"], wall["url"]) == ("2024-12-04", "The Coastal Herald",
-                                                          site.url("/news/harbour-wall"))
+    assert (wall["date"], wall["source"], wall["url"]) == (
+        "2024-12-04",
+        "The Coastal Herald",
+        site.url("/news/harbour-wall"),
+    )
     assert by_title["Old Mill Bridge to close for eight months of repairs"]["source"] == "Tamar Valley Gazette"
 
     hits = dict(site.hits)
@@ -275,8 +363,10 @@ def test_an_rss_feed_indexes_its_entries_reports_a_failure_and_skips_them_next_t
 @pytest.mark.slow
 def test_an_atom_feed_and_a_feed_file(local, site, tmp_path):
     report = local.add_feed(site.url("/feed.atom"))
-    assert sorted(a.title for a in report.added) == ["Old Mill Bridge to close for eight months of repairs",
-                                                     "Village shop in Bere Alston saved by its customers"]
+    assert sorted(a.title for a in report.added) == [
+        "Old Mill Bridge to close for eight months of repairs",
+        "Village shop in Bere Alston saved by its customers",
+    ]
     assert len(report.errors) == 1 and "Photo gallery" in report.errors[0] and "image/jpeg" in report.errors[0]
     shop = next(a for a in local.articles() if a["title"].startswith("Village shop"))
     assert (shop["date"], shop["source"]) == ("2025-03-12", "Tamar Valley Gazette")
@@ -284,14 +374,21 @@ def test_an_atom_feed_and_a_feed_file(local, site, tmp_path):
     feed = tmp_path / "herald.rss"
     feed.write_text((LIFEBOAT.parent / "coastal-herald.rss").read_text().replace("{base}", site.base))
     from_file = local.add_feed(str(feed))
-    assert {a.title for a in from_file.added} == {"Harbour wall repairs in Polwenna finish a month early",
-                                                  "Porthcarrow opens its first all-weather lifeboat station"}
+    assert {a.title for a in from_file.added} == {
+        "Harbour wall repairs in Polwenna finish a month early",
+        "Porthcarrow opens its first all-weather lifeboat station",
+    }
     assert "Old Mill Bridge to close for eight months of repairs" in from_file.duplicates
 
 
-@pytest.mark.parametrize(("source", "message"), [
-    ("/news/lifeboat", "not a feed"), ("/missing", "404"), ("/nowhere.rss", "404"),
-])
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("/news/lifeboat", "not a feed"),
+        ("/missing", "404"),
+        ("/nowhere.rss", "404"),
+    ],
+)
 def test_a_feed_that_fails_adds_nothing_and_says_why(local, site, source, message):
     before = state(local)
     report = local.add_feed(site.url(source))

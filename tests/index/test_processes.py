@@ -20,8 +20,13 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_
 
 def writer(directory, first: int, count: int) -> subprocess.Popen:
     """A process adding articles "Report <first>" ... one commit each, printing "added Report <n>" after each."""
-    return subprocess.Popen([sys.executable, "-m", "tests.crash_child", str(directory), str(first), str(count)],
-                            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.crash_child", str(directory), str(first), str(count)],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def added(output: str) -> list[str]:

@@ -17,8 +17,12 @@ from tests.index.test_vectors import QUESTIONS
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 ARTICLES = [
-    Article("Harbour bridge reopens", "The harbour bridge reopened on Monday after repairs. Engineers replaced the cables."),
-    Article("Bakery wins prize", "A small bakery in Leeds won the national bread prize. Its sourdough impressed judges."),
+    Article(
+        "Harbour bridge reopens", "The harbour bridge reopened on Monday after repairs. Engineers replaced the cables."
+    ),
+    Article(
+        "Bakery wins prize", "A small bakery in Leeds won the national bread prize. Its sourdough impressed judges."
+    ),
 ]
 
 
@@ -119,16 +123,26 @@ def synthetic(first: int, count: int, dimension: int = 16) -> list[EmbeddedArtic
     for n in range(first, first + count):
         text = f"Report {n} one. Report {n} two."
         vectors = rng.standard_normal((2, dimension)).astype(np.float32)
-        items.append(EmbeddedArticle(f"Report {n}", text, "", f"report-{n}", ((0, 13), (14, 27)),
-                                     vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
+        items.append(
+            EmbeddedArticle(
+                f"Report {n}",
+                text,
+                "",
+                f"report-{n}",
+                ((0, 13), (14, 27)),
+                vectors / np.linalg.norm(vectors, axis=1, keepdims=True),
+            )
+        )
     return items
 
 
 def exact_top(store: SentenceStore, query: np.ndarray, k: int) -> list[tuple[str, int]]:
     """The k best (title, position) by inner product over the vectors in the database: what any index must give."""
     with store.database.read() as db:
-        found = [(title, np.frombuffer(data, dtype="<f4").reshape(-1, len(query))) for title, data in
-                 db.execute("SELECT a.title, v.data FROM articles a JOIN vectors v ON v.article = a.id")]
+        found = [
+            (title, np.frombuffer(data, dtype="<f4").reshape(-1, len(query)))
+            for title, data in db.execute("SELECT a.title, v.data FROM articles a JOIN vectors v ON v.article = a.id")
+        ]
     scored = sorted(((float(v @ query), t, p) for t, block in found for p, v in enumerate(block)), reverse=True)
     return [(t, p) for _, t, p in scored[:k]]
 

@@ -20,22 +20,47 @@ from tests.conftest import ROOT, SEED
 pytest.importorskip("pymilvus")
 
 NEWS = [
-    Article("Harbour bridge reopens", "The harbour bridge reopened on Monday after two years of repairs. "
-            "Engineers replaced all of the steel cables. The mayor said traffic would ease by summer."),
-    Article("Bakery wins prize", "A small bakery in Leeds won the national bread prize. Its sourdough impressed "
-            "the judges. The owner, Maria Lopez, opened the shop in 2015."),
-    Article("Storm closes schools", "Storm Edna closed 300 schools across Wales on Tuesday. Winds reached 90 miles "
-            "per hour on the coast. Power was cut to 20,000 homes."),
-    Article("Council approves budget", "The city council approved a budget of 2.1 billion pounds. Spending on "
-            "buses rises by ten percent. Libraries will stay open on Sundays."),
-    Article("Striker signs for Leeds", "Leeds United signed the striker Tom Hale for 12 million pounds. He scored "
-            "31 goals last season. Hale joins on a four-year contract."),
-    Article("Museum returns bronzes", "The museum returned 40 bronze statues to Nigeria. The statues were taken "
-            "in 1897. A ceremony was held in Benin City."),
+    Article(
+        "Harbour bridge reopens",
+        "The harbour bridge reopened on Monday after two years of repairs. "
+        "Engineers replaced all of the steel cables. The mayor said traffic would ease by summer.",
+    ),
+    Article(
+        "Bakery wins prize",
+        "A small bakery in Leeds won the national bread prize. Its sourdough impressed "
+        "the judges. The owner, Maria Lopez, opened the shop in 2015.",
+    ),
+    Article(
+        "Storm closes schools",
+        "Storm Edna closed 300 schools across Wales on Tuesday. Winds reached 90 miles "
+        "per hour on the coast. Power was cut to 20,000 homes.",
+    ),
+    Article(
+        "Council approves budget",
+        "The city council approved a budget of 2.1 billion pounds. Spending on "
+        "buses rises by ten percent. Libraries will stay open on Sundays.",
+    ),
+    Article(
+        "Striker signs for Leeds",
+        "Leeds United signed the striker Tom Hale for 12 million pounds. He scored "
+        "31 goals last season. Hale joins on a four-year contract.",
+    ),
+    Article(
+        "Museum returns bronzes",
+        "The museum returned 40 bronze statues to Nigeria. The statues were taken "
+        "in 1897. A ceremony was held in Benin City.",
+    ),
 ]
-QUESTIONS = ["Who leads HTS?", "When did the bridge reopen?", "Who owns the bakery?", "How fast were the winds?",
-             "How much did Leeds pay for the striker?", "Where was the ceremony held?", "What happened to libraries?",
-             "Which city did the rebels capture?"]
+QUESTIONS = [
+    "Who leads HTS?",
+    "When did the bridge reopen?",
+    "Who owns the bakery?",
+    "How fast were the winds?",
+    "How much did Leeds pay for the striker?",
+    "Where was the ceremony held?",
+    "What happened to libraries?",
+    "Which city did the rebels capture?",
+]
 
 
 def _with_seed():
@@ -159,8 +184,13 @@ def test_kill_9_while_adding_to_milvus_lite_never_breaks_the_index(tmp_path, emb
     reported: list[str] = []
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     for round_ in range(2):
-        child = subprocess.Popen([sys.executable, "-m", "tests.crash_child", str(directory), str(50 * round_), "50",
-                                  "milvus"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.crash_child", str(directory), str(50 * round_), "50", "milvus"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert child.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.5, 2.0))
         child.kill()

@@ -117,7 +117,13 @@ def test_seed_answers_are_the_same_batched_and_one_at_a_time(shipped_app):
             if isinstance(a, InvalidQuestion):
                 assert isinstance(b, InvalidQuestion) and str(a) == str(b)
                 continue
-            assert (b.answer, b.article, b.sentence, b.start, b.end) == (a.answer, a.article, a.sentence, a.start, a.end)
+            assert (b.answer, b.article, b.sentence, b.start, b.end) == (
+                a.answer,
+                a.article,
+                a.sentence,
+                a.start,
+                a.end,
+            )
             assert [x.answer for x in b.alternatives] == [x.answer for x in a.alternatives]
             assert b.score == pytest.approx(a.score, abs=0.02)
 

@@ -23,8 +23,11 @@ def test_follow_up_borrows_the_previous_turn():
 
 def test_it_is_the_place_just_named_and_the_topic_outlives_pronoun_questions():
     resolve = PronounResolver().resolve
-    history = [Turn("Who leads HTS?", "Jolani"), Turn("How big is the bounty on him?", "$10 million"),
-               Turn("Which country designated it a Foreign Terrorist Organization?", "the United States")]
+    history = [
+        Turn("Who leads HTS?", "Jolani"),
+        Turn("How big is the bounty on him?", "$10 million"),
+        Turn("Which country designated it a Foreign Terrorist Organization?", "the United States"),
+    ]
     # the topic comes from the last question that names its subject, not from one that says "it"
     assert resolve("Which city are they heading for next?", history).question == "Which city are HTS heading for next?"
     history.append(Turn("Which city are they heading for next?", "Homs"))

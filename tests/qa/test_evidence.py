@@ -36,15 +36,19 @@ def test_the_reader_ranks_its_candidates_by_probability_and_evidence(tiny_reader
     scores = [math.log(s.probability) + 3.0 * s.evidence for s in ranked.spans]
     assert scores == sorted(scores, reverse=True)
     assert {s.evidence for s in ranked.spans if s.passage_index == 1} == {0.0}  # "flooded the town" says nothing asked
-    assert all(s.evidence == 1.0 for s in ranked.spans if s.passage_index == 0 and "bridge" not in s.text
-               and "opened" not in s.text)
+    assert all(
+        s.evidence == 1.0
+        for s in ranked.spans
+        if s.passage_index == 0 and "bridge" not in s.text and "opened" not in s.text
+    )
     # at weight 0 the order is by probability alone, but the evidence is still measured: a calibration
     # fitted with it as a feature must not see zeros when the weight is changed
     probabilities = [s.probability for s in plain.spans]
     assert probabilities == sorted(probabilities, reverse=True)
     measured = {s.text: s.evidence for s in ranked.spans}
-    assert [s.evidence for s in plain.spans[:ExtractiveReader.RANKED_BY_EVIDENCE]] == \
-        [measured[s.text] for s in plain.spans[:ExtractiveReader.RANKED_BY_EVIDENCE]]
+    assert [s.evidence for s in plain.spans[: ExtractiveReader.RANKED_BY_EVIDENCE]] == [
+        measured[s.text] for s in plain.spans[: ExtractiveReader.RANKED_BY_EVIDENCE]
+    ]
     assert any(s.evidence > 0 for s in plain.spans)
 
 
@@ -60,6 +64,7 @@ def test_an_answer_that_runs_into_the_next_sentence_ranks_after_those_that_do_no
     runs_on = [SentenceFinder(passages).crosses(s.passage_index, s.start, s.end) for s in spans]
     assert any(runs_on) and not all(runs_on)  # the tiny reader's candidates have both kinds
     assert runs_on == sorted(runs_on)  # every answer within one sentence first
-    scores = [math.log(s.probability) + 3.0 * s.evidence for s, crossing in zip(spans, runs_on, strict=True)
-              if not crossing]
+    scores = [
+        math.log(s.probability) + 3.0 * s.evidence for s, crossing in zip(spans, runs_on, strict=True) if not crossing
+    ]
     assert scores == sorted(scores, reverse=True)

@@ -8,8 +8,16 @@ from articleqa.qa.feedback import ABSTAINED, FeedbackStore, confidence_words, su
 
 
 def vote(store, answer_id, value, score=0.9, answer="Jolani"):
-    return store.record(answer_id, value, question="Who leads HTS?", answer=answer, score=score,
-                        article="Syrian Rebels Capture Hama", article_id=0, sentence="… formed by Jolani …")
+    return store.record(
+        answer_id,
+        value,
+        question="Who leads HTS?",
+        answer=answer,
+        score=score,
+        article="Syrian Rebels Capture Hama",
+        article_id=0,
+        sentence="… formed by Jolani …",
+    )
 
 
 def test_votes_are_stored_one_line_each_and_read_back(tmp_path):
@@ -20,7 +28,11 @@ def test_votes_are_stored_one_line_each_and_read_back(tmp_path):
     assert [json.loads(line)["vote"] for line in lines] == ["up", "down"]
     record = store.events()[0]
     assert (record["question"], record["answer"], record["article"], record["score"]) == (
-        "Who leads HTS?", "Jolani", "Syrian Rebels Capture Hama", 0.9)
+        "Who leads HTS?",
+        "Jolani",
+        "Syrian Rebels Capture Hama",
+        0.9,
+    )
 
 
 def test_the_latest_vote_on_an_answer_counts_and_a_withdrawn_one_not(tmp_path):
@@ -60,8 +72,9 @@ def test_confidence_in_words():
 
 def test_summary_by_band_and_the_threshold_it_suggests(tmp_path):
     store = FeedbackStore(tmp_path / "feedback.jsonl")
-    for i, (score, value) in enumerate([(0.9, "up"), (0.85, "up"), (0.7, "up"), (0.65, "down"),
-                                        (0.5, "down"), (0.45, "down")]):
+    for i, (score, value) in enumerate(
+        [(0.9, "up"), (0.85, "up"), (0.7, "up"), (0.65, "down"), (0.5, "down"), (0.45, "down")]
+    ):
         vote(store, f"a{i}", value, score=score)
     vote(store, "none", "up", score=0.2, answer=None)
     summary = summarize(store.votes(), precision=0.7)

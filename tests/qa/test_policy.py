@@ -42,12 +42,18 @@ def test_answer_features_pool_overlapping_candidates_and_measure_the_rival():
 def test_a_feature_not_measured_counts_as_its_calibration_mean():
     from articleqa.qa.policy import calibrated_confidence
 
-    calibration = {"features": ["margin", "similarity"], "weights": [1.0, 4.0], "bias": -1.0,
-                   "means": {"margin": 0.0, "similarity": 0.5}}
-    assert calibrated_confidence(calibration, {"margin": 1.0, "similarity": None}) == \
-        calibrated_confidence(calibration, {"margin": 1.0, "similarity": 0.5})
-    assert calibrated_confidence(calibration, {"margin": 1.0, "similarity": 0.1}) < \
-        calibrated_confidence(calibration, {"margin": 1.0, "similarity": None})
+    calibration = {
+        "features": ["margin", "similarity"],
+        "weights": [1.0, 4.0],
+        "bias": -1.0,
+        "means": {"margin": 0.0, "similarity": 0.5},
+    }
+    assert calibrated_confidence(calibration, {"margin": 1.0, "similarity": None}) == calibrated_confidence(
+        calibration, {"margin": 1.0, "similarity": 0.5}
+    )
+    assert calibrated_confidence(calibration, {"margin": 1.0, "similarity": 0.1}) < calibrated_confidence(
+        calibration, {"margin": 1.0, "similarity": None}
+    )
 
 
 def test_alternatives_are_distinct_answers_whose_confidences_never_add_up_past_one():

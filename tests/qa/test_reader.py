@@ -50,8 +50,10 @@ def test_scores_share_one_softmax_across_windows_and_passages(tiny_reader_dir):
 
 def test_reader_answers_the_same_in_bf16_and_fp32(tiny_reader_dir):
     passages = ["The bridge over the river was opened in 1932 by the mayor."]
-    spans = {p: ExtractiveReader.from_pretrained(tiny_reader_dir, precision=p).read("When?", passages, top_k=3).spans
-             for p in ("fp32", "bf16")}
+    spans = {
+        p: ExtractiveReader.from_pretrained(tiny_reader_dir, precision=p).read("When?", passages, top_k=3).spans
+        for p in ("fp32", "bf16")
+    }
     assert spans["fp32"] and spans["bf16"]
     assert abs(spans["fp32"][0].probability - spans["bf16"][0].probability) < 0.05
 

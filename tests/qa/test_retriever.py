@@ -23,15 +23,20 @@ def test_hybrid_retrieval_finds_the_leader_sentence(tiny_app):
         assert p.first_sentence <= p.last_sentence
 
 
-
 def test_the_best_story_is_read_whole_up_to_whole_first_budgets_and_leaves_room_for_the_next(tiny_app):
     from articleqa.index.documents import Article
 
     # a long story (over one budget of reader tokens) about one bridge, and a short one that shares words
-    long_story = " ".join(f"In {1900 + i} the council of Ardmore repainted the old bridge over the Senn, "
-                          f"and the work took {i + 2} weeks." for i in range(60))
-    tiny_app.indexer.add_articles([Article("Ardmore bridge", long_story),
-                                   Article("Other towns", "The council of Brill also painted a bridge once.")])
+    long_story = " ".join(
+        f"In {1900 + i} the council of Ardmore repainted the old bridge over the Senn, and the work took {i + 2} weeks."
+        for i in range(60)
+    )
+    tiny_app.indexer.add_articles(
+        [
+            Article("Ardmore bridge", long_story),
+            Article("Other towns", "The council of Brill also painted a bridge once."),
+        ]
+    )
     question = "When did the council of Ardmore first repaint the bridge?"
     assert 1024 < tiny_app.reader.count_tokens(long_story) <= 3 * 1024
 

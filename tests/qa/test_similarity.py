@@ -33,15 +33,21 @@ def test_each_span_gets_the_cosine_of_its_own_sentence(embedder):
 def test_a_batch_of_readings_is_annotated_as_each_one_alone(embedder):
     similarity = SentenceSimilarity(embedder)
     other = "The bridge was opened in 1932 by the mayor. The river flooded the town in 1954."
-    readings = [("When was HTS formed?", [SEED], ReaderOutput((_span_of("2016", SEED),), -3.0, 1)),
-                ("When did the river flood?", ["Intro.", other],
-                 ReaderOutput((_span_of("1954", other, 1), _span_of("1932", other, 1)), -2.0, 2)),
-                ("Anything?", [SEED], ReaderOutput((), 0.0, 1))]
+    readings = [
+        ("When was HTS formed?", [SEED], ReaderOutput((_span_of("2016", SEED),), -3.0, 1)),
+        (
+            "When did the river flood?",
+            ["Intro.", other],
+            ReaderOutput((_span_of("1954", other, 1), _span_of("1932", other, 1)), -2.0, 2),
+        ),
+        ("Anything?", [SEED], ReaderOutput((), 0.0, 1)),
+    ]
     together = similarity.annotate([(embedder.embed_query(q), passages, output) for q, passages, output in readings])
     alone = [similarity.annotate_one(q, passages, output) for q, passages, output in readings]
     # the same up to padding's rounding in fp32
-    assert [np.round([s.similarity for s in o.spans], 5).tolist() for o in together] == \
-        [np.round([s.similarity for s in o.spans], 5).tolist() for o in alone]
+    assert [np.round([s.similarity for s in o.spans], 5).tolist() for o in together] == [
+        np.round([s.similarity for s in o.spans], 5).tolist() for o in alone
+    ]
     assert together[2].spans == ()
     flood, bridge = together[1].spans
     assert flood.similarity > bridge.similarity
@@ -62,6 +68,7 @@ def test_the_pipeline_hands_the_policy_each_answer_s_similarity(tiny_app):
 def test_a_reading_without_a_question_vector_is_left_unmeasured(embedder):
     output = ReaderOutput((_span_of("2016", SEED),), -3.0, 1)
     untouched, measured = SentenceSimilarity(embedder).annotate(
-        [(None, [SEED], output), (embedder.embed_query("When was HTS formed?"), [SEED], output)])
+        [(None, [SEED], output), (embedder.embed_query("When was HTS formed?"), [SEED], output)]
+    )
     assert untouched == output and untouched.spans[0].similarity is None
     assert measured.spans[0].similarity is not None

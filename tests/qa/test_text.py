@@ -18,7 +18,9 @@ def test_long_forms_of_the_question_abbreviations_are_found_in_the_article():
     assert abbreviation_long_forms("Who leads the rebels?", SEED) == {}
     assert abbreviation_long_forms("What did the UN say?", SEED) == {}
     assert abbreviation_long_forms("Who designated HTS an FTO?", SEED) == {
-        ("hayat", "tahrir", "al", "sham"): "hts", ("foreign", "terrorist", "organization"): "fto"}
+        ("hayat", "tahrir", "al", "sham"): "hts",
+        ("foreign", "terrorist", "organization"): "fto",
+    }
 
 
 def test_an_abbreviation_typed_in_lower_case_is_the_one_the_text_writes():
@@ -37,15 +39,24 @@ def test_an_abbreviation_typed_in_lower_case_is_the_one_the_text_writes():
 
 
 def test_questions_asking_for_the_long_form_keep_it():
-    for question in ("What does HTS stand for?", "What is HTS short for?", "What does the acronym HTS mean?",
-                     "what is the full form of hts", "What is the expansion of HTS?"):
+    for question in (
+        "What does HTS stand for?",
+        "What is HTS short for?",
+        "What does the acronym HTS mean?",
+        "what is the full form of hts",
+        "What is the expansion of HTS?",
+    ):
         assert abbreviation_long_forms(question, SEED) == {}
 
 
 def test_restatements_are_the_long_form_a_piece_of_it_or_a_phrase_holding_it():
     forms = abbreviation_long_forms("Who leads HTS?", SEED)
-    for answer in ("Hayat Tahrir al-Sham", "Tahrir al-Sham", "Hayat Tahrir al-Sham (HTS)",
-                   "the Islamist group Hayat Tahrir al-Sham"):
+    for answer in (
+        "Hayat Tahrir al-Sham",
+        "Tahrir al-Sham",
+        "Hayat Tahrir al-Sham (HTS)",
+        "the Islamist group Hayat Tahrir al-Sham",
+    ):
         assert restates_long_form(answer, forms), answer
     for answer in ("Jolani", "Islamist group", "al Qaeda’s Syrian affiliate al-Nusra Front"):
         assert not restates_long_form(answer, forms), answer

@@ -17,8 +17,11 @@ def report(article: int, day: str, answer: str, confidence: float, words=STORY) 
     return ReportReading(article, day, Judgement(span, confidence, confidence < 0.27), words)
 
 
-MONDAY, TUESDAY, THURSDAY = (report(1, "2025-03-03", "12", 0.8), report(2, "2025-03-04", "47", 0.95),
-                             report(3, "2025-03-06", "63", 0.4))
+MONDAY, TUESDAY, THURSDAY = (
+    report(1, "2025-03-03", "12", 0.8),
+    report(2, "2025-03-04", "47", 0.95),
+    report(3, "2025-03-06", "63", 0.4),
+)
 
 
 def test_the_newest_comparably_sure_report_answers_and_the_earlier_ones_are_listed_newest_first():

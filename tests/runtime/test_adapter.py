@@ -23,8 +23,12 @@ def adapter_dir(tmp_path, tiny_reader_dir):
 
     torch.manual_seed(1)
     base = AutoModelForQuestionAnswering.from_pretrained(tiny_reader_dir)
-    model = get_peft_model(base, LoraConfig(task_type=TaskType.QUESTION_ANS, r=4, target_modules=["query", "value"],
-                                            modules_to_save=["qa_outputs"]))
+    model = get_peft_model(
+        base,
+        LoraConfig(
+            task_type=TaskType.QUESTION_ANS, r=4, target_modules=["query", "value"], modules_to_save=["qa_outputs"]
+        ),
+    )
     with torch.no_grad():
         for name, weight in model.named_parameters():
             if "lora_B" in name or "modules_to_save" in name:
@@ -49,8 +53,11 @@ def test_merged_once_and_reads_as_the_adapted_model(adapter_dir, tmp_path):
     assert merged_reader(str(tmp_path), tmp_path / "models") == str(tmp_path)  # not an adapter: as given
 
     reader = ExtractiveReader.from_pretrained(merged, runtime="torch", precision="fp32")
-    batch = {"input_ids": np.array([[101, 2040, 5260, 102, 1996, 8431, 2003, 2419, 102]]),
-             "attention_mask": np.ones((1, 9), dtype=np.int64), "token_type_ids": np.array([[0] * 4 + [1] * 5])}
+    batch = {
+        "input_ids": np.array([[101, 2040, 5260, 102, 1996, 8431, 2003, 2419, 102]]),
+        "attention_mask": np.ones((1, 9), dtype=np.int64),
+        "token_type_ids": np.array([[0] * 4 + [1] * 5]),
+    }
     start, end = reader.forward(batch)
     with torch.no_grad():
         # the adapted transformers model: PeftModelForQuestionAnswering.forward drops token_type_ids
@@ -59,7 +66,9 @@ def test_merged_once_and_reads_as_the_adapted_model(adapter_dir, tmp_path):
     np.testing.assert_allclose(end, expected.end_logits.numpy(), atol=1e-4)
     base_start, _ = ExtractiveReader.from_pretrained(
         json.loads((directory / "adapter_config.json").read_text())["base_model_name_or_path"],
-        runtime="torch", precision="fp32").forward(batch)
+        runtime="torch",
+        precision="fp32",
+    ).forward(batch)
     assert not np.allclose(base_start, start, atol=1e-3)  # the adapter changed what the model reads
 
 

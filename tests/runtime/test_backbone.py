@@ -22,7 +22,9 @@ def test_missing_parts_are_named():
 
 
 def test_other_names_pass_through(tmp_path):
-    assert resolve_backbone("sentence-transformers/all-MiniLM-L6-v2", tmp_path) == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (
+        resolve_backbone("sentence-transformers/all-MiniLM-L6-v2", tmp_path) == "sentence-transformers/all-MiniLM-L6-v2"
+    )
     assert not any(tmp_path.iterdir())
 
 

@@ -51,12 +51,16 @@ def assert_reads_alike_on_every_runtime(model_dir: Path, onnx_dir: Path) -> None
     on torch, over a short passage and a long one (several windows)."""
     from articleqa.qa.reader import ExtractiveReader
 
-    passages = ["The bridge over the river was opened in 1932 by the mayor.",
-                " ".join(f"Sentence number {i} is here." for i in range(40))]
-    outputs = {runtime: ExtractiveReader.from_pretrained(model_dir, runtime=runtime, precision="fp32",
-                                                         onnx_dir=onnx_dir, max_length=64, stride=16)
-               .read("When was the bridge opened?", passages, top_k=10)
-               for runtime in ("torch", "onnx", "openvino")}
+    passages = [
+        "The bridge over the river was opened in 1932 by the mayor.",
+        " ".join(f"Sentence number {i} is here." for i in range(40)),
+    ]
+    outputs = {
+        runtime: ExtractiveReader.from_pretrained(
+            model_dir, runtime=runtime, precision="fp32", onnx_dir=onnx_dir, max_length=64, stride=16
+        ).read("When was the bridge opened?", passages, top_k=10)
+        for runtime in ("torch", "onnx", "openvino")
+    }
     for runtime in ("onnx", "openvino"):
         assert outputs[runtime].windows == outputs["torch"].windows > 2
         assert [s.text for s in outputs[runtime].spans] == [s.text for s in outputs["torch"].spans]
@@ -148,8 +152,10 @@ def test_the_seed_answers_are_the_same_on_either_runtime(exports, embedder, tmp_
     from articleqa.config import SEEDS_DIR, Settings
     from articleqa.qa.pipeline import ArticleQA
 
-    questions = [q["question"] for q in json.loads(
-        (SEEDS_DIR / "syrian-rebels-capture-hama.questions.json").read_text())["questions"]]
+    questions = [
+        q["question"]
+        for q in json.loads((SEEDS_DIR / "syrian-rebels-capture-hama.questions.json").read_text())["questions"]
+    ]
     answers = {}
     for runtime in ("openvino", "onnx", "torch"):
         settings = Settings(data_dir=tmp_path / runtime, runtime=runtime, precision="fp32", onnx_dir=exports)
@@ -197,9 +203,24 @@ def test_a_server_without_openvino_hands_both_models_over_to_torch(exports, tmp_
     env = {**os.environ, "ARTICLEQA_ONNX_DIR": str(exports), "HF_HUB_OFFLINE": "1"}
     env.pop("ARTICLEQA_RUNTIME", None)
     without_openvino = "import sys; sys.modules['openvino'] = None; from articleqa.cli import main; sys.exit(main())"
-    server = subprocess.Popen([sys.executable, "-c", without_openvino, "serve", "--port", str(free_port()),
-                               "--data-dir", str(tmp_path), "--log-level", "info"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            without_openvino,
+            "serve",
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path),
+            "--log-level",
+            "info",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     took_over, failed, lines = 0, 0, []
     try:
         while took_over < 2 and not failed:
@@ -245,8 +266,14 @@ def test_an_mpnet_reader_reads_the_same_on_the_exports_as_on_torch(tmp_path):
         pytest.skip(str(error))
     torch.manual_seed(0)
     model_dir = tmp_path / "tiny-mpnet"
-    config = MPNetConfig(vocab_size=30527, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64, max_position_embeddings=514)
+    config = MPNetConfig(
+        vocab_size=30527,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=514,
+    )
     MPNetForQuestionAnswering(config).save_pretrained(model_dir)
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
         shutil.copy(backbone / name, model_dir / name)

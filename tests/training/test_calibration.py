@@ -6,8 +6,15 @@ from training.calibrate import MIX, Observation, fit, mix_weights, outcome, thre
 
 
 def _observation(kind: str, margin: float, right: bool, title: str = "A") -> Observation:
-    features = {"margin": margin, "log_probability": math.log(0.5), "log_support": math.log(0.6),
-                "log_lead": 1.0, "passage_rank": 0.0, "evidence": 0.5, "similarity": 0.4}
+    features = {
+        "margin": margin,
+        "log_probability": math.log(0.5),
+        "log_support": math.log(0.6),
+        "log_lead": 1.0,
+        "passage_rank": 0.0,
+        "evidence": 0.5,
+        "similarity": 0.4,
+    }
     return Observation(title, kind, "x", 1.0 if right else 0.0, features)
 
 
@@ -22,8 +29,11 @@ def test_ece_is_zero_when_confidence_matches_the_share_right_and_weights_count()
 
 
 def test_mix_weights_make_each_kind_count_as_stated():
-    sample = ([_observation("answerable", 1, True)] * 6 + [_observation("unanswerable", 0, False)] * 3
-              + [_observation("out-of-corpus", -1, False)] * 1)
+    sample = (
+        [_observation("answerable", 1, True)] * 6
+        + [_observation("unanswerable", 0, False)] * 3
+        + [_observation("out-of-corpus", -1, False)] * 1
+    )
     weights = mix_weights(sample)
     for kind, share in MIX.items():
         total = sum(w for w, o in zip(weights, sample, strict=True) if o.kind == kind)
@@ -39,8 +49,10 @@ def test_threshold_reaches_the_stated_precision_and_fit_orders_by_evidence(tmp_p
         sample.append(_observation("unanswerable", margin - 3, right=False, title=f"T{i % 4}"))
     calibration = fit(sample)
     # a feature's mean over the stated mix, for answers where it was not measured
-    assert calibration["means"]["similarity"] == 0.4 and calibration["means"]["margin"] < sum(
-        o.features["margin"] for o in sample if o.kind == "answerable") / 200
+    assert (
+        calibration["means"]["similarity"] == 0.4
+        and calibration["means"]["margin"] < sum(o.features["margin"] for o in sample if o.kind == "answerable") / 200
+    )
     confidences = [calibrated_confidence(calibration, o.features) for o in sample]
     assert confidences[3 * 150] > confidences[3 * 20]  # more margin, more confidence
     threshold = threshold_for_precision(confidences, [o.right for o in sample], mix_weights(sample), 0.8)

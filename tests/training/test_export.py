@@ -41,8 +41,9 @@ def test_the_first_sources_evidence_weight_comes_along_and_its_calibration_does_
     source = tmp_path / "source"
     export.main([str(tiny_reader_dir), str(source)])
     settings = json.loads((source / READER_CONFIG).read_text())
-    (source / READER_CONFIG).write_text(json.dumps({**settings, "evidence_weight": 5.0, "min_confidence": 0.3,
-                                                    "calibration": {"weights": [1.0]}}))
+    (source / READER_CONFIG).write_text(
+        json.dumps({**settings, "evidence_weight": 5.0, "min_confidence": 0.3, "calibration": {"weights": [1.0]}})
+    )
     export.main([str(source), str(tiny_reader_dir), str(tmp_path / "soup")])
     soup = json.loads((tmp_path / "soup" / READER_CONFIG).read_text())
     assert soup["evidence_weight"] == 5.0

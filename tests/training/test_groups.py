@@ -6,11 +6,16 @@ from training.groups import Document, DocumentQuestion, entity_swapped_questions
 
 
 def _documents() -> list[Document]:
-    tesla = Document("wiki", "Tesla", "In 1884 Tesla moved to New York. He worked for the Edison company at first.", [
-        DocumentQuestion("q1", "When did Tesla move to New York?", ["1884"], [3], 0),
-        DocumentQuestion("q2", "Did Tesla or Edison move to New York?", ["Tesla"], [8], 0),
-        DocumentQuestion("q3", "Where did he move?", ["New York"], [23], 0),  # no name of its own to swap
-    ])
+    tesla = Document(
+        "wiki",
+        "Tesla",
+        "In 1884 Tesla moved to New York. He worked for the Edison company at first.",
+        [
+            DocumentQuestion("q1", "When did Tesla move to New York?", ["1884"], [3], 0),
+            DocumentQuestion("q2", "Did Tesla or Edison move to New York?", ["Tesla"], [8], 0),
+            DocumentQuestion("q3", "Where did he move?", ["New York"], [23], 0),  # no name of its own to swap
+        ],
+    )
     marconi = Document("wiki", "Marconi", "In 1895 Marconi built a radio in Bologna.", [])
     return [tesla, marconi]
 
@@ -49,11 +54,15 @@ def test_the_windows_holding_a_readers_wrong_answers_come_first_among_the_look_a
 
     tokenizer = AutoTokenizer.from_pretrained(SHIPPED_READER)
     filler = " ".join(f"Paragraph {i} talks about the weather in the hills and the rain." for i in range(12))
-    text = (f"The rebels took Hama in December. {filler}\n\nLater the army moved north to Aleppo, a city "
-            f"taken years before. {filler}")
+    text = (
+        f"The rebels took Hama in December. {filler}\n\nLater the army moved north to Aleppo, a city "
+        f"taken years before. {filler}"
+    )
     question = DocumentQuestion("q", "Which city did the rebels take?", ["Hama"], [text.index("Hama")], 0)
-    documents = [Document("news", "Syria", text, [question]),
-                 Document("news", "Other", "An unrelated story about a harbour and its boats. " * 20, [])]
+    documents = [
+        Document("news", "Syria", text, [question]),
+        Document("news", "Other", "An unrelated story about a harbour and its boats. " * 20, []),
+    ]
     at = text.index("Aleppo")
     confusers = {"q": [{"answer": "Aleppo", "probability": 0.4, "context": text[at - 30 : at + 36], "offset": 30}]}
     assert confuser_positions(text, confusers["q"]) == [at]
@@ -78,10 +87,15 @@ def test_groups_built_by_spawned_workers_are_the_parts_built_here_shuffled_by_th
     from training.groups import parallel_question_groups, question_groups
 
     tokenizer = AutoTokenizer.from_pretrained(SHIPPED_READER)
-    documents = [Document("news", f"Story {n}", f"In {1900 + n} the mayor of town {n} opened a bridge. "
-                          + "The river was high that spring. " * 12,
-                          [DocumentQuestion(f"q{n}", f"When did the mayor of town {n} open a bridge?",
-                                            [str(1900 + n)], [3], 0)]) for n in range(6)]
+    documents = [
+        Document(
+            "news",
+            f"Story {n}",
+            f"In {1900 + n} the mayor of town {n} opened a bridge. " + "The river was high that spring. " * 12,
+            [DocumentQuestion(f"q{n}", f"When did the mayor of town {n} open a bridge?", [str(1900 + n)], [3], 0)],
+        )
+        for n in range(6)
+    ]
     settings = {"max_length": 48, "stride": 16, "windows": 3, "seed": 7}
     spawned = parallel_question_groups(documents, tokenizer, workers=2, **settings)
     here = [g for i in range(2) for g in question_groups(documents, tokenizer, part=(i, 2), **settings)]
@@ -99,8 +113,16 @@ def test_an_article_longer_than_the_cap_becomes_documents_of_whole_paragraphs_wi
     def paragraph(n: int) -> dict:
         context = f"Comment {n}: the ferry to island {n} leaves at {n} o'clock. " + "Noise. " * 10
         answer = f"{n} o'clock"
-        return {"context": context, "qas": [{"id": f"q{n}", "question": f"When does the ferry to island {n} leave?",
-                                             "answers": [{"text": answer, "answer_start": context.index(answer)}]}]}
+        return {
+            "context": context,
+            "qas": [
+                {
+                    "id": f"q{n}",
+                    "question": f"When does the ferry to island {n} leave?",
+                    "answers": [{"text": answer, "answer_start": context.index(answer)}],
+                }
+            ],
+        }
 
     paragraphs = [paragraph(n) for n in range(30)]
     path = tmp_path / "one-title.json.gz"

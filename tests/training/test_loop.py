@@ -31,9 +31,20 @@ def _train(out, tiny_reader_dir, stop_at: int | None, resume: bool):
 
     resumed = restore(out, model, optimizer) if resume else None
     try:
-        best = run_steps(model, tokenizer, optimizer, train_step, evaluate, out=out, total_steps=6, warmup=0.2,
-                         every=2, key=lambda scores: scores["score"],
-                         best={"score": -1e9, "step": 0}, resumed=resumed)
+        best = run_steps(
+            model,
+            tokenizer,
+            optimizer,
+            train_step,
+            evaluate,
+            out=out,
+            total_steps=6,
+            warmup=0.2,
+            every=2,
+            key=lambda scores: scores["score"],
+            best={"score": -1e9, "step": 0},
+            resumed=resumed,
+        )
     except KeyboardInterrupt:
         return None, model
     return best, model
@@ -51,7 +62,9 @@ def test_a_resumed_run_ends_where_an_unbroken_one_does(tmp_path, tiny_reader_dir
     assert (tmp_path / "once" / "best" / "config.json").exists() and (tmp_path / "once" / "final").exists()
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before:UserWarning")  # no real steps here
+@pytest.mark.filterwarnings(
+    "ignore:Detected call of `lr_scheduler.step\\(\\)` before:UserWarning"
+)  # no real steps here
 def test_the_logged_loss_is_the_mean_since_the_last_evaluation(tmp_path, tiny_reader_dir, caplog):
     import logging
 
@@ -63,9 +76,19 @@ def test_the_logged_loss_is_the_mean_since_the_last_evaluation(tmp_path, tiny_re
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     with caplog.at_level(logging.INFO, logger="articleqa.train"):
         # 3 steps, evaluated every 2: the last evaluation follows one step only
-        run_steps(model, AutoTokenizer.from_pretrained(tiny_reader_dir), optimizer, lambda step: 1.0,
-                  lambda: {"score": 0.0}, out=tmp_path, total_steps=3, warmup=0.0, every=2,
-                  key=lambda scores: scores["score"], best={"score": -1.0, "step": 0})
+        run_steps(
+            model,
+            AutoTokenizer.from_pretrained(tiny_reader_dir),
+            optimizer,
+            lambda step: 1.0,
+            lambda: {"score": 0.0},
+            out=tmp_path,
+            total_steps=3,
+            warmup=0.0,
+            every=2,
+            key=lambda scores: scores["score"],
+            best={"score": -1.0, "step": 0},
+        )
     losses = [record.args[2] for record in caplog.records if record.msg.startswith("step")]
     assert losses == [1.0, 1.0]
 
@@ -80,8 +103,10 @@ def test_a_cpu_run_goes_on_under_jemalloc_where_it_is_installed():
 
     if not any(Path(path).exists() for path in JEMALLOC_PATHS):
         pytest.skip("Debian's libjemalloc2 is not installed here")
-    code = ("import os; from training.loop import under_jemalloc; under_jemalloc(); "
-            "print(any('jemalloc' in line for line in open('/proc/self/maps')), os.environ['MALLOC_CONF'])")
+    code = (
+        "import os; from training.loop import under_jemalloc; under_jemalloc(); "
+        "print(any('jemalloc' in line for line in open('/proc/self/maps')), os.environ['MALLOC_CONF'])"
+    )
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ran.stdout.split() == ["True", "dirty_decay_ms:-1,muzzy_decay_ms:-1"]
     # and the same arguments again: what the code printed comes from the restarted process only

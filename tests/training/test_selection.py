@@ -12,10 +12,12 @@ def _val(mean: float) -> dict[str, float]:
 
 
 def test_a_candidate_that_loses_seed_questions_ranks_after_every_one_that_keeps_them():
-    scores = {"backbone": {**_val(70.0), "seed_right": 56},
-              "bold": {**_val(74.0), "seed_right": 53},  # best on val, but it loses three seed answers
-              "soup": {**_val(71.0), "seed_right": 56},
-              "gentle": {**_val(70.5), "seed_right": 58}}
+    scores = {
+        "backbone": {**_val(70.0), "seed_right": 56},
+        "bold": {**_val(74.0), "seed_right": 53},  # best on val, but it loses three seed answers
+        "soup": {**_val(71.0), "seed_right": 56},
+        "gentle": {**_val(70.5), "seed_right": 58},
+    }
     assert ranking(scores) == ["soup", "gentle", "backbone", "bold"]
     # without seed figures (the checks failed there) the val mean decides
     assert ranking({name: _val(70.0 + i) for i, name in enumerate(scores)})[0] == "gentle"

@@ -15,10 +15,20 @@ from benchmarks.common import free_port
 from tests.conftest import SEED, SEED_TITLE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)"),
+]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 BOTS = "#chat [data-testid='bot']"
 PHONE = {"width": 390, "height": 844}
 
@@ -79,7 +89,7 @@ def served_tiny(answering_app, tmp_path):
 
 
 def wait_for_reply(page, before: int):
-    page.wait_for_function(f"n => document.querySelectorAll(\"{BOTS}\").length > n", arg=before, timeout=60_000)
+    page.wait_for_function(f'n => document.querySelectorAll("{BOTS}").length > n', arg=before, timeout=60_000)
     page.wait_for_function("() => !document.querySelector('#chat .pending, #chat .generating')", timeout=60_000)
     return page.locator(BOTS).last
 
@@ -97,7 +107,7 @@ def no_sideways_scroll(page) -> bool:
 
 def clear_chat(page):
     page.locator("#chat button[aria-label='Clear']").click()
-    page.wait_for_function(f"() => document.querySelectorAll(\"{BOTS}\").length === 0")
+    page.wait_for_function(f'() => document.querySelectorAll("{BOTS}").length === 0')
 
 
 # ---- the chat, with the shipped reader -------------------------------------------------------
@@ -109,7 +119,9 @@ def test_start_page_says_what_is_indexed_and_offers_examples(page, shots):
     assert re.search(r"\b\d+ articles? indexed", said) and SEED_TITLE in said
     examples = page.locator("#chat .example")
     assert 3 <= examples.count() <= 4
-    assert examples.first.inner_text().strip() == "Which city are the rebels heading for next?"  # the seed questions, in their order
+    assert (
+        examples.first.inner_text().strip() == "Which city are the rebels heading for next?"
+    )  # the seed questions, in their order
     shots(page, "01-start")
 
 
@@ -117,7 +129,10 @@ def test_clicking_an_example_asks_it(page, shots):
     page.locator("#chat .example", has_text="Which city are the rebels heading for next?").click()
     reply = wait_for_reply(page, 0)
     assert "Homs" in reply.locator("mark").first.inner_text()
-    assert page.locator("#chat [data-testid='user']").last.inner_text().strip() == "Which city are the rebels heading for next?"
+    assert (
+        page.locator("#chat [data-testid='user']").last.inner_text().strip()
+        == "Which city are the rebels heading for next?"
+    )
     shots(page, "02-example-answered")
 
 
@@ -173,7 +188,11 @@ def test_thumbs_up_and_down_are_stored_with_the_answer(page, shots, shipped_app)
     buttons.get_by_role("button", name="Like", exact=True).click()
     _wait(lambda: len(store.events()) > before)
     record = store.events()[-1]
-    assert (record["vote"], record["question"], record["answer"]) == ("up", "Which city are the rebels heading for next?", "Homs")
+    assert (record["vote"], record["question"], record["answer"]) == (
+        "up",
+        "Which city are the rebels heading for next?",
+        "Homs",
+    )
     assert record["article"] == SEED_TITLE and 0 < record["score"] <= 1
     shots(page, "06-liked")
     buttons.get_by_role("button", name="Dislike", exact=True).click()
@@ -188,7 +207,7 @@ def test_retry_copy_and_clear(page, shots):
     count = page.locator(BOTS).count()
     page.locator("#chat button[aria-label='Retry']").last.click()
     page.wait_for_timeout(500)
-    page.wait_for_function(f"n => document.querySelectorAll(\"{BOTS}\").length === n", arg=count, timeout=60_000)
+    page.wait_for_function(f'n => document.querySelectorAll("{BOTS}").length === n', arg=count, timeout=60_000)
     assert "Iran and Russia" in page.locator(BOTS).last.inner_text()
     page.locator("#chat .message-buttons").last.get_by_role("button", name="Copy message").click()
     copied = page.evaluate("navigator.clipboard.readText()")
@@ -202,9 +221,11 @@ def test_retry_copy_and_clear(page, shots):
 def test_markup_in_articles_is_shown_as_text_never_run(page):
     page.evaluate("window.__pwned = 0")
     page.get_by_role("tab", name="Library").click()
-    page.fill("#paste textarea",
-              "Museum <b>reopens</b>\n\nThe museum reopened on Friday. <img src=x onerror=\"window.__pwned=1\">"
-              "<script>window.__pwned=2</script> Its director is Maria Lopez.")
+    page.fill(
+        "#paste textarea",
+        'Museum <b>reopens</b>\n\nThe museum reopened on Friday. <img src=x onerror="window.__pwned=1">'
+        "<script>window.__pwned=2</script> Its director is Maria Lopez.",
+    )
     page.click("#add")
     page.wait_for_function("document.querySelector('#status').innerText.includes('added')", timeout=60_000)
     page.locator("#library [role=gridcell]", has_text="Museum <b>reopens</b>").first.click()  # preview it
@@ -293,7 +314,9 @@ def test_upload_several_files_with_a_result_for_each(browser, served_tiny, shots
     url, app = served_tiny
     files = [tmp_path / "bridge.md", tmp_path / "ferry.html", tmp_path / "photo.txt"]
     files[0].write_text("# Bridge reopens\n\nThe bridge reopened on Monday after repairs.", encoding="utf-8")
-    files[1].write_text("<title>Ferry returns</title><p>The ferry returned to service on Tuesday.</p>", encoding="utf-8")
+    files[1].write_text(
+        "<title>Ferry returns</title><p>The ferry returned to service on Tuesday.</p>", encoding="utf-8"
+    )
     files[2].write_bytes(bytes(range(256)) * 8)  # not text: refused with a message
     page = open_page(browser, url)
     try:

@@ -32,7 +32,9 @@ def test_ask_over_the_api_with_earlier_reports_and_a_date_range(served):
     answer = client.predict(KILLED, [], api_name="/ask")
     assert (answer["answer"], answer["as_of"]) == ("63", "2025-03-06")
     assert [(r["answer"], r["date"], r["article"]) for r in answer["earlier_reports"]] == [
-        ("47", "2025-03-04", TITLES["2025-03-04"]), ("12", "2025-03-03", TITLES["2025-03-03"])]
+        ("47", "2025-03-04", TITLES["2025-03-04"]),
+        ("12", "2025-03-03", TITLES["2025-03-03"]),
+    ]
     ranged = client.predict(KILLED, [], "2025-03-01", "2025-03-05", api_name="/ask")
     assert (ranged["answer"], ranged["period"]) == ("47", "1 Mar 2025 – 5 Mar 2025")
     refused = client.predict(KILLED, [], "whenever", "", api_name="/ask")

@@ -10,8 +10,10 @@ from benchmarks.common import free_port
 from tests.news_site import LIFEBOAT_CANONICAL, news_app, news_site
 from tests.ui.test_browser import CHROMIUM, FLAGS, ask
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +48,7 @@ def test_add_from_url_in_the_library(page):
     page.get_by_role("tab", name="Library").click()
     page.fill("#url textarea, #url input", page.site.url("/news/latin1"))
     page.click("#add")
-    page.wait_for_function("document.querySelector('#status').innerText.includes('Café reopens')",
-                           timeout=60_000)
+    page.wait_for_function("document.querySelector('#status').innerText.includes('Café reopens')", timeout=60_000)
     page.fill("#url textarea, #url input", page.site.url("/photo.jpg"))
     page.click("#add")
     page.wait_for_function("document.querySelector('#status').innerText.includes('image/jpeg')", timeout=60_000)

@@ -28,8 +28,12 @@ def test_add_url_articles_ask_remove(served):
     client, site = served
     assert "/add_url" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     added = client.predict(site.url("/news/lifeboat"), api_name="/add_url")
-    assert added == {"added": ["Porthcarrow opens its first all-weather lifeboat station"], "duplicates": [],
-                     "replaced": [], "errors": []}
+    assert added == {
+        "added": ["Porthcarrow opens its first all-weather lifeboat station"],
+        "duplicates": [],
+        "replaced": [],
+        "errors": [],
+    }
     again = client.predict(site.url("/old/lifeboat"), api_name="/add_url")
     assert again["added"] == [] and again["duplicates"] == added["added"]
     failed = client.predict(site.url("/photo.jpg"), api_name="/add_url")
@@ -38,12 +42,19 @@ def test_add_url_articles_ask_remove(served):
 
     [article] = client.predict(api_name="/articles")
     assert {k: article[k] for k in ("title", "date", "source", "url", "author")} == {
-        "title": added["added"][0], "date": "2024-12-06", "source": "The Coastal Herald",
-        "url": site.url("/news/lifeboat"), "author": "Megan Trelawny"}
+        "title": added["added"][0],
+        "date": "2024-12-06",
+        "source": "The Coastal Herald",
+        "url": site.url("/news/lifeboat"),
+        "author": "Megan Trelawny",
+    }
 
     answer = client.predict("What is the lifeboat called?", None, api_name="/ask")
     assert (answer["article_date"], answer["article_source"], answer["article_url"]) == (
-        "2024-12-06", "The Coastal Herald", site.url("/news/lifeboat"))
+        "2024-12-06",
+        "The Coastal Herald",
+        site.url("/news/lifeboat"),
+    )
     reply, _ = client.predict("What is the lifeboat called?", [], api_name="/chat")
     assert f'<a href="{site.url("/news/lifeboat")}"' in reply and "The Coastal Herald · 6 Dec 2024</a>" in reply
 

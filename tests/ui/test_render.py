@@ -6,8 +6,18 @@ from articleqa.ui.render import answer_markdown, article_html, readable_date, st
 
 
 def answer(**changes) -> Answer:
-    values = dict(question="Who leads HTS?", answer="Jolani", score=0.72, article="Syrian <b>Rebels</b>",
-                  sentence="HTS was formed by Jolani.", start=18, end=24, passage=None, context=None, article_id=0)
+    values = dict(
+        question="Who leads HTS?",
+        answer="Jolani",
+        score=0.72,
+        article="Syrian <b>Rebels</b>",
+        sentence="HTS was formed by Jolani.",
+        start=18,
+        end=24,
+        passage=None,
+        context=None,
+        article_id=0,
+    )
     return Answer(**{**values, **changes})
 
 
@@ -26,14 +36,27 @@ def test_date_and_source_are_shown_when_the_answer_has_them():
 
 
 def test_alternatives_name_their_article_only_when_it_is_another_one():
-    text = answer_markdown(answer(alternatives=[Alternative("HTS", 0.45, "Syrian <b>Rebels</b>", "s"),
-                                                Alternative("Assad", 0.41, "Other story", "s")]))
+    text = answer_markdown(
+        answer(
+            alternatives=[
+                Alternative("HTS", 0.45, "Syrian <b>Rebels</b>", "s"),
+                Alternative("Assad", 0.41, "Other story", "s"),
+            ]
+        )
+    )
     assert "HTS (unsure, 45%)" in text and "Assad (unsure, 41%, *Other story*)" in text
 
 
 def test_an_abstention_shows_the_closest_passage():
-    text = answer_markdown(answer(answer=None, start=None, end=None, score=0.1,
-                                  message="The articles don't say. The closest passage is shown."))
+    text = answer_markdown(
+        answer(
+            answer=None,
+            start=None,
+            end=None,
+            score=0.1,
+            message="The articles don't say. The closest passage is shown.",
+        )
+    )
     assert text.startswith("**The articles don&#x27;t say.") and "> HTS was formed by Jolani." in text
     assert "open-source" in text and "<mark>" not in text
 
@@ -56,9 +79,16 @@ def test_the_article_panel_marks_the_evidence_and_keeps_markup_inert():
     text = "Title line\nFirst <script>x()</script> sentence. The answer is <b>here</b>. Last one."
     evidence = "The answer is <b>here</b>."
     start = text.index(evidence)
-    article = {"id": 1, "title": "A <i>title</i>", "text": text, "sentences": [[0, 10], [11, 50]],
-               "date": "2024-12-06", "source": "CNN", "url": "javascript:alert(1)",
-               "evidence": [start, start + len(evidence)]}
+    article = {
+        "id": 1,
+        "title": "A <i>title</i>",
+        "text": text,
+        "sentences": [[0, 10], [11, 50]],
+        "date": "2024-12-06",
+        "source": "CNN",
+        "url": "javascript:alert(1)",
+        "evidence": [start, start + len(evidence)],
+    }
     panel = article_html(article, span=(14, 25))
     assert '<mark id="evidence">The answer is <strong>&lt;b&gt;here&lt;/b&gt;</strong>.</mark>' in panel
     assert "<script>" not in panel and "<i>" not in panel and "javascript:" not in panel

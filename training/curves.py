@@ -94,7 +94,7 @@ def draw(curves: dict[str, list[Point]], references: dict[str, float], path: Pat
             y = at(0, value)[1]
             for x in range(int(left), int(right), 12):
                 pen.line([(x, y), (x + 6, y)], fill=colour)
-            pen.text((right - 90, y - 14), f"{label} {value:.1f}", fill=colour)
+            pen.text((right - 100, y - 14), f"{label}: {value:.1f}", fill=colour)
         for points, colour in zip(curves.values(), colours, strict=False):
             xy = [at(x_of(p), p.mean) for p in points]
             if len(xy) > 1:

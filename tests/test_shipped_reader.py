@@ -11,7 +11,8 @@ import pytest
 from gradio_client import Client
 
 from articleqa.qa.evaluation.squad_data import load_squad
-from articleqa.qa.pipeline import Turn
+from articleqa.qa.pipeline import ArticleQA, Turn
+from articleqa.qa.policy import AnswerPolicy
 from articleqa.ui.server import serve
 from benchmarks.common import free_port
 from tests.conftest import ROOT, SEED_TITLE, SHARED
@@ -86,11 +87,13 @@ def test_conversation_over_squad_articles(shipped_app, tmp_path):
     from articleqa.qa.evaluation.run import articles_of
 
     path = SHARED / "squad-v1.1-dev.val.json.gz"
-    app = type(shipped_app)(
-        replace(shipped_app.settings, data_dir=tmp_path),
-        shipped_app.embedder,
-        type(shipped_app.store)(None, shipped_app.embedder.dimension, shipped_app.embedder.model_id).open(),
-        shipped_app.reader,
+    settings = replace(shipped_app.settings, data_dir=tmp_path)
+    app = ArticleQA.from_settings(
+        settings,
+        in_memory=True,
+        embedder=shipped_app.embedder,
+        reader=shipped_app.reader,
+        policy=AnswerPolicy(alternatives=settings.alternatives),  # uncalibrated, as this test was written
     )
     app.indexer.add_articles([Article(t, b) for t, b in articles_of(path)])
     questions = load_squad(path)

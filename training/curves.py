@@ -38,8 +38,8 @@ def read_curve(log: Path) -> list[Point]:
         match = _LINE.match(line)
         if not match:
             if "resumed at step" in line and last is not None:
-                began = None  # the clock restarts at the first evaluation after the resume
-                offset = last
+                # the clock goes on from the last evaluation, counting from the resume (the pause is left out)
+                began, offset = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f"), last
             continue
         when = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f")
         if began is None:

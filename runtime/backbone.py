@@ -157,14 +157,15 @@ def merged_reader(name_or_path: str | Path, models_dir: Path | None = None) -> s
     from peft import PeftModel
     from transformers import AutoModelForQuestionAnswering
 
-    base = AutoModelForQuestionAnswering.from_pretrained(adapter_base(adapter, models_dir), dtype=torch.float32)
+    base_dir = Path(adapter_base(adapter, models_dir))
+    base = AutoModelForQuestionAnswering.from_pretrained(str(base_dir), dtype=torch.float32)
     model = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as scratch:
         staging = Path(scratch) / "model"
         model.save_pretrained(staging, safe_serialization=True)
         for name in READER_FILES:  # the adapter's tokenizer and reading settings, else the base's tokenizer
-            source = adapter / name if (adapter / name).is_file() else Path(adapter_base(adapter, models_dir)) / name
+            source = adapter / name if (adapter / name).is_file() else base_dir / name
             if source.is_file():
                 shutil.copy(source, staging / name)
         (staging / VERIFIED).write_text(digest.hexdigest() + "\n")

@@ -146,17 +146,27 @@ class OpenVinoForward:
             return [np.array(output, dtype=np.float32) for output in outputs]
 
 
+def adapted_model(model):
+    """A peft model as its adapted transformers model, any other as it is: PeftModelForQuestionAnswering.forward
+    drops token_type_ids, so a BERT-like model run through it would read (or train on) other inputs than
+    once merged."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def model_inputs(model) -> list[str]:
+    """The inputs of INPUTS that a torch model takes (MPNet has no token type ids)."""
+    return [name for name in INPUTS if name in inspect.signature(adapted_model(model).forward).parameters]
+
+
 class TorchForward:
     def __init__(self, model, kind: str, precision: str = "auto") -> None:
         import torch
 
         torch.set_num_threads(model_threads())
-        # a peft model runs as its adapted transformers model: PeftModelForQuestionAnswering.forward drops
-        # token_type_ids, so a BERT-like model would read differently than once merged
-        self.model = (model.get_base_model() if hasattr(model, "get_base_model") else model).eval()
+        self.model = adapted_model(model).eval()
         self.outputs = OUTPUTS[kind]
         self.precision = resolve_precision(precision)
-        self.inputs = [n for n in INPUTS if n in inspect.signature(self.model.forward).parameters]
+        self.inputs = model_inputs(self.model)
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:

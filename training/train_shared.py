@@ -15,7 +15,6 @@ fixed at start, so a resumed run continues exactly. Selection on SQuAD `val` onl
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import logging
 import math
@@ -29,6 +28,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from articleqa.qa.reader import ExtractiveReader, reading_settings
 from articleqa.runtime.compute import inference_precision, resolve_precision
+from articleqa.runtime.forward import adapted_model, model_inputs
 from training import loop
 from training.groups import (
     MIXES,
@@ -125,21 +125,6 @@ def with_lora(model: torch.nn.Module, rank: int) -> torch.nn.Module:
     trained, total = model.get_nb_trainable_parameters()
     log.info("LoRA r=%d: %d of %d parameters trained (%.2f %%)", rank, trained, total, 100 * trained / total)
     return model
-
-
-def network(model: torch.nn.Module) -> torch.nn.Module:
-    """What a step runs: a peft model's adapted transformers model (PeftModelForQuestionAnswering.forward
-    drops token_type_ids, so a BERT-like model would train on other inputs than it reads with once merged)."""
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
-def model_input_names(model: torch.nn.Module) -> list[str]:
-    """The inputs the model takes: MPNet has no token type ids."""
-    return [
-        n
-        for n in ("input_ids", "token_type_ids", "attention_mask")
-        if n in inspect.signature(network(model).forward).parameters
-    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -262,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         return model, torch.optim.AdamW(trained, lr=args.lr, weight_decay=args.weight_decay)
 
     model, optimizer = fresh_start()
-    model_inputs = model_input_names(model)
+    inputs_taken = model_inputs(model)
     gold_sample, multi_sample, v2_sample = val_samples(args.data_dir, args.eval_questions, args.seed)
     per_epoch = math.ceil(len(groups) / args.groups)
 
@@ -279,9 +264,9 @@ def main(argv: list[str] | None = None) -> None:
             for name, value in collate_groups(batch_at(step), tokenizer.pad_token_id, tokenizer.sep_token_id).items()
         }
         n = int(batch["groups"])
-        inputs = {name: batch[name] for name in model_inputs}
+        inputs = {name: batch[name] for name in inputs_taken}
         with inference_precision(precision, torch.device(args.device).type):
-            out = network(model)(**inputs)
+            out = adapted_model(model)(**inputs)
         loss = (
             shared_norm_loss(out.start_logits, batch["context"], batch["gold_start"], n)
             + shared_norm_loss(out.end_logits, batch["context"], batch["gold_end"], n)

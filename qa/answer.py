@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from articleqa.index.store import StoredArticle
 from articleqa.qa.dates import date_note
+from articleqa.qa.evidence import SentenceFinder
 from articleqa.qa.policy import Judgement
 from articleqa.qa.reader import Span
 from articleqa.qa.retriever import Passage
@@ -189,11 +190,9 @@ def _locate(span: Span, passages: Sequence[Passage], articles: dict[int, StoredA
     hold the span (a span may run over a sentence break)."""
     passage = passages[span.passage_index]
     article = articles[passage.article_id]
-    absolute_start, absolute_end = passage.start + span.start, passage.start + span.end
-    positions = range(passage.first_sentence, passage.last_sentence + 1)
-    first = next((p for p in positions if absolute_start < article.sentences[p][1]), passage.last_sentence)
-    last = next((p for p in positions if absolute_end <= article.sentences[p][1]), passage.last_sentence)
-    return passage, article, first, article.sentences[first][0], max(article.sentences[last][1], absolute_end)
+    first, last = SentenceFinder([passage.text], [passage.sentences]).covering(0, span.start, span.end)
+    start, end = passage.sentences[first][0], max(passage.sentences[last][1], span.end)
+    return passage, article, passage.first_sentence + first, passage.start + start, passage.start + end
 
 
 def _context(article: StoredArticle, position: int, radius: int = 2) -> str:

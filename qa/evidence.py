@@ -9,11 +9,12 @@ repeats are evidence the reader under-weighs: the reader ranks candidates by log
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Sequence
 
-from articleqa.index.sentences import SentenceSpan, split_sentences
+from articleqa.index.sentences import split_sentences
 from articleqa.qa.text import STOPWORDS
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -34,30 +35,46 @@ def sentence_evidence(question_words: frozenset[str], answer: str, sentence: str
 
 
 @functools.lru_cache(maxsize=1024)  # every question about a story reads the same passages
-def _sentences_of(passage: str) -> tuple[SentenceSpan, ...]:
-    return tuple(split_sentences(passage))
+def _split(passage: str) -> tuple[tuple[int, int], ...]:
+    return tuple((span.start, span.end) for span in split_sentences(passage))
 
 
 class SentenceFinder:
-    """The sentence around a character offset of each passage (a passage's text is split once, then cached)."""
+    """The one place that locates a span's sentence: which of its passage's sentences a character offset
+    falls in. The sentences are the store's (offsets within each passage) when the passages come from one,
+    so what the reader, the similarity and the answer call a span's sentence is what the index stored;
+    passages read without a store (evaluation) are split here, once each (cached)."""
 
-    def __init__(self, passages: Sequence[str]) -> None:
+    def __init__(self, passages: Sequence[str], sentences: Sequence[Sequence[tuple[int, int]]] | None = None) -> None:
+        """`sentences`: per passage, the (start, end) of each of its sentences in its text, in order."""
         self.passages = passages
-        self._found: dict[tuple[int, int], SentenceSpan | None] = {}  # a candidate asks for its sentence twice
+        self._given = sentences
+
+    def spans(self, passage_index: int) -> Sequence[tuple[int, int]]:
+        """(start, end) of each sentence of a passage, in order."""
+        if self._given is not None:
+            return self._given[passage_index]
+        return _split(self.passages[passage_index])
 
     def sentence(self, passage_index: int, offset: int) -> str:
+        """The text of the sentence that holds `offset` (the whole passage where none does)."""
         around = self._around(passage_index, offset)
-        return around.text if around else self.passages[passage_index]
+        return self.passages[passage_index][around[0] : around[1]] if around else self.passages[passage_index]
 
     def crosses(self, passage_index: int, start: int, end: int) -> bool:
         """Whether the text from `start` to `end` runs on past the end of the sentence it starts in."""
         around = self._around(passage_index, start)
-        return around is not None and end > around.end
+        return around is not None and end > around[1]
 
-    def _around(self, passage_index: int, offset: int) -> SentenceSpan | None:
-        key = (passage_index, offset)
-        if key not in self._found:
-            self._found[key] = next(
-                (span for span in _sentences_of(self.passages[passage_index]) if span.start <= offset < span.end), None
-            )
-        return self._found[key]
+    def covering(self, passage_index: int, start: int, end: int) -> tuple[int, int]:
+        """The first and last sentence (indices within the passage) of the text from `start` to `end`: the
+        first that ends after `start`, and the first that ends at or after `end` (the last one where the text
+        runs past every sentence)."""
+        ends = [e for _, e in self.spans(passage_index)]
+        last = max(0, len(ends) - 1)
+        return min(bisect.bisect_right(ends, start), last), min(bisect.bisect_left(ends, end), last)
+
+    def _around(self, passage_index: int, offset: int) -> tuple[int, int] | None:
+        spans = self.spans(passage_index)
+        k = bisect.bisect_right([s for s, _ in spans], offset) - 1
+        return spans[k] if k >= 0 and offset < spans[k][1] else None

@@ -19,7 +19,7 @@ from articleqa.index.library import ArticleLibrary
 from articleqa.index.store import SentenceStore, Snapshot, StoredArticle
 from articleqa.qa.answer import NO_ANSWER, NO_ARTICLES, Alternative, Answer, EarlierReport, assemble
 from articleqa.qa.conversation import FollowUp, FollowUpResolver, PronounResolver, Turn
-from articleqa.qa.evidence import content_words
+from articleqa.qa.evidence import SentenceFinder, content_words
 from articleqa.qa.periods import Period, Scope, date_range, event_period, named_event, named_period
 from articleqa.qa.policy import AnswerPolicy
 from articleqa.qa.question import InvalidQuestion, clean_question
@@ -247,6 +247,7 @@ class ArticleQA:
             for (_, follow_up, asked_range, _), vector in zip(valid, vectors, strict=True)
         ]
         texts = [[p.text for p in found] for found in passages]
+        stored = [[p.sentences for p in found] for found in passages]
         # Dated articles are also read one by one (from the same forward passes), for developing news
         reports = [_dated(found, snapshot.articles) for found in passages]
         groups = [
@@ -257,6 +258,7 @@ class ArticleQA:
             [(follow_up.question, read) for (_, follow_up, _, _), read in zip(valid, texts, strict=True)],
             top_k=1 + 3 * self.settings.alternatives,
             groups=groups,
+            sentences=stored,
         )
         # A follow-up rewritten from the conversation ("And which city are HTS heading for next?") is a
         # machine-made question, vaguer than any the calibration was fitted on: its similarity would count
@@ -266,7 +268,8 @@ class ArticleQA:
             vector if follow_up.query == question else None
             for (question, follow_up, _, _), vector in zip(valid, vectors, strict=True)
         ]
-        outputs = self._annotate(measured, texts, outputs)
+        finders = [SentenceFinder(read, sentences) for read, sentences in zip(texts, stored, strict=True)]
+        outputs = self._annotate(measured, finders, outputs)
         found_of, outputs_of, reports_of = iter(passages), iter(outputs), iter(reports)
         readings: list[Reading | InvalidQuestion] = []
         for item in follow_ups:
@@ -291,12 +294,14 @@ class ArticleQA:
             )
         return readings
 
-    def _annotate(self, measured: list, texts: list[list[str]], outputs: list[ReaderOutput]) -> list[ReaderOutput]:
+    def _annotate(
+        self, measured: list, finders: list[SentenceFinder], outputs: list[ReaderOutput]
+    ) -> list[ReaderOutput]:
         """Each span's sentence similarity, in the readings and in their reports read alone, in one call."""
-        items = [(vector, read, output) for vector, read, output in zip(measured, texts, outputs, strict=True)]
+        items = [(vector, read, output) for vector, read, output in zip(measured, finders, outputs, strict=True)]
         items += [
             (vector, read, apart)
-            for vector, read, output in zip(measured, texts, outputs, strict=True)
+            for vector, read, output in zip(measured, finders, outputs, strict=True)
             for apart in output.apart
         ]
         annotated = iter(self.similarity.annotate(items))

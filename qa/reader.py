@@ -168,11 +168,14 @@ class ExtractiveReader:
         readings: Sequence[tuple[str, Sequence[str]]],
         top_k: int = 5,
         groups: Sequence[Sequence[Sequence[int]]] | None = None,
+        sentences: Sequence[Sequence[Sequence[tuple[int, int]]]] | None = None,
     ) -> list[ReaderOutput]:
         """`read` for several questions at once: the windows of all of them share length-sorted forward
         passes (fewer, fuller batches), then each question's windows are scored under their own softmax,
         exactly as if it had been read alone. `groups` (per question, groups of passage indices) also
-        scores each group's windows apart (ReaderOutput.apart), from the same forward passes."""
+        scores each group's windows apart (ReaderOutput.apart), from the same forward passes. `sentences`
+        (per question, per passage, the stored sentences' offsets in it) says where the sentences are; without
+        it each passage is split (qa/evidence.SentenceFinder)."""
         encodings = [self._encode(question, passages) if passages else [] for question, passages in readings]
         logits = self._logits(encodings)
         outputs = []
@@ -181,12 +184,13 @@ class ExtractiveReader:
                 outputs.append(ReaderOutput((), 0.0, 0))
                 continue
             own = [logits[q, w] for w in range(len(windows))]
-            output = self._score(question, windows, passages, own, top_k)
+            finder = SentenceFinder(passages, sentences[q] if sentences else None)
+            output = self._score(question, windows, finder, own, top_k)
             apart = []
             for group in groups[q] if groups else ():
                 chosen = [w for w, window in enumerate(windows) if window.passage in set(group)]
                 apart.append(
-                    self._score(question, [windows[w] for w in chosen], passages, [own[w] for w in chosen], top_k)
+                    self._score(question, [windows[w] for w in chosen], finder, [own[w] for w in chosen], top_k)
                     if chosen
                     else ReaderOutput((), 0.0, 0)
                 )
@@ -197,7 +201,7 @@ class ExtractiveReader:
         self,
         question: str,
         windows: list[_Window],
-        passages: Sequence[str],
+        sentences: SentenceFinder,
         logits: list[tuple[np.ndarray, np.ndarray]],
         top_k: int,
     ) -> ReaderOutput:
@@ -206,6 +210,7 @@ class ExtractiveReader:
         not an answer to it: the softmax is taken without the starts and ends inside the name, and candidates
         that still hold it are dropped."""
         per_window = max(top_k, self.SPANS_PER_WINDOW)
+        passages = sentences.passages
         long_forms = {
             form: abbreviation
             for passage in passages
@@ -233,7 +238,7 @@ class ExtractiveReader:
             for span in self._merge(spans, null_log_p)
             if not (long_forms and restates_long_form(span.text, long_forms))
         ]
-        answers = self._ranked_with_evidence(question, passages, answers)
+        answers = self._ranked_with_evidence(question, sentences, answers)
         return ReaderOutput(tuple(answers[:top_k]), null_log_p, n_windows)
 
     @staticmethod
@@ -267,12 +272,11 @@ class ExtractiveReader:
             masked.append((start, end))
         return masked
 
-    def _ranked_with_evidence(self, question: str, passages: Sequence[str], answers: list[Span]) -> list[Span]:
+    def _ranked_with_evidence(self, question: str, sentences: SentenceFinder, answers: list[Span]) -> list[Span]:
         """The most probable answers ranked by log p + weight x sentence evidence (qa/evidence.py), whole
         ones (ending in the sentence they start in, brackets closed) first. Evidence is measured even at
         weight 0, because a calibration may use it as a feature."""
         asked = content_words(question)
-        sentences = SentenceFinder(passages)
         head = [
             replace(
                 span, evidence=sentence_evidence(asked, span.text, sentences.sentence(span.passage_index, span.start))

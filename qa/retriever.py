@@ -35,6 +35,7 @@ class Passage:
     last_sentence: int  # inclusive
     score: float  # the story's fused retrieval score (higher is better)
     rank: int  # 0 = first passage handed to the reader
+    sentences: tuple[tuple[int, int], ...]  # (start, end) of each of its sentences in `text`, as stored
 
 
 FILTERED_FETCH = 8  # hits fetched per hit kept when a date range filters the search
@@ -159,6 +160,7 @@ class HybridRetriever:
                         last,
                         story_scores[story],
                         len(passages),
+                        tuple((s - start, e - start) for s, e in article.sentences[first : last + 1]),
                     )
                 )
         return passages

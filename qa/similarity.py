@@ -31,16 +31,16 @@ class SentenceSimilarity:
 
     def annotate_one(self, question: str, passages: Sequence[str], output: ReaderOutput) -> ReaderOutput:
         """One reading, the question embedded here."""
-        return self.annotate([(self.embedder.embed_query(question), passages, output)])[0]
+        return self.annotate([(self.embedder.embed_query(question), SentenceFinder(passages), output)])[0]
 
-    def annotate(self, readings: Sequence[tuple[np.ndarray | None, Sequence[str], ReaderOutput]]) -> list[ReaderOutput]:
-        """(question vector, passages read, reader output) per reading -> the outputs, spans annotated; a
-        reading without a vector is left as it is (its spans' similarity not measured)."""
+    def annotate(
+        self, readings: Sequence[tuple[np.ndarray | None, SentenceFinder, ReaderOutput]]
+    ) -> list[ReaderOutput]:
+        """(question vector, the sentences of the passages read, reader output) per reading -> the outputs,
+        spans annotated; a reading without a vector is left as it is (its spans' similarity not measured)."""
         sentences_of = [
-            [SentenceFinder(passages).sentence(span.passage_index, span.start) for span in output.spans]
-            if vector is not None
-            else []
-            for vector, passages, output in readings
+            [finder.sentence(span.passage_index, span.start) for span in output.spans] if vector is not None else []
+            for vector, finder, output in readings
         ]
         unique = list(dict.fromkeys(sentence for sentences in sentences_of for sentence in sentences))
         row = {sentence: i for i, sentence in enumerate(unique)}

@@ -68,3 +68,25 @@ def test_an_answer_that_runs_into_the_next_sentence_ranks_after_those_that_do_no
         math.log(s.probability) + 3.0 * s.evidence for s, crossing in zip(spans, runs_on, strict=True) if not crossing
     ]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_the_store_s_sentences_are_used_where_given_and_a_passage_is_split_only_without_them():
+    passage = "Gen. Smith spoke. Troops left at dawn."
+    split = SentenceFinder([passage])
+    # the stored split says where sentences end, even where splitting the text again would say otherwise
+    stored = SentenceFinder([passage], [[(0, len(passage))]])
+    at = passage.index("dawn")
+    assert split.sentence(0, at) == "Troops left at dawn."
+    assert stored.sentence(0, at) == passage
+    assert split.crosses(0, 0, at) and not stored.crosses(0, 0, at)
+    assert split.spans(0) == ((0, 17), (18, len(passage)))
+
+
+def test_covering_gives_the_first_and_last_sentence_of_a_range():
+    passage = "One two. Three four. Five six."
+    finder = SentenceFinder([passage])
+    assert finder.covering(0, 0, 3) == (0, 0)
+    assert finder.covering(0, passage.index("Three"), passage.index("Five") + 4) == (1, 2)
+    assert finder.covering(0, passage.index(" Three"), passage.index("four") + 4) == (1, 1)  # the gap: the next one
+    assert finder.covering(0, len(passage) - 3, len(passage) + 5) == (2, 2)  # past the end: the last
+    assert finder.sentence(0, passage.index(" Three")) == passage  # the gap between sentences holds none

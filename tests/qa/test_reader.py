@@ -3,6 +3,7 @@
 import itertools
 import math
 
+from articleqa.qa.evidence import SentenceFinder
 from articleqa.qa.reader import ExtractiveReader
 from articleqa.qa.text import abbreviation_long_forms, restates_long_form
 
@@ -88,7 +89,7 @@ def test_restatements_leave_the_reader_its_distribution_over_other_starts_and_en
     start, end = np.zeros(len(window.ids), np.float32), np.zeros(len(window.ids), np.float32)
     start[name], end[name] = [6.0, 2.0, 2.0], [2.0, 2.0, 6.0]
     start[tokens["Jo"]], end[tokens["lani"]] = 3.0, 3.0
-    output = reader._score(question, [window], [passage], [(start, end)], top_k=5)
+    output = reader._score(question, [window], SentenceFinder([passage]), [(start, end)], top_k=5)
     jolani = next(span for span in output.spans if span.text == "Jolani")
 
     def p(logits: np.ndarray, k: int, without: list[int]) -> float:  # softmax over the passage and "no answer"

@@ -49,3 +49,11 @@ def test_the_best_story_is_read_whole_up_to_whole_first_budgets_and_leaves_room_
     windows = tiny_app.retriever.retrieve(question, budget=1024)
     assert windows[0].title == "Ardmore bridge" and all(p.text != long_story for p in windows)
     assert sum(tiny_app.reader.count_tokens(p.text) for p in windows) <= 1024
+
+
+def test_passages_carry_the_sentences_the_store_split(tiny_app):
+    tiny_app.add_files([SEED])
+    for passage in tiny_app.retriever.retrieve("Who leads HTS?"):
+        article = tiny_app.store.article(passage.article_id)
+        stored = article.sentences[passage.first_sentence : passage.last_sentence + 1]
+        assert [(passage.start + s, passage.start + e) for s, e in passage.sentences] == list(stored)

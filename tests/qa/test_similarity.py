@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 
+from articleqa.qa.evidence import SentenceFinder
 from articleqa.qa.reader import ReaderOutput, Span
 from articleqa.qa.similarity import SentenceSimilarity
 from articleqa.seed import SEED_ARTICLE
@@ -42,7 +43,9 @@ def test_a_batch_of_readings_is_annotated_as_each_one_alone(embedder):
         ),
         ("Anything?", [SEED], ReaderOutput((), 0.0, 1)),
     ]
-    together = similarity.annotate([(embedder.embed_query(q), passages, output) for q, passages, output in readings])
+    together = similarity.annotate(
+        [(embedder.embed_query(q), SentenceFinder(passages), output) for q, passages, output in readings]
+    )
     alone = [similarity.annotate_one(q, passages, output) for q, passages, output in readings]
     # the same up to padding's rounding in fp32
     assert [np.round([s.similarity for s in o.spans], 5).tolist() for o in together] == [
@@ -68,7 +71,10 @@ def test_the_pipeline_hands_the_policy_each_answer_s_similarity(tiny_app):
 def test_a_reading_without_a_question_vector_is_left_unmeasured(embedder):
     output = ReaderOutput((_span_of("2016", SEED),), -3.0, 1)
     untouched, measured = SentenceSimilarity(embedder).annotate(
-        [(None, [SEED], output), (embedder.embed_query("When was HTS formed?"), [SEED], output)]
+        [
+            (None, SentenceFinder([SEED]), output),
+            (embedder.embed_query("When was HTS formed?"), SentenceFinder([SEED]), output),
+        ]
     )
     assert untouched == output and untouched.spans[0].similarity is None
     assert measured.spans[0].similarity is not None

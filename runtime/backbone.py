@@ -127,6 +127,14 @@ READER_FILES = (
 )
 
 
+def packaged_name(base: str) -> str | None:
+    """The packaged backbone an adapter's recorded base names: by name ("mpnet"), or by the folder it was
+    assembled into on the training machine (its last part); None for anything else."""
+    if base in PACKAGED:
+        return base
+    return Path(base).name if Path(base).name in PACKAGED else None
+
+
 def is_adapter(name_or_path: str | Path) -> bool:
     return (Path(name_or_path) / ADAPTER_CONFIG).is_file()
 
@@ -135,8 +143,8 @@ def adapter_base(adapter_dir: Path, models_dir: Path | None = None) -> str:
     """The model an adapter was trained over: a packaged backbone's name ("mpnet"), assembled; a folder that
     was one on the training machine, by its name; anything else as written."""
     base = json.loads((adapter_dir / ADAPTER_CONFIG).read_text())["base_model_name_or_path"]
-    if not Path(base).exists() and Path(base).name in PACKAGED:
-        base = Path(base).name
+    if not Path(base).exists():
+        base = packaged_name(base) or base
     return resolve_backbone(base, models_dir)
 
 

@@ -19,7 +19,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from articleqa.qa.reader import READER_CONFIG, WINDOW_STRIDE, WINDOW_TOKENS, reader_settings
-from articleqa.runtime.backbone import PACKAGED, is_adapter
+from articleqa.runtime.backbone import PACKAGED, is_adapter, packaged_name
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,13 +74,14 @@ def adapter(source: Path, staging: Path) -> None:
     from safetensors.torch import load_file, save_file
 
     config = PeftConfig.from_pretrained(str(source))
-    if config.base_model_name_or_path not in PACKAGED and Path(config.base_model_name_or_path).name not in PACKAGED:
+    packaged = packaged_name(config.base_model_name_or_path)
+    if packaged is None:
         raise SystemExit(
             f"{source} adapts {config.base_model_name_or_path}, which is not a packaged backbone "
             f"({', '.join(PACKAGED)}): a user could not merge it offline"
         )
     staging.mkdir(parents=True)
-    config.base_model_name_or_path = Path(config.base_model_name_or_path).name
+    config.base_model_name_or_path = packaged
     config.save_pretrained(str(staging))
     weights = load_file(str(source / "adapter_model.safetensors"))
     save_file(

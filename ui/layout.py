@@ -179,21 +179,34 @@ def build_app(
                                 autofocus=True,
                             )
                             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
-                        # a date range for everything asked: only articles published in it are searched
+                        # a date range for everything asked: only articles published in it are searched; one
+                        # slim line under the question (most questions need none)
                         with gr.Row(equal_height=True, elem_id="dates"):
+                            gr.HTML(
+                                "<span>Published</span>",
+                                elem_id="dates-label",
+                                padding=False,
+                                container=False,
+                                scale=0,
+                                min_width=72,
+                            )
                             since = gr.Textbox(
                                 label="From",
-                                placeholder="e.g. 2025-03-01 or last month",
+                                show_label=False,
+                                container=False,
+                                placeholder="from, e.g. 2025-03-01",
                                 scale=1,
-                                min_width=140,
+                                min_width=120,
                                 max_lines=1,
                                 elem_id="since",
                             )
                             until = gr.Textbox(
                                 label="To",
-                                placeholder="e.g. 2025-03-06 or today",
+                                show_label=False,
+                                container=False,
+                                placeholder="to, e.g. today",
                                 scale=1,
-                                min_width=140,
+                                min_width=120,
                                 max_lines=1,
                                 elem_id="until",
                             )

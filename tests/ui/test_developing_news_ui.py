@@ -1,7 +1,7 @@
 """Developing news through the faces: /ask over the API (gradio_client against a running server) returns the
 newest report's answer with its date, the earlier reports and the period, within a date range when one is
 posted; in the browser (headless Chromium) the answer says its date and the earlier reports open under it,
-and the From / To boxes limit what is searched."""
+and the date boxes (From / To) limit what is searched."""
 
 import os
 from dataclasses import replace
@@ -53,6 +53,10 @@ def test_the_chat_shows_the_answer_as_of_its_date_with_the_earlier_reports(serve
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(served)
         page.wait_for_selector("#question textarea", timeout=60_000)
+        # the date range is one slim line under the question: a label and two boxes side by side
+        boxes = [page.locator(f"#{name}").bounding_box() for name in ("dates-label", "since", "until")]
+        assert page.locator("#dates").bounding_box()["height"] < 48
+        assert len({round(b["y"] + b["height"] / 2) for b in boxes}) == 1
         reply = ask(page, KILLED)
         assert "63, as of 6 Mar 2025" in reply.inner_text()
         reply.locator("details.earlier-reports summary").click()

@@ -120,22 +120,26 @@ def step_off(app):
         pipeline._dated, app.retriever.dated_stories = dated, stories
 
 
-def dateless(limit: int | None) -> dict:
-    """Answers on undated corpora with the developing-news step and without it: how many differ."""
+CORPORA = {
+    "seed": None,
+    "squad-val": "squad-v1.1-dev.val.json.gz",
+    "timeqa-test": "extra/timeqa-human-test.json.gz",
+}
+
+
+def dateless(limit: int | None, names: list[str], articles: int | None = None) -> dict:
+    """Answers on undated corpora with the developing-news step and without it: how many differ. `articles`:
+    index only the first so many articles of a file, and ask only about them."""
     from articleqa.config import SEEDS_DIR
     from articleqa.index.documents import Article
     from articleqa.qa.evaluation.run import articles_of
-    from articleqa.qa.evaluation.squad_data import load_squad
+    from articleqa.qa.evaluation.squad_data import load_squad, read_squad_json
     from articleqa.seed import seed_questions
     from benchmarks.common import scratch_app
 
-    corpora = {
-        "seed": None,
-        "squad-val": "squad-v1.1-dev.val.json.gz",
-        "timeqa-test": "extra/timeqa-human-test.json.gz",
-    }
     figures = {}
-    for name, file in corpora.items():
+    for name in names:
+        file = CORPORA[name]
         app = scratch_app()
         if file is None:
             app.add_files([SEEDS_DIR])
@@ -145,8 +149,11 @@ def dateless(limit: int | None) -> dict:
             if not path.is_file():
                 print(f"{name}: {path} is not here; skipped")
                 continue
-            app.indexer.add_articles([Article(title, body) for title, body in articles_of(path)])
-            questions = [q.question for q in load_squad(path)]
+            kept = articles_of(path)[:articles]
+            app.indexer.add_articles([Article(title, body) for title, body in kept])
+            # the questions about the articles indexed (load_squad keeps the file's order)
+            asked = sum(len(p["qas"]) for a in read_squad_json(path)["data"][: len(kept)] for p in a["paragraphs"])
+            questions = [q.question for q in load_squad(path)][:asked]
         questions = questions[:limit] if limit else questions
         on = [a.to_dict() for a in app.ask_many([(q, None) for q in questions])]
         with step_off(app):
@@ -154,6 +161,7 @@ def dateless(limit: int | None) -> dict:
         keys = ("answer", "score", "sentence", "message", "article", "alternatives", "as_of", "earlier_reports")
         differ = sum(any(a[k] != b[k] for k in keys) for a, b in zip(on, off, strict=True))
         figures[name] = {
+            "articles": len(app.store.articles),
             "questions": len(questions),
             "different": differ,
             "dated_articles": sum(bool(a.meta.date) for a in app.store.articles),
@@ -175,12 +183,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "developing_news.json")
     parser.add_argument("--dateless", action="store_true", help="undated corpora: answers with the step on and off")
     parser.add_argument("--limit", type=int, default=None, help="--dateless: questions per corpus")
+    parser.add_argument("--articles", type=int, default=None, help="--dateless: articles indexed per corpus")
+    parser.add_argument(
+        "--corpora", nargs="+", choices=sorted(CORPORA), default=list(CORPORA), help="--dateless: which corpora"
+    )
     parser.add_argument("--baseline", action="store_true", help="the step switched off: answers by word match alone")
     args = parser.parse_args(argv)
     if args.dateless:
-        figures = dateless(args.limit)
+        figures = dateless(args.limit, args.corpora, args.articles)
         out = args.out.with_name("developing_news_dateless.json")
-        out.write_text(json.dumps({"machine": machine(), "limit": args.limit, **figures}, indent=1) + "\n")
+        kept = json.loads(out.read_text()) if out.is_file() else {}  # the corpora not run this time stay
+        out.write_text(json.dumps({**kept, "machine": machine(), "limit": args.limit, **figures}, indent=1) + "\n")
         return
 
     events = json.loads(DATA.read_text(encoding="utf-8"))["events"]

@@ -49,6 +49,7 @@ class SentenceFinder:
         """`sentences`: per passage, the (start, end) of each of its sentences in its text, in order."""
         self.passages = passages
         self._given = sentences
+        self._bounds: dict[int, tuple[list[int], list[int]]] = {}  # a reading asks about each passage often
 
     def spans(self, passage_index: int) -> Sequence[tuple[int, int]]:
         """(start, end) of each sentence of a passage, in order."""
@@ -70,11 +71,17 @@ class SentenceFinder:
         """The first and last sentence (indices within the passage) of the text from `start` to `end`: the
         first that ends after `start`, and the first that ends at or after `end` (the last one where the text
         runs past every sentence)."""
-        ends = [e for _, e in self.spans(passage_index)]
+        ends = self._starts_and_ends(passage_index)[1]
         last = max(0, len(ends) - 1)
         return min(bisect.bisect_right(ends, start), last), min(bisect.bisect_left(ends, end), last)
 
+    def _starts_and_ends(self, passage_index: int) -> tuple[list[int], list[int]]:
+        if passage_index not in self._bounds:
+            spans = self.spans(passage_index)
+            self._bounds[passage_index] = [s for s, _ in spans], [e for _, e in spans]
+        return self._bounds[passage_index]
+
     def _around(self, passage_index: int, offset: int) -> tuple[int, int] | None:
-        spans = self.spans(passage_index)
-        k = bisect.bisect_right([s for s, _ in spans], offset) - 1
-        return spans[k] if k >= 0 and offset < spans[k][1] else None
+        starts, ends = self._starts_and_ends(passage_index)
+        k = bisect.bisect_right(starts, offset) - 1
+        return (starts[k], ends[k]) if k >= 0 and offset < ends[k] else None

@@ -20,6 +20,20 @@ NO_PREVIEW = "Click an article in the table to read it here."
 COLUMNS = ["Select", "Title", "Date", "Source", "Sentences", "ID"]
 
 
+def _date_box(label: str, placeholder: str, elem_id: str):
+    """One end of the date range: a slim, unlabelled box (the row's "Published" names both)."""
+    return gr.Textbox(
+        label=label,
+        show_label=False,
+        container=False,
+        placeholder=placeholder,
+        scale=1,
+        min_width=120,
+        max_lines=1,
+        elem_id=elem_id,
+    )
+
+
 def _text(message: dict) -> str:
     """A chat message's text (Gradio hands content back as a list of parts), unescaped to what was typed."""
     content = message.get("content")
@@ -190,26 +204,8 @@ def build_app(
                                 scale=0,
                                 min_width=72,
                             )
-                            since = gr.Textbox(
-                                label="From",
-                                show_label=False,
-                                container=False,
-                                placeholder="from, e.g. 2025-03-01",
-                                scale=1,
-                                min_width=120,
-                                max_lines=1,
-                                elem_id="since",
-                            )
-                            until = gr.Textbox(
-                                label="To",
-                                show_label=False,
-                                container=False,
-                                placeholder="to, e.g. today",
-                                scale=1,
-                                min_width=120,
-                                max_lines=1,
-                                elem_id="until",
-                            )
+                            since = _date_box("From", "from, e.g. 2025-03-01", "since")
+                            until = _date_box("To", "to, e.g. today", "until")
                     with gr.Column(scale=2, min_width=300):
                         source = gr.HTML(
                             article_html(None, note=NO_SOURCE), label="Source article", elem_id="source", padding=True

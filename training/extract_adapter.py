@@ -65,14 +65,15 @@ def extract(base_dir: str, tuned_dir: str, rank: int, out: Path) -> dict:
     tuned_modules = dict(tuned.named_modules())
     linear = [n for n, m in base.named_modules() if isinstance(m, torch.nn.Linear) and not n.startswith(SPAN_HEAD)]
     embeddings = [n for n, m in base.named_modules() if n.endswith("word_embeddings")]
-    whole = _changed_whole(base, tuned, set(linear) | set(embeddings)) + [SPAN_HEAD]
+    # the span head always (the fine-tune trained it from scratch), once even where it is among the changed
+    whole = sorted({*_changed_whole(base, tuned, set(linear) | set(embeddings)), SPAN_HEAD})
     config = LoraConfig(
         task_type=TaskType.QUESTION_ANS,
         r=rank,
         lora_alpha=rank,  # scale 1: B @ A is the difference itself
         lora_dropout=0.0,
         target_modules=linear + embeddings,
-        modules_to_save=sorted(set(whole)),
+        modules_to_save=whole,
         bias="all",
     )
     model = get_peft_model(base, config)
@@ -108,7 +109,7 @@ def extract(base_dir: str, tuned_dir: str, rank: int, out: Path) -> dict:
     return {
         "rank": rank,
         "factored": len(kept),
-        "saved_whole": sorted(set(whole)),
+        "saved_whole": whole,
         "kept_mean": round(sum(shares) / len(shares), 4) if shares else 1.0,
         "kept_min": round(min(shares), 4) if shares else 1.0,
         "adapter_parameters": trained,

@@ -247,7 +247,10 @@ class ArticleQA:
             for (_, follow_up, asked_range, _), vector in zip(valid, vectors, strict=True)
         ]
         texts = [[p.text for p in found] for found in passages]
-        stored = [[p.sentences for p in found] for found in passages]
+        # where each passage's sentences are, as the store split them: the reader and the similarity both ask
+        finders = [
+            SentenceFinder(read, [p.sentences for p in found]) for read, found in zip(texts, passages, strict=True)
+        ]
         # Dated articles are also read one by one (from the same forward passes), for developing news
         reports = [_dated(found, snapshot.articles) for found in passages]
         groups = [
@@ -258,7 +261,7 @@ class ArticleQA:
             [(follow_up.question, read) for (_, follow_up, _, _), read in zip(valid, texts, strict=True)],
             top_k=1 + 3 * self.settings.alternatives,
             groups=groups,
-            sentences=stored,
+            sentences=finders,
         )
         # A follow-up rewritten from the conversation ("And which city are HTS heading for next?") is a
         # machine-made question, vaguer than any the calibration was fitted on: its similarity would count
@@ -268,7 +271,6 @@ class ArticleQA:
             vector if follow_up.query == question else None
             for (question, follow_up, _, _), vector in zip(valid, vectors, strict=True)
         ]
-        finders = [SentenceFinder(read, sentences) for read, sentences in zip(texts, stored, strict=True)]
         outputs = self._annotate(measured, finders, outputs)
         found_of, outputs_of, reports_of = iter(passages), iter(outputs), iter(reports)
         readings: list[Reading | InvalidQuestion] = []

@@ -168,14 +168,14 @@ class ExtractiveReader:
         readings: Sequence[tuple[str, Sequence[str]]],
         top_k: int = 5,
         groups: Sequence[Sequence[Sequence[int]]] | None = None,
-        sentences: Sequence[Sequence[Sequence[tuple[int, int]]]] | None = None,
+        sentences: Sequence[SentenceFinder] | None = None,
     ) -> list[ReaderOutput]:
         """`read` for several questions at once: the windows of all of them share length-sorted forward
         passes (fewer, fuller batches), then each question's windows are scored under their own softmax,
         exactly as if it had been read alone. `groups` (per question, groups of passage indices) also
         scores each group's windows apart (ReaderOutput.apart), from the same forward passes. `sentences`
-        (per question, per passage, the stored sentences' offsets in it) says where the sentences are; without
-        it each passage is split (qa/evidence.SentenceFinder)."""
+        (per question, a SentenceFinder over its passages, built from the stored sentences) says where the
+        sentences are; without it each passage is split (qa/evidence.SentenceFinder)."""
         encodings = [self._encode(question, passages) if passages else [] for question, passages in readings]
         logits = self._logits(encodings)
         outputs = []
@@ -184,7 +184,7 @@ class ExtractiveReader:
                 outputs.append(ReaderOutput((), 0.0, 0))
                 continue
             own = [logits[q, w] for w in range(len(windows))]
-            finder = SentenceFinder(passages, sentences[q] if sentences else None)
+            finder = sentences[q] if sentences else SentenceFinder(passages)
             output = self._score(question, windows, finder, own, top_k)
             apart = []
             for group in groups[q] if groups else ():

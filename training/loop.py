@@ -4,12 +4,15 @@ evaluates, keeps the best model and checkpoints atomically (model, optimiser, sc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from training import DEFAULT_DATA_DIR
 log = logging.getLogger("articleqa.train")
 
 CHECKPOINT = "checkpoint.pt"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)  # stop at the end of the step under way, checkpointed
 
 
 def add_run_arguments(
@@ -57,7 +61,13 @@ def add_run_arguments(
     parser.add_argument("--steps", type=int, default=0, help="total optimiser steps (0: from --minutes)")
     parser.add_argument("--minutes", type=float, default=minutes, help="wall-time budget used to size --steps")
     parser.add_argument("--seed", type=int, default=seed)
-    parser.add_argument("--checkpoint-every", type=int, default=checkpoint_every)
+    parser.add_argument("--checkpoint-every", type=int, default=checkpoint_every, help="evaluate and checkpoint")
+    parser.add_argument(
+        "--save-every",
+        type=int,
+        default=0,
+        help="also checkpoint (without evaluating) this often, so a killed run loses fewer steps (0: never)",
+    )
     parser.add_argument("--eval-questions", type=int, default=eval_questions)
     parser.add_argument("--threads", type=int, default=threads)
     parser.add_argument("--resume", action="store_true")
@@ -184,11 +194,15 @@ def run_steps(
     best: dict,
     resumed: dict | None = None,
     stop_at: float | None = None,
+    save_every: int = 0,
 ) -> dict:
     """Steps up to `total_steps` (from the resumed checkpoint's, if any) on a linear schedule fixed at
     start, so a resumed run continues exactly. Every `every` steps: evaluate, save `best/` (its scores in
-    best.json) when key(scores) beats key(best so far), checkpoint. At perf_counter time `stop_at` it
-    evaluates and stops early. Saves `final/`; returns the best scores."""
+    best.json) when key(scores) beats key(best so far), checkpoint. Every `save_every` steps in between:
+    checkpoint only. At perf_counter time `stop_at` it evaluates and stops early. SIGTERM or SIGINT stops it
+    at the end of the step under way, checkpointed without evaluating (an evaluation of a large reader
+    takes minutes that a session's end may not leave). Saves `final/` when the steps run out or the
+    deadline comes; returns the best scores."""
     scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup * total_steps), total_steps)
     step = 0
     if resumed is not None:
@@ -199,13 +213,35 @@ def run_steps(
         step, best = resumed["step"], resumed["best"]
     progress = tqdm(total=total_steps, initial=step, desc="train", mininterval=60)
     running, evaluated, began = 0.0, step, time.perf_counter()
-    while step < total_steps:
-        running += train_step(step)
-        scheduler.step()
-        step += 1
-        progress.update(1)
-        late = stop_at is not None and time.perf_counter() > stop_at
-        if step % every == 0 or step == total_steps or late:
+
+    def checkpoint() -> None:
+        save_atomically(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "step": step,
+                "best": best,
+                "rng": torch.get_rng_state(),
+            },
+            out / CHECKPOINT,
+        )
+
+    with _stop_requests() as stop_requested:
+        while step < total_steps:
+            running += train_step(step)
+            scheduler.step()
+            step += 1
+            progress.update(1)
+            if stop_requested():
+                checkpoint()
+                log.info("stopped by a signal at step %d of %d: checkpointed; --resume goes on", step, total_steps)
+                return best
+            late = stop_at is not None and time.perf_counter() > stop_at
+            if not (step % every == 0 or step == total_steps or late):
+                if save_every and step % save_every == 0:
+                    checkpoint()
+                continue
             scores = evaluate()
             # the mean loss since the last evaluation (fewer than `every` steps at the end or a deadline)
             log.info(
@@ -223,17 +259,7 @@ def run_steps(
                 model.save_pretrained(out / "best")
                 tokenizer.save_pretrained(out / "best")
                 (out / "best.json").write_text(json.dumps(best, indent=2))
-            save_atomically(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "step": step,
-                    "best": best,
-                    "rng": torch.get_rng_state(),
-                },
-                out / CHECKPOINT,
-            )
+            checkpoint()
             if late:
                 log.info("deadline reached at step %d of %d", step, total_steps)
                 break
@@ -241,3 +267,19 @@ def run_steps(
     tokenizer.save_pretrained(out / "final")
     log.info("done: %d steps, best %s", step, json.dumps(best))
     return best
+
+
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[Callable[[], bool]]:
+    """While open, SIGTERM and SIGINT are noted instead of ending the process; yields whether one came.
+    Outside the main thread (where signal handlers cannot be set) nothing is caught."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda number, frame: received.append(number)) for sig in STOP_SIGNALS}
+    try:
+        yield lambda: bool(received)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

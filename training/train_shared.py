@@ -315,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
         best=best,
         resumed=resumed,
         stop_at=loop.deadline(args),
+        save_every=args.save_every,
         key=lambda scores: selection_key(scores, plan["step0"].get("seed_right", 0)),
     )
 

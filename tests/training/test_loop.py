@@ -1,12 +1,15 @@
 """training/loop.py: a run stopped at a checkpoint and resumed ends with the weights of one that never
 stopped (same schedule, optimiser state and RNG), and `best/` holds the best-scoring step."""
 
+import os
+import signal
+
 import pytest
 
 torch = pytest.importorskip("torch")  # the `train` extra
 
 
-def _train(out, tiny_reader_dir, stop_at: int | None, resume: bool):
+def _train(out, tiny_reader_dir, stop_at: int | None, resume: bool, terminate_at: int | None = None, save_every=0):
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     from training.loop import optimise, restore, run_steps
@@ -21,6 +24,8 @@ def _train(out, tiny_reader_dir, stop_at: int | None, resume: bool):
     def train_step(step: int) -> float:
         if stop_at is not None and step == stop_at:
             raise KeyboardInterrupt  # the session ends mid-run
+        if step == terminate_at:
+            os.kill(os.getpid(), signal.SIGTERM)  # asked to stop while this step runs
         noise = torch.randint(0, 3, (4,))  # consumes the RNG the checkpoint must restore
         loss = model(**batch, start_positions=5 + noise, end_positions=7 + noise).loss
         losses.append(optimise(model, optimizer, loss))
@@ -44,6 +49,7 @@ def _train(out, tiny_reader_dir, stop_at: int | None, resume: bool):
             key=lambda scores: scores["score"],
             best={"score": -1e9, "step": 0},
             resumed=resumed,
+            save_every=save_every,
         )
     except KeyboardInterrupt:
         return None, model
@@ -60,6 +66,29 @@ def test_a_resumed_run_ends_where_an_unbroken_one_does(tmp_path, tiny_reader_dir
     for a, b in zip(unbroken.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
     assert (tmp_path / "once" / "best" / "config.json").exists() and (tmp_path / "once" / "final").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_at_the_step_under_way_checkpointed_and_a_resume_goes_on_exactly(tmp_path, tiny_reader_dir):
+    best, unbroken = _train(tmp_path / "once", tiny_reader_dir, stop_at=None, resume=False)
+    # step index 2 is the third step: evaluated at 2, so the stop comes between evaluations
+    _, _ = _train(tmp_path / "twice", tiny_reader_dir, stop_at=None, resume=False, terminate_at=2)
+    state = torch.load(tmp_path / "twice" / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 3 and not (tmp_path / "twice" / "final").exists()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+    again, resumed = _train(tmp_path / "twice", tiny_reader_dir, stop_at=None, resume=True)
+    assert again == best
+    for a, b in zip(unbroken.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_save_every_checkpoints_between_evaluations(tmp_path, tiny_reader_dir):
+    # evaluated every 2 steps; the session ends during the fourth step
+    _train(tmp_path / "plain", tiny_reader_dir, stop_at=3, resume=False)
+    _train(tmp_path / "saving", tiny_reader_dir, stop_at=3, resume=False, save_every=3)
+    assert torch.load(tmp_path / "plain" / "checkpoint.pt", weights_only=False)["step"] == 2
+    assert torch.load(tmp_path / "saving" / "checkpoint.pt", weights_only=False)["step"] == 3
 
 
 @pytest.mark.filterwarnings(

@@ -23,6 +23,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         data_dir=args.data_dir,
         embedder=args.embedder,
         reader=args.reader,
+        scout=args.scout,
+        reread=args.reread,
         precision=args.precision,
         runtime=args.runtime,
         store=args.store,
@@ -268,8 +270,12 @@ def cmd_prepare(args) -> int:
     settings = _settings(args)
     # the reader runs in the settings' precision; the embedder embeds queries in fp32 and batches in it
     # a reader shipped as a LoRA adapter is merged into its packaged backbone first (once, into the cache)
+    readers = [settings.reader, *filter(None, [settings.scout_reader])]
     models = [
-        (merged_reader(settings.reader, settings.models_dir), "question-answering", {settings.precision}),
+        *(
+            (merged_reader(reader, settings.models_dir), "question-answering", {settings.precision})
+            for reader in readers
+        ),
         (settings.embedder or default_embedder_path(), "features", {"fp32", settings.precision}),
     ]
     for model, kind, precisions in models:
@@ -322,6 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", type=Path, help="where the index lives (env ARTICLEQA_DATA_DIR)")
     common.add_argument("--embedder", help="sentence-transformers model id or path (env ARTICLEQA_EMBEDDER)")
     common.add_argument("--reader", help="extractive QA model directory or HF id (env ARTICLEQA_READER)")
+    common.add_argument(
+        "--scout",
+        help="a smaller reader that reads everything retrieved, for --reader to re-read the stretches around its "
+        "best answers (a directory, HF id or 'shipped'; env ARTICLEQA_SCOUT)",
+    )
+    common.add_argument(
+        "--reread", type=int, help="with --scout: the scout's answers re-read (default 2; env ARTICLEQA_REREAD)"
+    )
     common.add_argument(
         "--store", help="vectors: faiss (default), milvus (Milvus Lite) or milvus://host:19530 (env ARTICLEQA_STORE)"
     )

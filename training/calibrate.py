@@ -38,6 +38,7 @@ from tqdm import tqdm
 from articleqa.config import Settings
 from articleqa.index.documents import Article
 from articleqa.index.embedder import Embedder
+from articleqa.qa.cascade import CascadeReader
 from articleqa.qa.evaluation.reliability import draw_reliability, expected_calibration_error
 from articleqa.qa.evaluation.run import articles_of
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad
@@ -100,7 +101,11 @@ def observe(app: ArticleQA, questions: list[SquadQuestion], kind: str) -> list[O
 
 
 def collect(
-    reader: ExtractiveReader, embedder: Embedder, data_dir: Path, out_of_corpus_per_article: int, seed: int
+    reader: ExtractiveReader | CascadeReader,
+    embedder: Embedder,
+    data_dir: Path,
+    out_of_corpus_per_article: int,
+    seed: int,
 ) -> list[Observation]:
     settings = replace(Settings.from_env(), data_dir=Path(tempfile.mkdtemp()))
     v1 = data_dir / "squad-v1.1-dev.val.json.gz"
@@ -311,6 +316,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--runtime", default="auto", help="auto (ONNX Runtime where exported), onnx or torch")
     parser.add_argument("--reuse", action="store_true", help="refit from the report's stored observations")
+    parser.add_argument(
+        "--scout",
+        default="",
+        help="calibrate the cascade this smaller reader scouts for MODEL_DIR (qa/cascade.py; 'shipped': the shipped one)",
+    )
+    parser.add_argument("--reread", type=int, default=2, help="with --scout: the scout's answers re-read")
     args = parser.parse_args(argv)
     report_dir = args.report or args.model
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -320,6 +331,9 @@ def main(argv: list[str] | None = None) -> None:
         observations = [Observation(**json.loads(line)) for line in stored.read_text().splitlines()]
     else:
         reader = ExtractiveReader.from_pretrained(args.model, runtime=args.runtime)
+        if args.scout:
+            scout = Settings(scout=args.scout).scout_reader
+            reader = CascadeReader(ExtractiveReader.from_pretrained(scout, runtime=args.runtime), reader, args.reread)
         observations = collect(reader, Embedder(runtime=args.runtime), args.data_dir, args.out_of_corpus, args.seed)
         stored.write_text("".join(json.dumps(asdict(o)) + "\n" for o in observations))
 
@@ -393,6 +407,8 @@ def main(argv: list[str] | None = None) -> None:
             "calibration": calibration,
             "min_confidence": round(threshold, 4),
             "abstention": f"precision {args.precision}" if args.precision else "max F1 on the stated mix",
+            # the readings it was fitted on: the reader alone, or a cascade that a scout reads for
+            "calibrated_reading": {"scout": args.scout, "reread": args.reread} if args.scout else "alone",
         }
     )
     config_path.write_text(json.dumps(config, indent=2))

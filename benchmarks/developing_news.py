@@ -53,16 +53,9 @@ def index_events(app, events: list[dict], seed: int = 41) -> None:
 def right(prediction: str | None, golds: list[str]) -> bool:
     """The prediction holds a gold answer, or is held in one, word for word after SQuAD normalisation:
     "9,500" is right for "9,500 hectares", but "4.25%" is not right for "4%"."""
-    from articleqa.qa.text import normalize_answer
+    from articleqa.qa.text import same_answer
 
-    said = normalize_answer(prediction or "").split()
-    return bool(said) and any(
-        _within(gold, said) or _within(said, gold) for gold in (normalize_answer(g).split() for g in golds) if gold
-    )
-
-
-def _within(part: list[str], whole: list[str]) -> bool:
-    return any(whole[i : i + len(part)] == part for i in range(len(whole) - len(part) + 1))
+    return bool(prediction) and any(same_answer(prediction, gold) for gold in golds)
 
 
 def score(app, events: list[dict], readings: dict) -> dict:

@@ -27,7 +27,7 @@ from articleqa.qa.question import InvalidQuestion, clean_question
 from articleqa.qa.reader import ExtractiveReader, ReaderOutput, Span
 from articleqa.qa.retriever import HybridRetriever, Passage
 from articleqa.qa.similarity import SentenceSimilarity
-from articleqa.qa.timeline import ReportReading, follow, story_words
+from articleqa.qa.timeline import ReportReading, follow, proper_names, story_words
 from articleqa.runtime.backbone import merged_reader
 from articleqa.runtime.compute import use_threads
 
@@ -344,7 +344,13 @@ class ArticleQA:
                 return asked_about & content_words(f"{stored.title} {stored.text}")
 
             reports = [
-                ReportReading(article, reading.articles[article].meta.date, self.policy.judge(apart), words(article))
+                ReportReading(
+                    article,
+                    reading.articles[article].meta.date,
+                    self.policy.judge(apart),
+                    words(article),
+                    proper_names(reading.articles[article].text),
+                )
                 for article, apart in zip(reading.reports, reading.output.apart, strict=True)
             ]
             anchor = words(reading.passages[judgement.best.passage_index].article_id)

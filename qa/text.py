@@ -20,6 +20,18 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
+def holds_answer(text: str, answer: str) -> bool:
+    """Whether `text` holds `answer` word for word after normalisation ("the town of Dosht" holds "Dosht";
+    "4.25%" does not hold "4%", which a comparison of characters would say, the point and sign dropped)."""
+    words, part = normalize_answer(text).split(), normalize_answer(answer).split()
+    return bool(part) and any(words[i : i + len(part)] == part for i in range(len(words) - len(part) + 1))
+
+
+def same_answer(a: str, b: str) -> bool:
+    """Whether one answer holds the other (holds_answer): "the town of Dosht" and "Dosht" are one answer."""
+    return holds_answer(a, b) or holds_answer(b, a)
+
+
 _ABBREVIATION = re.compile(r"\b[A-Z][A-Z&]+\b")  # HTS, FCC, AT&T
 # questions that ask what an abbreviation is short for: there the long form is the answer
 _ASKS_LONG_FORM = re.compile(

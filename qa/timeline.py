@@ -6,12 +6,16 @@ Which report answers is judged on each report read alone (ReaderOutput.apart): r
 softmax gives nearly all its mass to the report whose words match the question, and the newest report's
 answer was under 1 % of it on most developing stories (docs/developing-news.md). A report counts when the
 policy's confidence in its own best answer is at least `comparable` times that of the surest report; among
-those, the newest wins. Reports that are not about the story asked (fewer than half of the question's words
-that the surest report repeats) are left out: a newer report of another event must not win.
+those, the newest wins. Reports that are not about the story asked are left out: a newer report of another
+event must not win. A report is about the story when it repeats at least half of the question's words that
+the answer's report repeats, or when it names a person or place by a name of two words or more ("Helen
+Okafor", "Petra Novak") that a report about the story names: a follow-up report often calls the story by
+other words ("Policymakers in Valoria" for "the Central Bank of Valoria") but keeps its people.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +23,7 @@ from articleqa.qa.dates import format_date
 from articleqa.qa.evidence import content_words
 from articleqa.qa.periods import Period
 from articleqa.qa.policy import Judgement
-from articleqa.qa.text import normalize_answer
+from articleqa.qa.text import normalize_answer, same_answer
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class ReportReading:
     date: str  # ISO 8601 publication date
     judgement: Judgement
     words: frozenset[str]  # the question's story words (story_words) that the report (title and text) repeats
+    names: frozenset[str] = frozenset()  # the names of two words or more in its text (proper_names)
 
     @property
     def answer(self) -> str:
@@ -51,15 +56,40 @@ def story_words(question: str) -> frozenset[str]:
     return names or content_words(question)
 
 
+def proper_names(text: str) -> frozenset[str]:
+    """Names of two or more capitalised words in running text, and each run of two or more of their words
+    ("Governor Petra Novak" also gives "Petra Novak"; "The Northern Front" gives "Northern Front": a function
+    word is not a name's). Titles are left out by the caller: a headline in title case would make a name of
+    every phrase."""
+    names = set()
+    for match in _NAME.finditer(text):
+        words = match.group().split()
+        while words and not content_words(words[0]):
+            words = words[1:]
+        names.update(" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 2, len(words) + 1))
+    return frozenset(names)
+
+
+_NAME = re.compile(r"\b[A-Z][\w'-]*[a-z][\w'-]*(?:\s+[A-Z][\w'-]*[a-z][\w'-]*)+")
+
+
 def same_story(reports: Sequence[ReportReading], anchor: frozenset[str]) -> list[ReportReading]:
     """The reports about the story of the reading's answer (`anchor`: the story words its report repeats):
-    each repeats at least half of them (rounded up)."""
-    return [r for r in reports if r.judgement.best is not None and len(r.words & anchor) >= (len(anchor) + 1) // 2]
+    each repeats at least half of them (rounded up), or shares a name with one that is about the story."""
+    answering = [r for r in reports if r.judgement.best is not None]
+    story = [r for r in answering if len(r.words & anchor) >= (len(anchor) + 1) // 2]
+    names = frozenset().union(*(r.names for r in story))
+    grew = True
+    while grew:  # a name links a report to the story, and that report's names may link another
+        linked = [r for r in answering if r not in story and r.names & names]
+        story += linked
+        names = names.union(*(r.names for r in linked))
+        grew = bool(linked)
+    return [r for r in answering if r in story]
 
 
 def _distinct(answer: str, others: Sequence[str]) -> bool:
-    key = normalize_answer(answer)
-    return bool(key) and not any(key in other or other in key for other in others)
+    return bool(normalize_answer(answer)) and not any(same_answer(answer, other) for other in others)
 
 
 def follow(
@@ -88,9 +118,7 @@ def follow(
     chosen = max(sure, key=lambda r: (r.date, r.judgement.confidence))
     earlier: list[ReportReading] = []
     for report in sorted(sure, key=lambda r: (r.date, r.judgement.confidence), reverse=True):
-        if report.date < chosen.date and _distinct(
-            report.answer, [normalize_answer(r.answer) for r in (chosen, *earlier)]
-        ):
+        if report.date < chosen.date and _distinct(report.answer, [r.answer for r in (chosen, *earlier)]):
             earlier.append(report)
     if earlier and not note:
         note = f"The newest of {len(earlier) + 1} reports that answer differently ({format_date(chosen.date)})."

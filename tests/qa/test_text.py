@@ -1,11 +1,14 @@
-"""qa/text.py: the long forms of a question's abbreviations, and answers that only restate them."""
+"""qa/text.py: the long forms of a question's abbreviations, answers that only restate them, and one answer
+holding another."""
 
 from articleqa.qa.text import (
     abbreviation_long_forms,
     brackets_balance,
+    holds_answer,
     long_form_occurrences,
     name_end,
     restates_long_form,
+    same_answer,
 )
 from articleqa.seed import SEED_ARTICLE
 
@@ -116,3 +119,11 @@ def test_an_answer_that_leaves_a_bracket_open_or_closes_one_it_did_not_open_is_a
         assert brackets_balance(whole), whole
     for piece in ("Hayat Tahrir al-Sham (HTS", "HTS)", "a) and (b", "[1"):
         assert not brackets_balance(piece), piece
+
+
+def test_an_answer_holds_another_word_for_word():
+    assert holds_answer("the town of Dosht", "Dosht") and same_answer("Dosht", "the town of Dosht")
+    assert holds_answer("9,500 hectares", "9,500")
+    # normalising drops the point and the sign: compared as characters, "425" would hold "4"
+    assert not same_answer("4.25%", "4%") and not same_answer("110-101", "1-0")
+    assert not holds_answer("anything", "") and not holds_answer("", "x")

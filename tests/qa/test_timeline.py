@@ -7,14 +7,14 @@ from datetime import date
 from articleqa.qa.periods import Period
 from articleqa.qa.policy import Judgement
 from articleqa.qa.reader import Span
-from articleqa.qa.timeline import ReportReading, follow, story_words
+from articleqa.qa.timeline import ReportReading, follow, proper_names, story_words
 
 STORY = frozenset({"karvan"})
 
 
-def report(article: int, day: str, answer: str, confidence: float, words=STORY) -> ReportReading:
+def report(article: int, day: str, answer: str, confidence: float, words=STORY, names=frozenset()) -> ReportReading:
     span = Span(answer, article, 0, len(answer), confidence, 1.0)
-    return ReportReading(article, day, Judgement(span, confidence, confidence < 0.27), words)
+    return ReportReading(article, day, Judgement(span, confidence, confidence < 0.27), words, names)
 
 
 MONDAY, TUESDAY, THURSDAY = (
@@ -69,3 +69,22 @@ def test_the_story_is_what_the_question_names():
     assert story_words("What is the death toll of the Karvan earthquake?") == {"karvan"}
     assert story_words("How many homes are without power after Storm Edda?") == {"storm", "edda"}
     assert story_words("what is the toll?") == {"toll"}
+
+
+def test_a_report_that_names_the_storys_people_is_about_the_story_without_its_words():
+    # "Policymakers in Valoria lowered the benchmark rate again, to 4%": not "Central Bank", but its governor
+    bank = frozenset({"central", "bank", "valoria"})
+    november = report(1, "2018-11-08", "4.5%", 0.98, bank, frozenset({"Petra Novak", "Central Bank"}))
+    february = report(2, "2019-02-07", "4.25%", 0.93, bank, frozenset())
+    june = report(3, "2019-06-06", "4%", 0.59, frozenset({"valoria"}), frozenset({"Petra Novak", "Governor Petra"}))
+    timeline = follow([november, february, june], bank, comparable=0.15)
+    assert timeline.chosen is june
+    # 4.25% and 4.5% are other answers than 4%, though "4" is in "425" and "45" once normalised
+    assert [r.answer for r in timeline.earlier] == ["4.25%", "4.5%"]
+    stranger = report(4, "2020-01-01", "3%", 0.9, frozenset({"valoria"}), frozenset({"Anna Kowal"}))
+    assert follow([november, february, stranger], bank, comparable=0.15).chosen is february
+
+
+def test_names_are_two_or_more_capitalised_words_of_running_text():
+    text = "Governor Petra Novak cited weak exports. The Northern Front took Tarsk. Rescuers said so."
+    assert proper_names(text) == {"Governor Petra", "Petra Novak", "Governor Petra Novak", "Northern Front"}

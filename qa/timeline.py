@@ -15,6 +15,7 @@ other words ("Policymakers in Valoria" for "the Central Bank of Valoria") but ke
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ def story_words(question: str) -> frozenset[str]:
     return names or content_words(question)
 
 
+@functools.lru_cache(maxsize=256)  # every question about a story looks at the same reports
 def proper_names(text: str) -> frozenset[str]:
     """Names of two or more capitalised words in running text, and each run of two or more of their words
     ("Governor Petra Novak" also gives "Petra Novak"; "The Northern Front" gives "Northern Front": a function

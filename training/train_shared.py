@@ -148,6 +148,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--lora-rank", type=int, default=0, help="train LoRA adapters of this rank (0: every weight)")
     parser.add_argument("--mix", choices=sorted(MIXES), default="shared", help="training sets (groups.py)")
+    parser.add_argument(
+        "--order-seed",
+        type=int,
+        default=None,
+        help="the seed of the groups' order (default --seed): a run that goes on from another's weights "
+        "with new groups need not see its first questions first again",
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes that tokenise the groups")
     parser.add_argument(
         "--evaluations",
@@ -254,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     def batch_at(step: int) -> list[dict]:
         epoch, position = divmod(step, per_epoch)
         order = list(range(len(groups)))
-        random.Random(args.seed + epoch).shuffle(order)
+        random.Random((args.seed if args.order_seed is None else args.order_seed) + epoch).shuffle(order)
         return [groups[i] for i in order[position * args.groups : (position + 1) * args.groups]]
 
     def train_step(step: int) -> float:

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     from articleqa.qa.evaluation.run import articles_of
     from articleqa.qa.evaluation.squad_data import load_squad
     from articleqa.qa.evaluation.squad_metric import normalize_answer, score_one
-    from benchmarks.common import scratch_app
+    from benchmarks.common import markdown_table, scratch_app
     from training import DEFAULT_DATA_DIR
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,10 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             {"file": args.file.name, "questions": len(questions), "reader": app.settings.reader, "rows": rows}, indent=2
         )
     )
-    header = list(rows[0])
-    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(str(row[k]) for k in header) + " |")
+    print(markdown_table(rows))
 
 
 if __name__ == "__main__":

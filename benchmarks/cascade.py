@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     from articleqa.qa.evaluation.squad_data import load_squad
     from articleqa.qa.evaluation.squad_metric import score_one
     from articleqa.qa.pipeline import ArticleQA, load_reader
-    from benchmarks.common import machine
+    from benchmarks.common import machine, markdown_table
     from training import DEFAULT_DATA_DIR
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,10 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         + "\n"
     )
-    header = list(rows[0])
-    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(str(row[k]) for k in header) + " |")
+    print(markdown_table(rows))
 
 
 if __name__ == "__main__":

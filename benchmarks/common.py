@@ -49,6 +49,13 @@ def scratch_app(reader: str | None = None):
     return ArticleQA.from_settings(settings, in_memory=True)
 
 
+def markdown_table(rows: list[dict]) -> str:
+    """Rows of one shape as a Markdown table, their keys as the header."""
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(str(row[k]) for k in header) + " |" for row in rows])
+
+
 def machine() -> str:
     """The CPU the figures come from: absolute times differ several-fold between this project's machines
     (AMX/AVX512-BF16 run the models in bf16; AVX2-only CPUs in fp32)."""

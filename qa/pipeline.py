@@ -24,7 +24,7 @@ from articleqa.qa.evidence import SentenceFinder, content_words
 from articleqa.qa.periods import Period, Scope, date_range, event_period, named_event, named_period
 from articleqa.qa.policy import AnswerPolicy
 from articleqa.qa.question import InvalidQuestion, clean_question
-from articleqa.qa.reader import ExtractiveReader, ReaderOutput, Span
+from articleqa.qa.reader import ExtractiveReader, Reader, ReaderOutput, Span
 from articleqa.qa.retriever import HybridRetriever, Passage
 from articleqa.qa.similarity import SentenceSimilarity
 from articleqa.qa.timeline import ReportReading, follow, proper_names, story_words
@@ -83,7 +83,7 @@ class ArticleQA:
         *,
         embedder: Embedder,
         store: SentenceStore,
-        reader: ExtractiveReader | CascadeReader,
+        reader: Reader,
         policy: AnswerPolicy,
         library: ArticleLibrary,
         retriever: HybridRetriever,
@@ -109,7 +109,7 @@ class ArticleQA:
         in_memory: bool = False,
         always_answering: bool = False,
         embedder: Embedder | None = None,
-        reader: ExtractiveReader | CascadeReader | None = None,
+        reader: Reader | None = None,
         policy: AnswerPolicy | None = None,
         index_embedder: Embedder | None = None,
     ) -> ArticleQA:

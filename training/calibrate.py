@@ -53,7 +53,7 @@ from articleqa.qa.policy import (
     distinct_alternatives,
     logit,
 )
-from articleqa.qa.reader import READER_CONFIG, ExtractiveReader
+from articleqa.qa.reader import READER_CONFIG, ExtractiveReader, Reader
 from training import DEFAULT_DATA_DIR
 
 # The mix of questions the confidence is calibrated for. Observations are weighted to it, because a
@@ -101,7 +101,7 @@ def observe(app: ArticleQA, questions: list[SquadQuestion], kind: str) -> list[O
 
 
 def collect(
-    reader: ExtractiveReader | CascadeReader,
+    reader: Reader,
     embedder: Embedder,
     data_dir: Path,
     out_of_corpus_per_article: int,

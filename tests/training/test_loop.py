@@ -68,17 +68,37 @@ def test_a_resumed_run_ends_where_an_unbroken_one_does(tmp_path, tiny_reader_dir
     assert (tmp_path / "once" / "best" / "config.json").exists() and (tmp_path / "once" / "final").exists()
 
 
+def _train_apart(out, tiny_reader_dir, **kwargs) -> tuple[dict | None, dict, bool]:
+    """_train in a process of its own (a signal there leaves the test process alone): the best scores, the
+    final weights, and whether SIGTERM's handler was put back."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import json, signal, sys, torch; from pathlib import Path; from tests.training.test_loop import _train; "
+        f"best, model = _train(Path({str(out)!r}), {str(tiny_reader_dir)!r}, **{kwargs!r}); "
+        f"torch.save(model.state_dict(), Path({str(out)!r}) / 'weights.pt'); "
+        "print(json.dumps([best, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL]))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    best, restored = json.loads(ran.stdout.splitlines()[-1])
+    return best, torch.load(out / "weights.pt"), restored
+
+
 @pytest.mark.slow
 def test_sigterm_stops_at_the_step_under_way_checkpointed_and_a_resume_goes_on_exactly(tmp_path, tiny_reader_dir):
-    best, unbroken = _train(tmp_path / "once", tiny_reader_dir, stop_at=None, resume=False)
-    # step index 2 is the third step: evaluated at 2, so the stop comes between evaluations
-    _, _ = _train(tmp_path / "twice", tiny_reader_dir, stop_at=None, resume=False, terminate_at=2)
+    best, unbroken, _ = _train_apart(tmp_path / "once", tiny_reader_dir, stop_at=None, resume=False)
+    # asked to stop during the third step (evaluated at 2): it ends after it, between evaluations
+    _, _, restored = _train_apart(tmp_path / "twice", tiny_reader_dir, stop_at=None, resume=False, terminate_at=2)
     state = torch.load(tmp_path / "twice" / "checkpoint.pt", weights_only=False)
     assert state["step"] == 3 and not (tmp_path / "twice" / "final").exists()
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
-    again, resumed = _train(tmp_path / "twice", tiny_reader_dir, stop_at=None, resume=True)
+    assert restored  # the handler is put back
+    again, resumed, _ = _train_apart(tmp_path / "twice", tiny_reader_dir, stop_at=None, resume=True)
     assert again == best
-    for a, b in zip(unbroken.state_dict().values(), resumed.state_dict().values(), strict=True):
+    for a, b in zip(unbroken.values(), resumed.values(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
 
 

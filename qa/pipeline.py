@@ -24,7 +24,7 @@ from articleqa.qa.evidence import SentenceFinder, content_words
 from articleqa.qa.periods import Period, Scope, date_range, event_period, named_event, named_period
 from articleqa.qa.policy import AnswerPolicy
 from articleqa.qa.question import InvalidQuestion, clean_question
-from articleqa.qa.reader import ExtractiveReader, Reader, ReaderOutput, Span
+from articleqa.qa.reader import ExtractiveReader, ReaderOutput, Span
 from articleqa.qa.retriever import HybridRetriever, Passage
 from articleqa.qa.similarity import SentenceSimilarity
 from articleqa.qa.timeline import ReportReading, follow, proper_names, story_words
@@ -83,7 +83,7 @@ class ArticleQA:
         *,
         embedder: Embedder,
         store: SentenceStore,
-        reader: Reader,
+        reader: ExtractiveReader | CascadeReader,
         policy: AnswerPolicy,
         library: ArticleLibrary,
         retriever: HybridRetriever,
@@ -109,7 +109,7 @@ class ArticleQA:
         in_memory: bool = False,
         always_answering: bool = False,
         embedder: Embedder | None = None,
-        reader: Reader | None = None,
+        reader: ExtractiveReader | CascadeReader | None = None,
         policy: AnswerPolicy | None = None,
         index_embedder: Embedder | None = None,
     ) -> ArticleQA:
@@ -130,10 +130,7 @@ class ArticleQA:
             embedder.model_id,
             store="faiss" if in_memory else settings.store,
         ).open()
-        if reader is None:
-            reader = load_reader(settings, settings.reader)
-            if settings.scout_reader:
-                reader = CascadeReader(load_reader(settings, settings.scout_reader), reader, settings.reread)
+        reader = reader or reader_from_settings(settings)
         policy = policy or AnswerPolicy.for_reader(settings.reader, alternatives=settings.alternatives)
         if always_answering:
             policy = policy.always_answering()
@@ -378,6 +375,14 @@ class ArticleQA:
             reading if isinstance(reading, InvalidQuestion) else self.decide(reading)
             for reading in self.read_many(questions)
         ]
+
+
+def reader_from_settings(settings: Settings) -> ExtractiveReader | CascadeReader:
+    """The settings' reader, or the cascade its scout reads for (qa/cascade.py) where they name one."""
+    reader = load_reader(settings, settings.reader)
+    if settings.scout_reader:
+        return CascadeReader(load_reader(settings, settings.scout_reader), reader, settings.reread)
+    return reader
 
 
 def load_reader(settings: Settings, name_or_path: str) -> ExtractiveReader:

@@ -15,7 +15,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -73,24 +72,6 @@ class ReaderOutput:
     # each source says read alone, where the shared softmax gives nearly all the mass to the one whose words
     # match the question best
     apart: tuple[ReaderOutput, ...] = ()
-
-
-class Reader(Protocol):
-    """What the pipeline reads with: an ExtractiveReader, or a cascade of two (qa/cascade.py)."""
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def take_over(self, wait: bool = True) -> None: ...
-
-    def read(self, question: str, passages: Sequence[str], top_k: int = 5) -> ReaderOutput: ...
-
-    def read_many(
-        self,
-        readings: Sequence[tuple[str, Sequence[str]]],
-        top_k: int = 5,
-        groups: Sequence[Sequence[Sequence[int]]] | None = None,
-        sentences: Sequence[SentenceFinder] | None = None,
-    ) -> list[ReaderOutput]: ...
 
 
 class ExtractiveReader:

@@ -43,7 +43,7 @@ from articleqa.qa.evaluation.reliability import draw_reliability, expected_calib
 from articleqa.qa.evaluation.run import articles_of
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad
 from articleqa.qa.evaluation.squad_metric import score_one
-from articleqa.qa.pipeline import ArticleQA
+from articleqa.qa.pipeline import ArticleQA, reader_from_settings
 from articleqa.qa.policy import (
     FEATURES,
     alternative_confidence,
@@ -53,7 +53,7 @@ from articleqa.qa.policy import (
     distinct_alternatives,
     logit,
 )
-from articleqa.qa.reader import READER_CONFIG, ExtractiveReader, Reader
+from articleqa.qa.reader import READER_CONFIG, ExtractiveReader
 from training import DEFAULT_DATA_DIR
 
 # The mix of questions the confidence is calibrated for. Observations are weighted to it, because a
@@ -101,7 +101,7 @@ def observe(app: ArticleQA, questions: list[SquadQuestion], kind: str) -> list[O
 
 
 def collect(
-    reader: Reader,
+    reader: ExtractiveReader | CascadeReader,
     embedder: Embedder,
     data_dir: Path,
     out_of_corpus_per_article: int,
@@ -330,10 +330,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.reuse and stored.exists():
         observations = [Observation(**json.loads(line)) for line in stored.read_text().splitlines()]
     else:
-        reader = ExtractiveReader.from_pretrained(args.model, runtime=args.runtime)
-        if args.scout:
-            scout = Settings(scout=args.scout).scout_reader
-            reader = CascadeReader(ExtractiveReader.from_pretrained(scout, runtime=args.runtime), reader, args.reread)
+        # read as the product reads with these settings (a cascade where --scout names one)
+        reader = reader_from_settings(
+            Settings.from_env(reader=str(args.model), runtime=args.runtime, scout=args.scout, reread=args.reread)
+        )
         observations = collect(reader, Embedder(runtime=args.runtime), args.data_dir, args.out_of_corpus, args.seed)
         stored.write_text("".join(json.dumps(asdict(o)) + "\n" for o in observations))
 

@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     from articleqa.index.documents import Article
     from articleqa.qa.evaluation.run import articles_of
     from articleqa.qa.evaluation.squad_data import load_squad
-    from articleqa.qa.evaluation.squad_metric import normalize_answer, score_one
+    from articleqa.qa.evaluation.squad_metric import score_one
+    from articleqa.qa.text import holds_answer
     from benchmarks.common import markdown_table, scratch_app
     from training import DEFAULT_DATA_DIR
 
@@ -62,8 +63,7 @@ def main(argv: list[str] | None = None) -> None:
             reading = app.read(q.question, budget=budget)
             windows += reading.output.windows
             passages += len(reading.passages)
-            golds = [normalize_answer(a) for a in q.answers]
-            recall += any(g and g in normalize_answer(p.text) for p in reading.passages for g in golds)
+            recall += any(holds_answer(p.text, a) for p in reading.passages for a in q.answers)
             f1 += score_one(reading.best.text, q.answers)[1] if reading.best else 0.0
             for mu in mus:
                 best = max(

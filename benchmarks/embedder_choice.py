@@ -48,8 +48,8 @@ def corpus(path: Path, articles: int | None, questions: int) -> tuple[list, list
 
 
 def measure(embedder_name: str, articles: list, asked: list) -> dict:
-    from articleqa.qa.evaluation.squad_metric import normalize_answer
     from articleqa.qa.pipeline import ArticleQA
+    from articleqa.qa.text import holds_answer
     from articleqa.runtime.backbone import resolve_backbone
 
     with tempfile.TemporaryDirectory() as folder:
@@ -72,8 +72,7 @@ def measure(embedder_name: str, articles: list, asked: list) -> dict:
             titles = [snapshot.articles[p.article_id].title for p in passages]
             first += bool(titles) and titles[0] == title
             among += title in titles
-            text = normalize_answer(" ".join(p.text for p in passages))
-            answer_in += any(normalize_answer(g) in text for g in golds)
+            answer_in += any(holds_answer(p.text, g) for p in passages for g in golds)
         n = len(asked)
         return {
             "sentences": sentences,

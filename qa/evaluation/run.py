@@ -12,10 +12,11 @@ from tqdm import tqdm
 
 from articleqa.qa.evaluation.reliability import draw_reliability, expected_calibration_error
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad, read_squad_json
-from articleqa.qa.evaluation.squad_metric import normalize_answer, score_one, squad_scores
+from articleqa.qa.evaluation.squad_metric import score_one, squad_scores
 from articleqa.qa.policy import AnswerPolicy
 from articleqa.qa.reader import ExtractiveReader
 from articleqa.qa.similarity import SentenceSimilarity
+from articleqa.qa.text import holds_answer
 
 
 @dataclass
@@ -90,8 +91,7 @@ def evaluate_articles(
         reading = app.read(q.question)
         windows += reading.output.windows
         # recall: the gold answer is in the text the reader got
-        golds = [normalize_answer(a) for a in q.answers]
-        if golds and any(g and g in normalize_answer(p.text) for p in reading.passages for g in golds):
+        if any(holds_answer(p.text, a) for p in reading.passages for a in q.answers):
             recall_hits += 1
         answer = app.decide(reading)
         always[q.id] = reading.best.text if reading.best is not None else ""

@@ -20,3 +20,37 @@ def test_v2_no_answer_rules_and_split():
     assert scores["HasAns_exact"] == 100 and scores["NoAns_exact"] == 50
     assert scores["NoAns_total"] == 2
     assert "HasAns_f1" not in squad_scores({"a": "Paris"}, {"a": ["Paris"]})  # v1.1: no split
+
+
+def test_passage_recall_counts_an_answer_held_word_for_word(tiny_app, tmp_path):
+    """A gold "4%" is not in a passage that says "4.25%", though the normalised characters "425" hold "4"."""
+    import json
+
+    from articleqa.qa.evaluation.run import evaluate_articles
+
+    context = "The central bank raised its main rate to 4.25% on Tuesday."
+    questions = [
+        ("held", "What rate did the central bank set?", "4.25%"),
+        ("not-held", "What rate did the central bank set before?", "4%"),
+    ]
+    squad = {
+        "version": "1.1",
+        "data": [
+            {
+                "title": "Rates",
+                "paragraphs": [
+                    {
+                        "context": context,
+                        "qas": [
+                            {"id": key, "question": q, "answers": [{"text": a, "answer_start": context.find(a)}]}
+                            for key, q, a in questions
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "rates.json"
+    path.write_text(json.dumps(squad))
+    result = evaluate_articles(tiny_app, path)
+    assert result.extra["recall"] == 50.0

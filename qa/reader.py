@@ -27,6 +27,7 @@ from articleqa.qa.text import (
     name_end,
     normalize_answer,
     restates_long_form,
+    whole_words,
 )
 from articleqa.runtime.forward import Forward, TieredForward, TorchForward, load_forward
 from articleqa.runtime.tokens import load_tokenizer, pad_batch, pad_id, plain_copy
@@ -376,10 +377,10 @@ class ExtractiveReader:
             if log_p == -math.inf:  # a start or end taken out (_without_restatements)
                 break
             i, j = divmod(index, length)
-            start_char = window.offsets[i][0]
+            start_char, end_char = whole_words(passage, window.offsets[i][0], window.offsets[j][1])
             # the reader often stops a multi-word name short ("al-Nusra" for "al-Nusra Front"); the whole name
             # then merges with the spans that hold it (_merge), adding up their probabilities
-            end_char = name_end(passage, start_char, window.offsets[j][1])
+            end_char = name_end(passage, start_char, end_char)
             result.append(
                 Span(
                     text=passage[start_char:end_char],

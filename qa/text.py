@@ -165,6 +165,32 @@ def _continues_name(word: str) -> bool:
     return word[0].isupper() or (family[:1].isupper() and "-" not in family)
 
 
+# a word longer than this is text written without spaces (Chinese, Japanese, Thai), where a token's characters
+# are the reader's unit and a span is kept as it is
+_LONGEST_WORD = 40
+
+
+def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """text[start:end] widened to the words it starts or ends inside: a reader's span follows its sub-word
+    tokens, and "Dosht" read as "dos" "##ht" can come back as "Dos"."""
+
+    def word_at(i: int) -> tuple[int, int]:  # the run of letters and digits around text[i]
+        begin, finish = i, i + 1
+        while begin > 0 and text[begin - 1].isalnum():
+            begin -= 1
+        while finish < len(text) and text[finish].isalnum():
+            finish += 1
+        return begin, finish
+
+    if 0 < start < len(text) and text[start - 1].isalnum() and text[start].isalnum():
+        begin, finish = word_at(start)
+        start = begin if finish - begin <= _LONGEST_WORD else start
+    if 0 < end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+        begin, finish = word_at(end)
+        end = finish if finish - begin <= _LONGEST_WORD else end
+    return start, end
+
+
 def name_end(text: str, start: int, end: int) -> int:
     """The end of text[start:end] moved past the rest of a name it stops inside (else `end` itself)."""
     last = _LAST_WORD.search(text, start, end)

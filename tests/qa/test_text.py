@@ -9,6 +9,7 @@ from articleqa.qa.text import (
     name_end,
     restates_long_form,
     same_answer,
+    whole_words,
 )
 from articleqa.seed import SEED_ARTICLE
 
@@ -103,6 +104,23 @@ def test_a_span_that_stops_inside_a_name_is_carried_to_its_end():
     assert completed("Sisi met Time Warner’s chief.", "Time") == "Time Warner"
     adjectives = "the Syrian al-Qaeda-linked group and the Idlib al-mukhabarat"  # not family names
     assert completed(adjectives, "Syrian") == "Syrian" and completed(adjectives, "Idlib") == "Idlib"
+
+
+def test_a_span_that_starts_or_stops_inside_a_word_takes_the_whole_word():
+    def widened(text: str, piece: str) -> str:
+        start = text.index(piece)
+        begin, end = whole_words(text, start, start + len(piece))
+        return text[begin:end]
+
+    text = "The epicentre was near the town of Dosht, where 9,500 people live; al-Nusra's men left at 4.25%."
+    assert widened(text, "Dos") == "Dosht"  # "dos" "##ht": the span stopped after the first piece
+    assert widened(text, "sht") == "Dosht"
+    assert widened(text, "town of Dos") == "town of Dosht"
+    # whole words and the pieces of numbers, hyphenated names and possessives stay as they are
+    for piece in ("Dosht", "9", "500", "al", "Nusra", "4", "25", "town of"):
+        assert widened(text, piece) == piece
+    unspaced = "北京市" * 20  # text written without spaces: tokens are the unit
+    assert widened(unspaced, "京") == "京"
 
 
 def test_the_long_forms_are_found_where_they_stand_with_their_bracketed_abbreviation():

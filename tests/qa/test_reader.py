@@ -80,7 +80,7 @@ def test_restatements_leave_the_reader_its_distribution_over_other_starts_and_en
     import numpy as np
 
     reader = ExtractiveReader.from_pretrained(tiny_reader_dir)
-    passage = "The rebels, led by the Free Syrian Army, took the city. The group was formed by Jolani in 2016."
+    passage = "The rebels, led by the Free Syrian Army, took the city. The group was formed in 2016 by Jolani."
     question = "Who leads the FSA?"
     assert abbreviation_long_forms(question, passage)
     [window] = reader._encode(question, [passage])
@@ -88,16 +88,36 @@ def test_restatements_leave_the_reader_its_distribution_over_other_starts_and_en
     name = [tokens[word] for word in ("Free", "Syrian", "Army")]
     start, end = np.zeros(len(window.ids), np.float32), np.zeros(len(window.ids), np.float32)
     start[name], end[name] = [6.0, 2.0, 2.0], [2.0, 2.0, 6.0]
-    start[tokens["Jo"]], end[tokens["lani"]] = 3.0, 3.0
+    start[tokens["2016"]], end[tokens["2016"]] = 3.0, 3.0  # one token: no sub-word spans add to it
     output = reader._score(question, [window], SentenceFinder([passage]), [(start, end)], top_k=5)
-    jolani = next(span for span in output.spans if span.text == "Jolani")
+    year = next(span for span in output.spans if span.text == "2016")
 
     def p(logits: np.ndarray, k: int, without: list[int]) -> float:  # softmax over the passage and "no answer"
         kept = [i for i in np.flatnonzero(window.context) if i not in without] + [0]
         return math.exp(logits[k]) / sum(math.exp(logits[i]) for i in kept)
 
-    assert math.isclose(jolani.probability, p(start, tokens["Jo"], name) * p(end, tokens["lani"], name), rel_tol=1e-4)
-    unmasked = p(start, tokens["Jo"], []) * p(end, tokens["lani"], [])
-    assert jolani.probability > 10 * unmasked
-    assert math.isclose(jolani.margin, math.log(unmasked / (p(start, 0, []) * p(end, 0, []))), abs_tol=1e-4)
+    assert math.isclose(year.probability, p(start, tokens["2016"], name) * p(end, tokens["2016"], name), rel_tol=1e-4)
+    unmasked = p(start, tokens["2016"], []) * p(end, tokens["2016"], [])
+    assert year.probability > 10 * unmasked
+    assert math.isclose(year.margin, math.log(unmasked / (p(start, 0, []) * p(end, 0, []))), abs_tol=1e-4)
     assert not any(restates_long_form(span.text, abbreviation_long_forms(question, passage)) for span in output.spans)
+
+
+def test_a_span_the_reader_stops_inside_a_word_is_given_as_the_whole_word(tiny_reader_dir):
+    """The tokenizer splits "Jolani" into "jo" "##lani": a span that starts and ends on "jo" is the answer
+    "Jolani", never "Jo", and every token span that stands for it adds to its probability."""
+    import numpy as np
+
+    reader = ExtractiveReader.from_pretrained(tiny_reader_dir)
+    passage = "The group was formed by Jolani in 2016."
+    [window] = reader._encode("Who formed the group?", [passage])
+    tokens = {passage[a:b]: k for k in np.flatnonzero(window.context) for a, b in [window.offsets[k]]}
+    start, end = np.zeros(len(window.ids), np.float32), np.zeros(len(window.ids), np.float32)
+    start[tokens["Jo"]], end[tokens["Jo"]] = 8.0, 8.0
+    output = reader._score("Who formed the group?", [window], SentenceFinder([passage]), [(start, end)], top_k=5)
+    best = output.spans[0]
+    assert (best.text, passage[best.start : best.end]) == ("Jolani", "Jolani")
+    assert not any(span.text in ("Jo", "lani") for span in output.spans)
+    kept = np.flatnonzero(window.context).tolist() + [0]
+    p_jo_jo = math.exp(8.0) ** 2 / sum(math.exp(start[i]) for i in kept) / sum(math.exp(end[i]) for i in kept)
+    assert best.probability > p_jo_jo  # "Jo" to "Jo" and "Jo" to "lani" both stand for "Jolani"

@@ -1,0 +1,28 @@
+"""How a training run's evaluations read (training/train_shared.py): as the product will read the reader."""
+
+import json
+
+from articleqa.config import SHIPPED_READER
+from articleqa.qa.reader import READER_CONFIG, reading_settings
+from training.train_shared import evaluation_settings
+
+
+def _reader_dir(path, **settings):
+    path.mkdir()
+    if settings:
+        (path / READER_CONFIG).write_text(json.dumps(settings))
+    return path
+
+
+def test_a_bare_backbone_is_evaluated_with_the_shipped_readers_evidence_weight(tmp_path):
+    bare = _reader_dir(tmp_path / "bare")  # a checkpoint of the packaged MPNet: weights, no reading settings
+    shipped = reading_settings(SHIPPED_READER)
+    assert shipped.get("evidence_weight", 0) > 0
+    assert evaluation_settings(None, str(bare)) == shipped
+
+
+def test_a_backbones_own_settings_and_then_the_named_folders_win(tmp_path):
+    own = _reader_dir(tmp_path / "own", evidence_weight=2.0, max_length=384)
+    named = _reader_dir(tmp_path / "named", evidence_weight=8.0)
+    assert evaluation_settings(None, str(own)) == {"evidence_weight": 2.0, "max_length": 384}
+    assert evaluation_settings(named, str(own)) == {"evidence_weight": 8.0}

@@ -68,6 +68,11 @@ def add_run_arguments(
         default=0,
         help="also checkpoint (without evaluating) this often, so a killed run loses fewer steps (0: never)",
     )
+    parser.add_argument(
+        "--keep-evaluated",
+        action="store_true",
+        help="keep every evaluated step's weights and scores in --out/steps/<step> (for weight averages)",
+    )
     parser.add_argument("--eval-questions", type=int, default=eval_questions)
     parser.add_argument("--threads", type=int, default=threads)
     parser.add_argument("--resume", action="store_true")
@@ -195,11 +200,13 @@ def run_steps(
     resumed: dict | None = None,
     stop_at: float | None = None,
     save_every: int = 0,
+    keep_evaluated: bool = False,
 ) -> dict:
     """Steps up to `total_steps` (from the resumed checkpoint's, if any) on a linear schedule fixed at
     start, so a resumed run continues exactly. Every `every` steps: evaluate, save `best/` (its scores in
     best.json) when key(scores) beats key(best so far), checkpoint. Every `save_every` steps in between:
-    checkpoint only. At perf_counter time `stop_at` it evaluates and stops early. SIGTERM or SIGINT stops it
+    checkpoint only. With `keep_evaluated`, every evaluated step's weights and scores stay in steps/<step>
+    (a run's later steps are candidates for a weight average). At perf_counter time `stop_at` it evaluates and stops early. SIGTERM or SIGINT stops it
     at the end of the step under way, checkpointed without evaluating (an evaluation of a large reader
     takes minutes that a session's end may not leave). Saves `final/` when the steps run out or the
     deadline comes; returns the best scores."""
@@ -254,10 +261,11 @@ def run_steps(
                 time.perf_counter() - began,
             )
             running, evaluated = 0.0, step
+            if keep_evaluated:
+                _save_reader(model, tokenizer, out / "steps" / str(step), {**scores, "step": step})
             if key(scores) > key(best):
                 best = {**scores, "step": step}
-                model.save_pretrained(out / "best")
-                tokenizer.save_pretrained(out / "best")
+                _save_reader(model, tokenizer, out / "best", best)
                 (out / "best.json").write_text(json.dumps(best, indent=2))
             checkpoint()
             if late:
@@ -267,6 +275,13 @@ def run_steps(
     tokenizer.save_pretrained(out / "final")
     log.info("done: %d steps, best %s", step, json.dumps(best))
     return best
+
+
+def _save_reader(model, tokenizer, folder: Path, scores: dict) -> None:
+    """The weights and tokenizer as a loadable reader folder, with the scores they were kept for."""
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "scores.json").write_text(json.dumps(scores, indent=2))
 
 
 @contextlib.contextmanager

@@ -343,6 +343,7 @@ def main(argv: list[str] | None = None) -> None:
         resumed=resumed,
         stop_at=loop.deadline(args),
         save_every=args.save_every,
+        keep_evaluated=args.keep_evaluated,
         key=lambda scores: selection_key(scores, plan["step0"].get("seed_right", 0)),
     )
 

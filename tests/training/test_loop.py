@@ -9,7 +9,15 @@ import pytest
 torch = pytest.importorskip("torch")  # the `train` extra
 
 
-def _train(out, tiny_reader_dir, stop_at: int | None, resume: bool, terminate_at: int | None = None, save_every=0):
+def _train(
+    out,
+    tiny_reader_dir,
+    stop_at: int | None,
+    resume: bool,
+    terminate_at: int | None = None,
+    save_every=0,
+    keep_evaluated=False,
+):
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     from training.loop import optimise, restore, run_steps
@@ -50,6 +58,7 @@ def _train(out, tiny_reader_dir, stop_at: int | None, resume: bool, terminate_at
             best={"score": -1e9, "step": 0},
             resumed=resumed,
             save_every=save_every,
+            keep_evaluated=keep_evaluated,
         )
     except KeyboardInterrupt:
         return None, model
@@ -100,6 +109,26 @@ def test_sigterm_stops_at_the_step_under_way_checkpointed_and_a_resume_goes_on_e
     assert again == best
     for a, b in zip(unbroken.values(), resumed.values(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_keep_evaluated_leaves_every_evaluated_steps_weights_and_scores(tmp_path, tiny_reader_dir):
+    import json
+
+    from articleqa.qa.reader import ExtractiveReader
+
+    best, model = _train(tmp_path / "run", tiny_reader_dir, stop_at=None, resume=False, keep_evaluated=True)
+    kept = sorted(int(p.name) for p in (tmp_path / "run" / "steps").iterdir())
+    assert kept == [2, 4, 6]  # evaluated every 2 of 6 steps
+    scores = {step: json.loads((tmp_path / "run" / "steps" / str(step) / "scores.json").read_text()) for step in kept}
+    assert scores[best["step"]] == best
+    last = ExtractiveReader.from_pretrained(str(tmp_path / "run" / "steps" / "6"), runtime="torch")
+    assert last.read("Who took Hama?", ["Rebels led by HTS took Hama on Thursday."]).spans  # a loadable reader
+    from transformers import AutoModelForQuestionAnswering
+
+    kept_last = AutoModelForQuestionAnswering.from_pretrained(tmp_path / "run" / "steps" / "6").state_dict()
+    for name, weight in model.state_dict().items():  # the last kept step is the run's final weights
+        assert torch.equal(weight, kept_last[name])
 
 
 @pytest.mark.slow

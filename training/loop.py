@@ -206,8 +206,8 @@ def run_steps(
     start, so a resumed run continues exactly. Every `every` steps: evaluate, save `best/` (its scores in
     best.json) when key(scores) beats key(best so far), checkpoint. Every `save_every` steps in between:
     checkpoint only. With `keep_evaluated`, every evaluated step's weights and scores stay in steps/<step>
-    (a run's later steps are candidates for a weight average). At perf_counter time `stop_at` it evaluates and stops early. SIGTERM or SIGINT stops it
-    at the end of the step under way, checkpointed without evaluating (an evaluation of a large reader
+    (a run's later steps are candidates for a weight average). At perf_counter time `stop_at` it evaluates
+    and stops early. SIGTERM or SIGINT stops it at the end of the step under way, checkpointed without evaluating (an evaluation of a large reader
     takes minutes that a session's end may not leave). Saves `final/` when the steps run out or the
     deadline comes; returns the best scores."""
     scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup * total_steps), total_steps)

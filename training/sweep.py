@@ -213,16 +213,16 @@ def evaluate(args: argparse.Namespace) -> None:
     import torch
     from transformers import AutoTokenizer
 
-    from articleqa.qa.reader import ExtractiveReader, reading_settings
+    from articleqa.qa.reader import ExtractiveReader
     from training.export import averaged
     from training.loop import resolve_device
-    from training.selection import evaluate_reader, scores_with_seed, val_mean, val_samples
+    from training.selection import evaluate_reader, evaluation_settings, scores_with_seed, val_mean, val_samples
 
     torch.set_num_threads(args.threads)
     model = averaged([Path(s) for s in args.sources]).to(resolve_device(args.device))
     tokenizer = AutoTokenizer.from_pretrained(args.sources[0])
     reader = ExtractiveReader.from_model(
-        model, tokenizer, args.precision, **reading_settings(args.settings_from or args.sources[0])
+        model, tokenizer, args.precision, **evaluation_settings(args.settings_from, args.sources[0])
     )
     gold, multi, v2 = val_samples(args.data_dir, args.questions, args.seed)
     started = time.perf_counter()
@@ -317,7 +317,11 @@ def main(argv: list[str] | None = None) -> None:
     score.add_argument("sources", nargs="+")
     score.add_argument("--json", type=Path, required=True)
     score.add_argument("--questions", type=int, default=0, help="questions per figure (0: all)")
-    score.add_argument("--settings-from", default=None, help="reader folder whose reading settings to use")
+    score.add_argument(
+        "--settings-from",
+        default=None,
+        help="reader folder whose reading settings to use (default: the first source's, else the shipped reader's)",
+    )
 
     carry = commands.add_parser("pack", help="copy what a GPU machine needs into .devdata and .devsite")
     carry.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)

@@ -26,8 +26,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from articleqa.config import SHIPPED_READER
-from articleqa.qa.reader import ExtractiveReader, reading_settings
+from articleqa.qa.reader import ExtractiveReader
 from articleqa.runtime.compute import inference_precision, resolve_precision
 from articleqa.runtime.forward import adapted_model, model_inputs
 from training import loop
@@ -40,7 +39,13 @@ from training.groups import (
     question_groups,
     save_question_groups,
 )
-from training.selection import evaluate_reader, scores_with_seed, selection_key, val_samples
+from training.selection import (
+    evaluate_reader,
+    evaluation_settings,
+    scores_with_seed,
+    selection_key,
+    val_samples,
+)
 
 log = logging.getLogger("articleqa.train")
 
@@ -126,16 +131,6 @@ def with_lora(model: torch.nn.Module, rank: int) -> torch.nn.Module:
     trained, total = model.get_nb_trainable_parameters()
     log.info("LoRA r=%d: %d of %d parameters trained (%.2f %%)", rank, trained, total, 100 * trained / total)
     return model
-
-
-def evaluation_settings(settings_from: Path | None, backbone: str) -> dict:
-    """The reading settings a run's evaluations use: those of `settings_from`, else the backbone's, else the
-    shipped reader's. A bare backbone (the packaged MPNet) has none: read without the shipped evidence weight,
-    one of its checkpoints scored 16.5 look-alike F1 less than the product reads with it."""
-    for source in (settings_from, backbone, SHIPPED_READER):
-        if source is not None and (settings := reading_settings(source)):
-            return settings
-    return {}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,10 +1,11 @@
-"""How a training run's evaluations read (training/train_shared.py): as the product will read the reader."""
+"""How readers are evaluated (training/selection.py, for train_shared's runs and sweep evaluate): as the
+product will read them."""
 
 import json
 
 from articleqa.config import SHIPPED_READER
 from articleqa.qa.reader import READER_CONFIG, reading_settings
-from training.train_shared import evaluation_settings
+from training.selection import evaluation_settings
 
 
 def _reader_dir(path, **settings):

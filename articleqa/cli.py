@@ -25,6 +25,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         reader=args.reader,
         scout=args.scout,
         reread=args.reread,
+        scout_weight=args.scout_weight,
         precision=args.precision,
         runtime=args.runtime,
         store=args.store,
@@ -327,14 +328,24 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", type=Path, help="where the index lives (env ARTICLEQA_DATA_DIR)")
     common.add_argument("--embedder", help="sentence-transformers model id or path (env ARTICLEQA_EMBEDDER)")
-    common.add_argument("--reader", help="extractive QA model directory or HF id (env ARTICLEQA_READER)")
+    common.add_argument(
+        "--reader",
+        help="extractive QA model: 'large' (default), 'small', a directory or an HF id (env ARTICLEQA_READER)",
+    )
     common.add_argument(
         "--scout",
         help="a smaller reader that reads everything retrieved, for --reader to re-read the stretches around its "
-        "best answers (a directory, HF id or 'shipped'; env ARTICLEQA_SCOUT)",
+        "best answers: 'auto' (default: the small shipped reader scouts for the large one), 'none', 'small', "
+        "a directory or an HF id (env ARTICLEQA_SCOUT)",
     )
     common.add_argument(
-        "--reread", type=int, help="with --scout: the scout's answers re-read (default 2; env ARTICLEQA_REREAD)"
+        "--reread", type=int, help="with a scout: the scout's answers re-read (default 1; env ARTICLEQA_REREAD)"
+    )
+    common.add_argument(
+        "--scout-weight",
+        type=float,
+        help="with a scout: the share of the scout's judgement in each answer's, beside --reader's "
+        "(0: --reader's alone; default 0.5: both alike; env ARTICLEQA_SCOUT_WEIGHT)",
     )
     common.add_argument(
         "--store", help="vectors: faiss (default), milvus (Milvus Lite) or milvus://host:19530 (env ARTICLEQA_STORE)"

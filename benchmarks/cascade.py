@@ -1,12 +1,14 @@
 """A large reader's quality against its time: reading the whole budget, a cascade (the shipped reader scouts
 the budget and the large one re-reads the stretches around its best answers), and smaller budgets.
 
-    python -m benchmarks.cascade --reader DIR [--rereads 1,2,3] [--budgets 1024,512] [--limit 100]
+    python -m benchmarks.cascade --reader DIR [--rereads 1,2,3] [--scout-weights 0,0.5] [--budgets 1024,512]
+        [--limit 100]
 
 One in-memory index of the val articles (all paragraphs of an article as one story) per configuration, the
 same questions in each, always answering (the reading's best span, as `articleqa eval articles --no-abstain`
 scores it). Side by side in one run: the shipped reader alone at the first budget (the reference), the large
-reader alone at each budget, and the cascade at the first budget for each number of answers re-read. Prints
+reader alone at each budget, and the cascade at the first budget for each scout weight (the scout's share in
+judging the answers: 0, the large reader alone) and number of answers re-read. Prints
 F1, exact match, windows read per question (scout + large), and ms per question, with ratios to the shipped
 reader; writes benchmarks/results/cascade.json.
 """
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--file", type=Path, default=DEFAULT_DATA_DIR / "squad-v1.1-dev.val.json.gz")
     parser.add_argument("--budgets", default="1024,512")
     parser.add_argument("--rereads", default="1,2,3")
+    parser.add_argument("--scout-weights", default="0,0.5", help="the scout's share in judging the answers")
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cascade.json")
     args = parser.parse_args(argv)
@@ -53,7 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     configurations = [("shipped", shipped, budgets[0], None)]
     configurations += [("large", large, budget, None) for budget in budgets]
     configurations += [
-        ("cascade", CascadeReader(shipped, large, int(n)), budgets[0], int(n)) for n in args.rereads.split(",")
+        (f"cascade, scout weight {w}", CascadeReader(shipped, large, int(n), float(w)), budgets[0], int(n))
+        for w in args.scout_weights.split(",")
+        for n in args.rereads.split(",")
     ]
     rows = []
     for name, reader, budget, reread in configurations:

@@ -381,7 +381,8 @@ def reader_from_settings(settings: Settings) -> ExtractiveReader | CascadeReader
     """The settings' reader, or the cascade its scout reads for (qa/cascade.py) where they name one."""
     reader = load_reader(settings, settings.reader)
     if settings.scout_reader:
-        return CascadeReader(load_reader(settings, settings.scout_reader), reader, settings.reread)
+        scout = load_reader(settings, settings.scout_reader)
+        return CascadeReader(scout, reader, settings.reread, settings.scout_weight)
     return reader
 
 

@@ -260,7 +260,7 @@ class ExtractiveReader:
             for span in self._merge(spans, null_log_p)
             if not (long_forms and restates_long_form(span.text, long_forms))
         ]
-        answers = self._ranked_with_evidence(question, sentences, answers)
+        answers = self.ranked_with_evidence(question, sentences, answers)
         return ReaderOutput(tuple(answers[:top_k]), null_log_p, n_windows)
 
     @staticmethod
@@ -294,7 +294,7 @@ class ExtractiveReader:
             masked.append((start, end))
         return masked
 
-    def _ranked_with_evidence(self, question: str, sentences: SentenceFinder, answers: list[Span]) -> list[Span]:
+    def ranked_with_evidence(self, question: str, sentences: SentenceFinder, answers: list[Span]) -> list[Span]:
         """The most probable answers ranked by log p + weight x sentence evidence (qa/evidence.py), whole
         ones (ending in the sentence they start in, brackets closed) first. Evidence is measured even at
         weight 0, because a calibration may use it as a feature."""
@@ -315,6 +315,14 @@ class ExtractiveReader:
             piece = not brackets_balance(span.text) or sentences.crosses(span.passage_index, span.start, span.end)
             (pieces if piece else whole).append(span)
         return whole + pieces + answers[self.RANKED_BY_EVIDENCE :]
+
+    def ranked_output(
+        self, question: str, sentences: SentenceFinder, reading: ReaderOutput, top_k: int
+    ) -> ReaderOutput:
+        """`reading` (its spans most probable first) with its answers ranked as this reader ranks its own, the
+        best `top_k` kept."""
+        ranked = self.ranked_with_evidence(question, sentences, list(reading.spans))
+        return replace(reading, spans=tuple(ranked[:top_k]))
 
     def ranking_score(self, span: Span) -> float:
         """What the most probable answers are ranked by: log p + evidence weight x sentence evidence."""

@@ -322,6 +322,9 @@ def main(argv: list[str] | None = None) -> None:
         help="calibrate the cascade this smaller reader scouts for MODEL_DIR (qa/cascade.py; 'shipped': the shipped one)",
     )
     parser.add_argument("--reread", type=int, default=2, help="with --scout: the scout's answers re-read")
+    parser.add_argument(
+        "--scout-weight", type=float, default=0.0, help="with --scout: the share of the scout's judgement"
+    )
     args = parser.parse_args(argv)
     report_dir = args.report or args.model
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -332,7 +335,13 @@ def main(argv: list[str] | None = None) -> None:
     else:
         # read as the product reads with these settings (a cascade where --scout names one)
         reader = reader_from_settings(
-            Settings.from_env(reader=str(args.model), runtime=args.runtime, scout=args.scout, reread=args.reread)
+            Settings.from_env(
+                reader=str(args.model),
+                runtime=args.runtime,
+                scout=args.scout,
+                reread=args.reread,
+                scout_weight=args.scout_weight,
+            )
         )
         observations = collect(reader, Embedder(runtime=args.runtime), args.data_dir, args.out_of_corpus, args.seed)
         stored.write_text("".join(json.dumps(asdict(o)) + "\n" for o in observations))
@@ -408,7 +417,11 @@ def main(argv: list[str] | None = None) -> None:
             "min_confidence": round(threshold, 4),
             "abstention": f"precision {args.precision}" if args.precision else "max F1 on the stated mix",
             # the readings it was fitted on: the reader alone, or a cascade that a scout reads for
-            "calibrated_reading": {"scout": args.scout, "reread": args.reread} if args.scout else "alone",
+            "calibrated_reading": (
+                {"scout": args.scout, "reread": args.reread, "scout_weight": args.scout_weight}
+                if args.scout
+                else "alone"
+            ),
         }
     )
     config_path.write_text(json.dumps(config, indent=2))

@@ -1,11 +1,14 @@
 """The reading cascade (qa/cascade.py): the stretches a large reader re-reads, reading stretches at the whole
-passage's offsets, and the cascade end to end with a tiny reader and with the shipped one on the seed."""
+passage's offsets, both readings judged jointly, and the cascade end to end with a tiny reader and with the
+shipped one on the seed."""
+
+import math
 
 import pytest
 
-from articleqa.qa.cascade import CascadeReader, stretches_to_reread
+from articleqa.qa.cascade import CascadeReader, jointly, stretches_to_reread
 from articleqa.qa.evidence import SentenceFinder
-from articleqa.qa.reader import ExtractiveReader, Span, Stretch
+from articleqa.qa.reader import ExtractiveReader, ReaderOutput, Span, Stretch
 
 STORY = (
     "Rebels captured Hama on Thursday. "
@@ -24,6 +27,54 @@ def words(text: str) -> int:
 def span_of(text: str, passage: str, index: int = 0) -> Span:
     start = passage.index(text)
     return Span(text, index, start, start + len(text), probability=0.5, margin=1.0)
+
+
+def reading(answers: dict[str, float], passage: str = STORY, no_answer: float = 0.05) -> ReaderOutput:
+    spans = tuple(span_of(text, passage) for text in answers)
+    spans = tuple(
+        Span(s.text, s.passage_index, s.start, s.end, p, math.log(p / no_answer))
+        for s, p in zip(spans, answers.values(), strict=True)
+    )
+    return ReaderOutput(spans, math.log(no_answer), windows=2)
+
+
+def test_judged_jointly_an_answer_both_readers_find_likely_wins_over_each_ones_best():
+    scout = reading({"Hama": 0.5, "Jolani": 0.4, "Syria": 0.05})
+    large = reading({"Abu Mohammed al-Jolani": 0.5, "Jolani": 0.45, "Thursday": 0.03})
+    joint = jointly(scout, large, 0.5)
+    assert joint.spans[0].text == "Jolani"
+    # one distribution over the answers and "no answer"
+    total = sum(s.probability for s in joint.spans) + math.exp(joint.no_answer_log_probability)
+    assert total == pytest.approx(1.0)
+    # an answer one reader did not list counts at the least probability that reader listed
+    by_text = {s.text: s for s in joint.spans}
+    assert by_text["Hama"].margin == pytest.approx(0.5 * math.log(0.5) + 0.5 * math.log(0.03) - math.log(0.05))
+    assert joint.windows == large.windows
+
+
+def test_judged_by_the_large_reader_alone_its_order_and_margins_stand():
+    scout = reading({"Hama": 0.9})
+    large = reading({"Jolani": 0.6, "Hama": 0.2, "Thursday": 0.1})
+    joint = jointly(scout, large, 0.0)
+    assert [s.text for s in joint.spans] == ["Jolani", "Hama", "Thursday"]
+    assert [s.margin for s in joint.spans] == pytest.approx([s.margin for s in large.spans])
+
+
+def test_an_answer_is_shown_where_the_large_reader_read_it():
+    doubled = STORY + " " + STORY
+    scout = ReaderOutput((Span("Hama", 0, doubled.index("Hama"), doubled.index("Hama") + 4, 0.6, 2.0),), -3.0, 1)
+    second = doubled.index("Hama", doubled.index("Hama") + 1)
+    large = ReaderOutput((Span("Hama", 0, second, second + 4, 0.7, 2.5),), -3.0, 1)
+    [shown] = jointly(scout, large, 0.5).spans
+    assert shown.start == second
+
+
+def test_an_answer_is_shown_in_full_where_the_scout_read_more_of_it_than_the_comparison_keeps():
+    story = "The United States placed a $10 million bounty on him."
+    scout = ReaderOutput((span_of("$10 million", story),), -3.0, 1)
+    large = ReaderOutput((span_of("10 million", story),), -3.0, 1)
+    [shown] = jointly(scout, large, 0.5).spans
+    assert shown.text == "$10 million" and story[shown.start : shown.end] == shown.text
 
 
 def test_a_stretch_is_whole_sentences_around_the_answer_grown_within_the_room():
@@ -79,18 +130,34 @@ def test_the_cascade_reads_only_around_the_scouts_answers_and_each_group_apart(t
     assert cascade.count_tokens(STORY) == tiny.count_tokens(STORY)
 
 
+def test_a_judging_cascade_weighs_both_readings_and_each_group_apart(tiny):
+    passages = [STORY, OTHER, STORY.replace("Thursday", "Friday")]
+    judging = CascadeReader(tiny, tiny, reread=1, scout_weight=0.5)
+    [output] = judging.read_many([("Who leads HTS?", passages)], top_k=5, groups=[[[0], [2]]])
+    assert output.spans and all(passages[s.passage_index][s.start : s.end] == s.text for s in output.spans)
+    assert len(output.apart) == 2 and all(a.spans for a in output.apart)
+    total = sum(s.probability for s in output.spans) + math.exp(output.no_answer_log_probability)
+    assert total <= 1.0 + 1e-9
+
+
 @pytest.mark.slow
-def test_the_shipped_reader_over_itself_as_a_cascade_answers_the_seed(tmp_path, embedder, shipped_app):
+def test_the_shipped_pair_judges_the_seed_jointly_reading_few_large_windows(tmp_path, embedder, shipped_app):
     from dataclasses import replace
 
     from articleqa.config import SEEDS_DIR
+    from articleqa.qa.evaluation.squad_metric import score_one
     from articleqa.qa.pipeline import ArticleQA
+    from articleqa.seed import seed_questions
 
-    settings = replace(shipped_app.settings, data_dir=tmp_path, scout="shipped", reread=2)
-    app = ArticleQA.from_settings(settings, embedder=embedder)
-    assert isinstance(app.reader, CascadeReader)
-    app.add_files([SEEDS_DIR])
-    for question in ("Who leads HTS?", "Which city did the rebels capture?"):
-        cascaded, whole = app.ask(question), shipped_app.ask(question)
-        # read around the scout's two best answers, the shipped reader finds the answer it finds reading all
-        assert cascaded.answer == whole.answer and cascaded.sentence == whole.sentence
+    # the product's default: the small reader scouts for the large one, and both judge the answer
+    assert isinstance(shipped_app.reader, CascadeReader) and shipped_app.reader.scout_weight == 0.5
+    alone = ArticleQA.from_settings(replace(shipped_app.settings, data_dir=tmp_path, scout="none"), embedder=embedder)
+    assert isinstance(alone.reader, ExtractiveReader)
+    alone.add_files([SEEDS_DIR])
+    asked = [q for q in seed_questions() if q.answers][:4]
+    for item in asked:
+        jointly_judged = shipped_app.ask(item.question)
+        assert score_one(jointly_judged.answer or "", item.answers)[1] >= 0.5, item.question
+        # the large reader re-reads one stretch where, alone, it reads every window of the article
+        cascaded, whole = shipped_app.read(item.question), alone.read(item.question)
+        assert cascaded.output.windows < whole.output.windows and whole.best is not None

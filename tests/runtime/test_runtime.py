@@ -16,7 +16,7 @@ from benchmarks.common import free_port
 
 @pytest.fixture(scope="session")
 def exports(tmp_path_factory) -> Path:
-    """A folder with the shipped reader and the packaged embedder exported, as `articleqa prepare` makes."""
+    """A folder with the shipped readers and the packaged embedder exported, as `articleqa prepare` makes."""
     from articleqa.cli import main
 
     folder = tmp_path_factory.mktemp("onnx")
@@ -30,7 +30,7 @@ def exports(tmp_path_factory) -> Path:
             del os.environ["ARTICLEQA_ONNX_DIR"]
         else:
             os.environ["ARTICLEQA_ONNX_DIR"] = before
-    assert len(list(folder.glob("*.onnx"))) == 2
+    assert len(list(folder.glob("*.onnx"))) == 3  # the small and the large reader, the embedder
     assert all(any(openvino_cache(path).iterdir()) for path in folder.glob("*.onnx"))  # compiled for OpenVINO
     return folder
 

@@ -13,7 +13,8 @@ import random
 import re
 from pathlib import Path
 
-from articleqa.config import SHIPPED_READER
+from articleqa.config import SHIPPED_READER, Settings
+from articleqa.qa.cascade import CascadeReader
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad, read_squad_json
 from articleqa.qa.evaluation.squad_metric import score_one
 from articleqa.qa.reader import ExtractiveReader, reading_settings
@@ -155,3 +156,13 @@ def evaluation_settings(settings_from: str | Path | None, reader: str | Path) ->
         if source is not None and (settings := reading_settings(source)):
             return settings
     return {}
+
+
+def as_judged(reader: ExtractiveReader, scout: ExtractiveReader | None) -> ExtractiveReader | CascadeReader:
+    """The reader as an evaluation reads it: alone, or, with a scout, as the product reads a large reader (the
+    scout reads everything, `reader` re-reads around its best answers and both judge, at the product's
+    default `reread` and `scout_weight`), so that a run selects on what would ship."""
+    if scout is None:
+        return reader
+    defaults = Settings()
+    return CascadeReader(scout, reader, defaults.reread, defaults.scout_weight)

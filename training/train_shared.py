@@ -40,6 +40,7 @@ from training.groups import (
     save_question_groups,
 )
 from training.selection import (
+    as_judged,
     evaluate_reader,
     evaluation_settings,
     scores_with_seed,
@@ -190,6 +191,13 @@ def main(argv: list[str] | None = None) -> None:
         "(default: the backbone's, or the shipped reader's where the backbone has none); --max-length and "
         "--stride still set the windows",
     )
+    parser.add_argument(
+        "--judged-with",
+        type=Path,
+        default=None,
+        help="evaluate each step as the product reads a large reader: this smaller reader (e.g. qa/model) scouts "
+        "and both judge (qa/cascade.py)",
+    )
     args = parser.parse_args(argv)
     backbone = loop.start_run(args)
     # read as the product will: with the reading settings it will ship with, in the training windows (what
@@ -302,8 +310,15 @@ def main(argv: list[str] | None = None) -> None:
         ) / 2
         return loop.optimise(model, optimizer, loss)
 
+    # on torch, as the step itself is read (the exported runtimes and the trainer's jemalloc do not mix)
+    scout = (
+        ExtractiveReader.from_pretrained(args.judged_with, runtime="torch", precision=precision)
+        if args.judged_with
+        else None
+    )
+
     def evaluate() -> dict[str, float]:
-        reader = ExtractiveReader.from_model(model, tokenizer, precision, **settings)
+        reader = as_judged(ExtractiveReader.from_model(model, tokenizer, precision, **settings), scout)
         return scores_with_seed(reader, evaluate_reader(reader, gold_sample, multi_sample, v2_sample))
 
     resumed = loop.restore(args.out, model, optimizer) if resuming else None

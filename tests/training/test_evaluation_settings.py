@@ -27,3 +27,19 @@ def test_a_backbones_own_settings_and_then_the_named_folders_win(tmp_path):
     named = _reader_dir(tmp_path / "named", evidence_weight=8.0)
     assert evaluation_settings(None, str(own)) == {"evidence_weight": 2.0, "max_length": 384}
     assert evaluation_settings(named, str(own)) == {"evidence_weight": 8.0}
+
+
+def test_a_step_judged_with_a_scout_is_evaluated_as_the_product_reads_the_pair(tiny_reader_dir):
+    from articleqa.config import Settings
+    from articleqa.qa.cascade import CascadeReader
+    from articleqa.qa.reader import ExtractiveReader
+    from training.selection import as_judged, seed_checks
+
+    reader = ExtractiveReader.from_pretrained(tiny_reader_dir, runtime="torch")
+    assert as_judged(reader, None) is reader
+    judged = as_judged(reader, ExtractiveReader.from_pretrained(tiny_reader_dir, runtime="torch"))
+    defaults = Settings()
+    assert isinstance(judged, CascadeReader)
+    assert (judged.reread, judged.scout_weight) == (defaults.reread, defaults.scout_weight)
+    right, asked = seed_checks(judged)
+    assert asked == seed_checks(reader)[1] and 0 <= right <= asked

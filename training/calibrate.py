@@ -321,11 +321,24 @@ def main(argv: list[str] | None = None) -> None:
         default="",
         help="calibrate the cascade this smaller reader scouts for MODEL_DIR (qa/cascade.py; 'shipped': the shipped one)",
     )
-    parser.add_argument("--reread", type=int, default=2, help="with --scout: the scout's answers re-read")
     parser.add_argument(
-        "--scout-weight", type=float, default=0.0, help="with --scout: the share of the scout's judgement"
+        "--reread", type=int, default=None, help="with --scout: the scout's answers re-read (default: the product's)"
+    )
+    parser.add_argument(
+        "--scout-weight",
+        type=float,
+        default=None,
+        help="with --scout: the share of the scout's judgement (default: the product's)",
     )
     args = parser.parse_args(argv)
+    # the product's settings, with the reading named here (unnamed: the product's own reread and weight)
+    settings = Settings.from_env(
+        reader=str(args.model),
+        runtime=args.runtime,
+        scout=args.scout,
+        reread=args.reread,
+        scout_weight=args.scout_weight,
+    )
     report_dir = args.report or args.model
     report_dir.mkdir(parents=True, exist_ok=True)
     stored = report_dir / "calibration-observations.jsonl"
@@ -334,15 +347,7 @@ def main(argv: list[str] | None = None) -> None:
         observations = [Observation(**json.loads(line)) for line in stored.read_text().splitlines()]
     else:
         # read as the product reads with these settings (a cascade where --scout names one)
-        reader = reader_from_settings(
-            Settings.from_env(
-                reader=str(args.model),
-                runtime=args.runtime,
-                scout=args.scout,
-                reread=args.reread,
-                scout_weight=args.scout_weight,
-            )
-        )
+        reader = reader_from_settings(settings)
         observations = collect(reader, Embedder(runtime=args.runtime), args.data_dir, args.out_of_corpus, args.seed)
         stored.write_text("".join(json.dumps(asdict(o)) + "\n" for o in observations))
 
@@ -418,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
             "abstention": f"precision {args.precision}" if args.precision else "max F1 on the stated mix",
             # the readings it was fitted on: the reader alone, or a cascade that a scout reads for
             "calibrated_reading": (
-                {"scout": args.scout, "reread": args.reread, "scout_weight": args.scout_weight}
+                {"scout": args.scout, "reread": settings.reread, "scout_weight": settings.scout_weight}
                 if args.scout
                 else "alone"
             ),

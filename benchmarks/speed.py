@@ -1,11 +1,14 @@
 """Side-by-side speed benchmark: articleqa vs a Haystack pipeline with the same embedder and reader.
 
-    python -m benchmarks.speed [--articles 10000] [--questions 200] [--no-haystack] [--million 1000000] [--levers]
+    python -m benchmarks.speed [--reader large|small] [--articles 10000] [--questions 200] [--no-haystack]
+                               [--million 1000000] [--levers]
 
 Corpora: the seed article (with hand-written questions and gold answers) and a corpus of SQuAD-style
 contexts from ../shared/data/qa (one article per context), asked SQuAD v1.1 `val` questions. Each side
-runs in its own process (peak RSS, cold start). Haystack runs from `.venv-haystack` (created by
-`make bench-haystack`). Prints a table with ratios (ours / theirs), writes benchmarks/results.json and
+runs in its own process (peak RSS, cold start). `--reader large` (the product's default): articleqa reads
+as it ships (the small reader scouts, the large one re-reads and both judge) and Haystack runs the large
+reader itself (its merged weights), the only way it can read with it; `--reader small`: both run the small
+reader. Haystack runs from `.venv-haystack` (created by `make bench-haystack`). Prints a table with ratios (ours / theirs), writes benchmarks/results.json and
 the table in docs/benchmarks.md between the bench markers.
 """
 
@@ -152,6 +155,7 @@ def table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reader", choices=("large", "small"), default="large", help="see above")
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--million", type=int, default=1_000_000, help="synthetic sentences (0: skip)")
@@ -166,12 +170,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the corpora figures of --out; rerun the rest")
     args = parser.parse_args(argv)
 
-    from articleqa.config import SHIPPED_READER
+    from articleqa.config import READER_NAMES
     from articleqa.index.embedder import default_embedder_path
+    from articleqa.runtime.backbone import merged_reader
 
     # Both sides always answer (Haystack: no_answer=False), so F1 compares the same task.
-    common = {"embedder": default_embedder_path(), "reader": str(SHIPPED_READER), "top_k": 4, "always_answer": True}
-    results: dict = {"machine": machine(), "corpora": {}}
+    common = {
+        "embedder": default_embedder_path(),
+        "reader": merged_reader(READER_NAMES[args.reader]),
+        "ours": {"reader": args.reader},
+        "top_k": 4,
+        "always_answer": True,
+    }
+    results: dict = {"machine": machine(), "reader": args.reader, "corpora": {}}
     tasks = [] if args.reuse else [seed_task()]
     if args.reuse:
         previous = json.loads(args.out.read_text())
@@ -190,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.levers:  # the same side on torch: what the exports (OpenVINO, else ONNX Runtime) give
             print(f"[{name}] articleqa on torch ...", flush=True)
             results.setdefault("levers", {})[name] = run(
-                sys.executable, ["-m", "benchmarks.side_ours"], {**task, "ours": {"runtime": "torch"}}
+                sys.executable, ["-m", "benchmarks.side_ours"], {**task, "ours": {**task["ours"], "runtime": "torch"}}
             )
         print(json.dumps(sides, indent=1)[:3000], flush=True)
     if args.million:

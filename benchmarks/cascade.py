@@ -2,13 +2,13 @@
 the budget and the large one re-reads the stretches around its best answers), and smaller budgets.
 
     python -m benchmarks.cascade --reader DIR [--rereads 1,2,3] [--scout-weights 0,0.5] [--budgets 1024,512]
-        [--limit 100]
+        [--reread-tokens 0,128] [--limit 100]
 
 One in-memory index of the val articles (all paragraphs of an article as one story) per configuration, the
 same questions in each, always answering (the reading's best span, as `articleqa eval articles --no-abstain`
 scores it). Side by side in one run: the shipped reader alone at the first budget (the reference), the large
 reader alone at each budget, and the cascade at the first budget for each scout weight (the scout's share in
-judging the answers: 0, the large reader alone) and number of answers re-read. Prints
+judging the answers: 0, the large reader alone), number of answers re-read and stretch size. Prints
 F1, exact match, windows read per question (scout + large), and ms per question, with ratios to the shipped
 reader; writes benchmarks/results/cascade.json.
 """
@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budgets", default="1024,512")
     parser.add_argument("--rereads", default="1,2,3")
     parser.add_argument("--scout-weights", default="0,0.5", help="the scout's share in judging the answers")
+    parser.add_argument(
+        "--reread-tokens", default="0", help="the cascade's stretch sizes to try (0: as many as fit a window)"
+    )
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cascade.json")
     args = parser.parse_args(argv)
@@ -56,9 +59,15 @@ def main(argv: list[str] | None = None) -> None:
     configurations = [("shipped", shipped, budgets[0], None)]
     configurations += [("large", large, budget, None) for budget in budgets]
     configurations += [
-        (f"cascade, scout weight {w}", CascadeReader(shipped, large, int(n), float(w)), budgets[0], int(n))
+        (
+            f"cascade, scout weight {w}" + (f", stretches of {t} tokens" if int(t) else ""),
+            CascadeReader(shipped, large, int(n), float(w), int(t)),
+            budgets[0],
+            int(n),
+        )
         for w in args.scout_weights.split(",")
         for n in args.rereads.split(",")
+        for t in args.reread_tokens.split(",")
     ]
     rows = []
     for name, reader, budget, reread in configurations:
@@ -78,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             "reader": name,
             "budget": budget,
             "reread": reread,
+            "reread_tokens": getattr(reader, "reread_tokens", None),
             "f1": round(100 * f1 / n, 1),
             "em": round(100 * exact / n, 1),
             "large_windows": round(windows / n, 2),  # the windows the answering reader read

@@ -34,15 +34,22 @@ SPECIAL_TOKENS = 4
 class CascadeReader:
     """Reads as an ExtractiveReader does (read, read_many, count_tokens, take_over): the scout reads all of
     it, `reader` re-reads the stretches around the scout's `reread` best answers. `scout_weight`: the share of
-    the scout's log probability in each answer's (0: the large reader's alone)."""
+    the scout's log probability in each answer's (0: the large reader's alone). `reread_tokens`: at most this
+    many passage tokens in a stretch (0: as many as fit the large reader's window)."""
 
     def __init__(
-        self, scout: ExtractiveReader, reader: ExtractiveReader, reread: int = 2, scout_weight: float = 0.0
+        self,
+        scout: ExtractiveReader,
+        reader: ExtractiveReader,
+        reread: int = 2,
+        scout_weight: float = 0.0,
+        reread_tokens: int = 0,
     ) -> None:
         self.scout = scout
         self.reader = reader
         self.reread = reread
         self.scout_weight = scout_weight
+        self.reread_tokens = reread_tokens
 
     def count_tokens(self, text: str) -> int:
         """The scout's tokens: the reading budget is what the scout reads."""
@@ -103,7 +110,8 @@ class CascadeReader:
     def _room(self, question: str) -> int:
         """Passage tokens that fit in one of the large reader's windows beside the question."""
         asked = min(self.reader.count_tokens(question), self.reader.max_question_tokens)
-        return self.reader.max_length - asked - SPECIAL_TOKENS
+        room = self.reader.max_length - asked - SPECIAL_TOKENS
+        return min(room, self.reread_tokens) if self.reread_tokens > 0 else room
 
 
 def jointly(scout: ReaderOutput, large: ReaderOutput, scout_weight: float) -> ReaderOutput:

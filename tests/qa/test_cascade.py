@@ -130,6 +130,18 @@ def test_the_cascade_reads_only_around_the_scouts_answers_and_each_group_apart(t
     assert cascade.count_tokens(STORY) == tiny.count_tokens(STORY)
 
 
+def test_a_cascade_keeps_its_stretches_within_the_tokens_it_is_given(tiny):
+    question = "Who leads HTS?"
+    filling, capped = CascadeReader(tiny, tiny, reread=1), CascadeReader(tiny, tiny, reread=1, reread_tokens=12)
+    assert capped._room(question) == 12 < filling._room(question)
+    [output] = capped.read_many([(question, [STORY])], top_k=5)
+    assert output.spans and output.windows == 1
+    [best] = tiny.read(question, [STORY], top_k=1).spans
+    [stretch] = stretches_to_reread([best], SentenceFinder([STORY]), room=12, count_tokens=tiny.count_tokens)
+    assert stretch.end - stretch.start < len(STORY)
+    assert all(stretch.start <= s.start and s.end <= stretch.end for s in output.spans)
+
+
 def test_a_judging_cascade_weighs_both_readings_and_each_group_apart(tiny):
     passages = [STORY, OTHER, STORY.replace("Thursday", "Friday")]
     judging = CascadeReader(tiny, tiny, reread=1, scout_weight=0.5)

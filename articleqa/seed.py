@@ -32,6 +32,12 @@ def seed_conversation() -> list[SeedQuestion]:
     return _load("conversation")
 
 
+def seed_follow_ups() -> list[SeedQuestion]:
+    """A second conversation, of terse follow-ups (an elided question, a pronoun for what the previous
+    question asked about) and follow-ups the article cannot answer, in order."""
+    return _load("follow_ups")
+
+
 def seed_paraphrases() -> list[SeedQuestion]:
     """Further questions on the seed's facts, worded apart from the acceptance ones (a robustness probe)."""
     return _load("paraphrases")

@@ -88,8 +88,9 @@ class PronounResolver:
     "they/their" the topic. The topic is the named subject of the latest self-contained question (one
     without a pronoun): "When was it formed?" after "Who leads HTS?" asks "When was HTS formed?", and
     "Which country designated it a Foreign Terrorist Organization?" keeps HTS as the topic. When nothing
-    could be resolved ("And in 2015?"), retrieval also gets the previous question and answer. The previous
-    answer's article is preferred either way."""
+    could be resolved ("And in 2015?"), retrieval also gets the previous question and answer, and so does
+    the reader where the follow-up names nothing of its own ("In what year?" after "What did Jolani
+    dismantle to form HTS?"). The previous answer's article is preferred either way."""
 
     def resolve(self, question: str, history: Sequence[Turn]) -> FollowUp:
         turns = [t for t in reversed(history) if t.question]
@@ -115,4 +116,7 @@ class PronounResolver:
         if rewritten != question:  # the pronoun now names what it meant: more words would only blur retrieval
             return FollowUp(rewritten, rewritten, previous.article)
         query = " ".join(part for part in (rewritten, previous.question, previous.answer) if part)
-        return FollowUp(rewritten, query, previous.article)
+        # an elided question ("In what year?") names nothing of its own: the reader reads it with the exchange
+        # it continues, else it answers the year of whatever the article dates best
+        elided = _topic(question) is None
+        return FollowUp(query if elided else rewritten, query, previous.article)

@@ -275,8 +275,9 @@ class ArticleQA:
                 continue
             question, follow_up, asked_range, today = item
             dated = next(reports_of)
-            # a period the question names matters only where there are dated reports to choose from
-            period = self._named_period(follow_up.question, today, dated, snapshot) if dated else None
+            # a period the question names matters only where there are dated reports to choose from; the one
+            # the asker named (an elided follow-up is read with the exchange before it, and its period)
+            period = self._named_period(question, today, dated, snapshot) if dated else None
             readings.append(
                 Reading(
                     question,

@@ -8,12 +8,16 @@ import pytest
 
 from articleqa.qa.evaluation.squad_metric import normalize_answer
 from articleqa.qa.pipeline import Turn
-from articleqa.seed import SEED_ARTICLE, seed_conversation, seed_paraphrases, seed_questions
+from articleqa.seed import SEED_ARTICLE, seed_conversation, seed_follow_ups, seed_paraphrases, seed_questions
 
 QUESTIONS = seed_questions()
 CONVERSATION = seed_conversation()
-# What the product still gets wrong (question text -> why); each is a strict xfail.
-KNOWN_MISSES: dict[str, str] = {}
+FOLLOW_UPS = seed_follow_ups()
+# What the product still gets wrong (question text, "turn: " for a conversation's -> why); each a strict xfail.
+KNOWN_MISSES: dict[str, str] = {
+    "turn: How many arrests has it led to?": "'it' reads as HTS, and 'hundreds' (of detainees) is given at 0.49",
+    "turn: What happened in Hama in 1982?": "a clause-long answer: declined at 0.23, under the 0.28 threshold",
+}
 
 
 def _right(answer: str | None, golds: tuple[str, ...]) -> bool:
@@ -22,8 +26,8 @@ def _right(answer: str | None, golds: tuple[str, ...]) -> bool:
     return answer is not None and normalize_answer(answer) in {normalize_answer(g) for g in golds}
 
 
-def _case(item, prefix=""):
-    reason = KNOWN_MISSES.get(prefix + item.question)
+def _case(item):
+    reason = KNOWN_MISSES.get(item.question)
     marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
     return pytest.param(item, marks=marks, id=item.question)
 
@@ -31,7 +35,8 @@ def _case(item, prefix=""):
 def test_gold_answers_come_from_the_article():
     text = SEED_ARTICLE.read_text(encoding="utf-8")
     assert len(QUESTIONS) >= 15 and any(not q.answers for q in QUESTIONS) and len(CONVERSATION) >= 6
-    for item in QUESTIONS + CONVERSATION + seed_paraphrases():
+    assert len(FOLLOW_UPS) >= 9 and any(not q.answers for q in FOLLOW_UPS)
+    for item in QUESTIONS + CONVERSATION + FOLLOW_UPS + seed_paraphrases():
         for gold in item.answers:
             assert gold in text, gold
 
@@ -45,26 +50,41 @@ def test_seed_question(shipped_app, item):
         assert answer.sentence[answer.start : answer.end] == answer.answer
 
 
-@pytest.fixture(scope="module")
-def conversation_answers(shipped_app):
+def _asked_in_turn(app, conversation):
     """Each turn asked with the product's own earlier answers as the history, as the chat does."""
     history, answers = [], []
-    for item in CONVERSATION:
-        answer = shipped_app.ask(item.question, history)
+    for item in conversation:
+        answer = app.ask(item.question, history)
         answers.append(answer)
         history.append(Turn(answer.question, answer.answer, answer.article))
     return answers
 
 
+@pytest.fixture(scope="module")
+def conversations(shipped_app):
+    return {
+        "conversation": _asked_in_turn(shipped_app, CONVERSATION),
+        "follow-ups": _asked_in_turn(shipped_app, FOLLOW_UPS),
+    }
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("turn", "item"),
-    [(i, _case(q, "turn: ").values[0]) for i, q in enumerate(CONVERSATION)],
-    ids=[f"{i + 1}: {q.question}" for i, q in enumerate(CONVERSATION)],
+    ("conversation", "turn", "item"),
+    [
+        (name, i, q)
+        for name, turns in (("conversation", CONVERSATION), ("follow-ups", FOLLOW_UPS))
+        for i, q in enumerate(turns)
+    ],
+    ids=[
+        f"{name} {i + 1}: {q.question}"
+        for name, turns in (("conversation", CONVERSATION), ("follow-ups", FOLLOW_UPS))
+        for i, q in enumerate(turns)
+    ],
 )
-def test_seed_conversation_turn(conversation_answers, turn, item, request):
+def test_seed_conversation_turn(conversations, conversation, turn, item, request):
     reason = KNOWN_MISSES.get("turn: " + item.question)
     if reason:
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-    answer = conversation_answers[turn]
+    answer = conversations[conversation][turn]
     assert _right(answer.answer, item.answers), (answer.retrieval_query, answer.answer, answer.score)

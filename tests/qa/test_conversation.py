@@ -9,8 +9,13 @@ def test_follow_up_borrows_the_previous_turn():
     history = [Turn("Who leads HTS?", "Jolani", article)]
     # resolved: the rewritten question is also the query
     assert resolve("When was it formed?", history) == FollowUp("When was HTS formed?", "When was HTS formed?", article)
-    short = resolve("And in 2015?", history)  # nothing to resolve: retrieval borrows the previous turn
-    assert short.question == "And in 2015?" and "Who leads HTS?" in short.query and "Jolani" in short.query
+    # nothing to resolve, and nothing named: retrieval and the reader both borrow the previous turn
+    short = resolve("And in 2015?", history)
+    assert short.question == short.query and short.query.startswith("And in 2015?")
+    assert "Who leads HTS?" in short.query and "Jolani" in short.query
+    # nothing to resolve, but a subject of its own: the reader reads it as asked
+    named = resolve("And Aleppo?", history)
+    assert named.question == "And Aleppo?" and "Who leads HTS?" in named.query
     assert resolve("What is the bounty on him?", history).question == "What is the bounty on Jolani?"
     assert resolve("Where was his base?", history).question == "Where was Jolani's base?"
     history.append(Turn("When was it formed?", "2016", article))

@@ -116,6 +116,8 @@ def resolve_backbone(name_or_path: str, models_dir: Path | None = None) -> str:
     return str(assemble(model, models_dir)) if model else name_or_path
 
 
+# an adapter's model card and diagrams: editing them changes nothing a merge makes, so they don't key it
+DOCUMENTATION = (".md", ".png")
 ADAPTER_CONFIG = "adapter_config.json"  # peft's: a folder holding it is a LoRA adapter, not a whole model
 READER_FILES = (
     "tokenizer.json",
@@ -156,7 +158,7 @@ def merged_reader(name_or_path: str | Path, models_dir: Path | None = None) -> s
         return str(name_or_path)
     adapter = Path(name_or_path)
     digest = hashlib.sha256()
-    for name in sorted(p.name for p in adapter.iterdir() if p.is_file()):
+    for name in sorted(p.name for p in adapter.iterdir() if p.is_file() and p.suffix not in DOCUMENTATION):
         digest.update(name.encode() + (adapter / name).read_bytes())
     target = (models_dir or Settings().models_dir) / f"{adapter.name}-merged-{digest.hexdigest()[:16]}"
     if (target / VERIFIED).is_file():

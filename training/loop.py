@@ -23,7 +23,7 @@ from transformers import get_linear_schedule_with_warmup
 from articleqa.config import Settings
 from articleqa.index.embedder import default_embedder_path
 from articleqa.qa.reader import WINDOW_STRIDE, WINDOW_TOKENS
-from articleqa.runtime.backbone import resolve_backbone
+from articleqa.runtime.backbone import merged_reader, resolve_backbone
 from articleqa.runtime.compute import PRECISIONS, use_threads
 from training import DEFAULT_DATA_DIR
 
@@ -107,7 +107,13 @@ def start_run(args: argparse.Namespace) -> str:
     use_threads(args.threads)  # torch now, and the evaluation's reader later (TorchForward)
     torch.manual_seed(args.seed)
     args.started = time.perf_counter()
-    return resolve_backbone(args.backbone, Settings.from_env().models_dir) if args.backbone else default_embedder_path()
+    return starting_model(args.backbone, Settings.from_env().models_dir) if args.backbone else default_embedder_path()
+
+
+def starting_model(backbone: str, models_dir: Path) -> str:
+    """The folder or HF id a run starts from: a packaged backbone's name ("mpnet") as its assembled folder, a
+    reader shipped as an adapter (qa/model-large) as its merged model, anything else as given."""
+    return merged_reader(resolve_backbone(backbone, models_dir), models_dir)
 
 
 # glibc's allocator hands every step's activations back to the kernel and faults them in again: on 2 cores

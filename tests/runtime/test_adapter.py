@@ -51,6 +51,12 @@ def test_merged_once_and_reads_as_the_adapted_model(adapter_dir, tmp_path):
     assert (Path(merged) / VERIFIED).is_file()
     assert merged_reader(directory, tmp_path / "models") == merged  # found the second time, not merged again
     assert merged_reader(str(tmp_path), tmp_path / "models") == str(tmp_path)  # not an adapter: as given
+    (directory / "MODEL.md").write_text("# a card edited after the merge\n")
+    assert merged_reader(directory, tmp_path / "models") == merged  # the card does not make another merge
+    reading = directory / "articleqa_reader.json"
+    settings = json.loads(reading.read_text()) if reading.is_file() else {}
+    reading.write_text(json.dumps({**settings, "min_confidence": 0.5}))
+    assert merged_reader(directory, tmp_path / "models") != merged  # how it reads does
 
     reader = ExtractiveReader.from_pretrained(merged, runtime="torch", precision="fp32")
     batch = {

@@ -91,3 +91,13 @@ def _base_gap(base_dir, tuned_dir) -> float:
         tuned = AutoModelForQuestionAnswering.from_pretrained(tuned_dir).eval()(**batch)
     mask = batch["attention_mask"].bool()
     return float((base.start_logits - tuned.start_logits)[mask].abs().max())
+
+
+def test_a_run_can_start_from_a_reader_shipped_as_an_adapter(tmp_path, tiny_reader_dir, tuned_dir):
+    from training.loop import starting_model
+
+    out = tmp_path / "adapter"
+    extract(str(tiny_reader_dir), str(tuned_dir), rank=64, out=out)
+    start = starting_model(str(out), tmp_path / "models")
+    assert start == merged_reader(out, tmp_path / "models") and not is_adapter(start)
+    assert starting_model(str(tuned_dir), tmp_path / "models") == str(tuned_dir)  # a plain folder: as given

@@ -8,8 +8,9 @@ contexts from ../shared/data/qa (one article per context), asked SQuAD v1.1 `val
 runs in its own process (peak RSS, cold start). `--reader large` (the product's default): articleqa reads
 as it ships (the small reader scouts, the large one re-reads and both judge) and Haystack runs the large
 reader itself (its merged weights), the only way it can read with it; `--reader small`: both run the small
-reader. Haystack runs from `.venv-haystack` (created by `make bench-haystack`). Prints a table with ratios (ours / theirs), writes benchmarks/results.json and
-the table in docs/benchmarks.md between the bench markers.
+reader. Haystack runs from `.venv-haystack` (created by `make bench-haystack`). Prints a table with ratios
+(ours / theirs), writes benchmarks/results.json and the table in docs/benchmarks.md between the bench
+markers.
 """
 
 from __future__ import annotations

@@ -50,6 +50,9 @@ class DocumentSource:
     file: str  # relative to the data directory
     cap: int | None = None  # at most this many questions (seeded sample)
     unanswerable_only: bool = False
+    # each question makes this many groups (each with its own draw of look-alike windows): a set's weight in
+    # a run that sees only part of an epoch
+    repeat: int = 1
 
 
 # Only sets whose licence allows a shipped model (../shared/data/qa/README.md, extra/README.md). The mix
@@ -81,6 +84,14 @@ BROAD_MIX: dict[str, DocumentSource] = {
     "tatqa": DocumentSource("extra/tatqa-textspan-dev.json.gz"),
 }
 
+# The broad mix leaning on what the reader still reads worst: "no answer" (SQuAD 2.0's unanswerable
+# questions, ~10 % of the broad mix, twice: ~18 %) and time-scoped questions over long articles (TimeQA twice).
+WEIGHTED_MIX: dict[str, DocumentSource] = {
+    **BROAD_MIX,
+    "squad2-unanswerable": replace(BROAD_MIX["squad2-unanswerable"], repeat=2),
+    "timeqa": replace(BROAD_MIX["timeqa"], repeat=2),
+}
+
 
 def present_sources(data_dir: Path, mix: dict, counts: dict[str, int]) -> Iterator[tuple[str, DocumentSource, Path]]:
     """(name, source, path) of each entry of a mix whose file is in `data_dir`; a missing one counts 0."""
@@ -106,7 +117,7 @@ def answer_tokens(offsets, first: int, last: int, answer_start: int, answer_end:
     return start, max(end, start)
 
 
-MIXES = {"shared": SHARED_MIX, "broad": BROAD_MIX}
+MIXES = {"shared": SHARED_MIX, "broad": BROAD_MIX, "weighted": WEIGHTED_MIX}
 
 
 # The longest real article in the mixes is TimeQA's 92,584 characters. Two sets file every paragraph under one
@@ -168,9 +179,16 @@ def build_documents(
                 for i, d in enumerate(docs)
             ]
         docs = [d for d in docs if d.questions]
+        if source.repeat > 1:
+            docs = [replace(d, questions=repeated(d.questions, source.repeat)) for d in docs]
         counts[name] = sum(len(d.questions) for d in docs)
         documents.extend(docs)
     return documents, counts
+
+
+def repeated(questions: list[DocumentQuestion], times: int) -> list[DocumentQuestion]:
+    """Each question `times` over, the copies' ids marked (`id#2`, ...) so every group keeps an id of its own."""
+    return [q if k == 1 else replace(q, id=f"{q.id}#{k}") for q in questions for k in range(1, times + 1)]
 
 
 # A name: capitalised words, or a year. Not at the start of the text, where every word is capitalised.

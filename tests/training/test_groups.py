@@ -139,3 +139,34 @@ def test_an_article_longer_than_the_cap_becomes_documents_of_whole_paragraphs_wi
         for q in document.questions:
             assert document.text[q.answer_starts[0] :].startswith(q.answers[0])
             assert document.text[q.anchor :].startswith("Comment")
+
+
+def test_a_repeated_set_weighs_each_of_its_questions_that_many_times_under_ids_of_their_own(tmp_path):
+    import gzip
+    import json
+
+    from training.groups import DocumentSource, build_documents
+
+    def squad_file(name: str, questions: int) -> None:
+        context = "The ferry leaves at noon. The bus leaves at nine."
+        qas = [
+            {
+                "id": f"{name}{n}",
+                "question": "When does the ferry leave?",
+                "answers": [{"text": "noon", "answer_start": 20}],
+            }
+            for n in range(questions)
+        ]
+        with gzip.open(tmp_path / f"{name}.json.gz", "wt") as f:
+            json.dump({"data": [{"title": name, "paragraphs": [{"context": context, "qas": qas}]}]}, f)
+
+    squad_file("plain", 3)
+    squad_file("weighted", 2)
+    mix = {"plain": DocumentSource("plain.json.gz"), "weighted": DocumentSource("weighted.json.gz", repeat=3)}
+    documents, counts = build_documents(tmp_path, seed=1, mix=mix)
+    assert counts == {"plain": 3, "weighted": 6}
+    ids = [q.id for d in documents for q in d.questions]
+    assert len(ids) == len(set(ids)) == 9
+    weighted = [q for d in documents if d.source == "weighted" for q in d.questions]
+    assert sorted(q.id.split("#")[0] for q in weighted) == ["weighted0"] * 3 + ["weighted1"] * 3
+    assert all(q.answers == ["noon"] for q in weighted)

@@ -44,6 +44,7 @@ MPNET = PackagedModel(
 )
 PACKAGED = {MPNET.name: MPNET, "mpnet": MPNET}
 VERIFIED = ".verified"  # written last: a folder without it is an interrupted assembly
+MERGED_FROM = ".merged-from"  # in a merged reader: the adapter folder it was merged from
 
 
 def part_files(model: PackagedModel) -> list[Path]:
@@ -153,7 +154,8 @@ def adapter_base(adapter_dir: Path, models_dir: Path | None = None) -> str:
 def merged_reader(name_or_path: str | Path, models_dir: Path | None = None) -> str:
     """A reader shipped as a LoRA adapter (and its span head) over a packaged backbone, as the folder of the
     merged model: merged once into `models_dir` (`articleqa prepare`; ~1 GB of disk for MPNet), keyed by the
-    adapter's weights, so every runtime and export sees a plain model. Any other reader as given."""
+    adapter's weights, so every runtime and export sees a plain model. A new merge replaces the adapter
+    folder's earlier ones (older weights), as an export replaces its folder's. Any other reader as given."""
     if not is_adapter(name_or_path):
         return str(name_or_path)
     adapter = Path(name_or_path)
@@ -178,8 +180,26 @@ def merged_reader(name_or_path: str | Path, models_dir: Path | None = None) -> s
             source = adapter / name if (adapter / name).is_file() else base_dir / name
             if source.is_file():
                 shutil.copy(source, staging / name)
+        (staging / MERGED_FROM).write_text(str(adapter.resolve()) + "\n")
         (staging / VERIFIED).write_text(digest.hexdigest() + "\n")
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
+    for earlier in earlier_merges(target, adapter):
+        shutil.rmtree(earlier, ignore_errors=True)  # a running reader keeps what it loaded; a start re-merges
     return str(target)
+
+
+def earlier_merges(merge: Path, adapter: Path) -> list[Path]:
+    """The merges beside `merge` of the same adapter folder (its earlier weights), which nothing reads any
+    more: ~1 GB each for MPNet, with their exports. A merge made before merges recorded their adapter counts
+    as the same adapter's where its name says so."""
+    source = str(adapter.resolve())
+    earlier = []
+    for folder in merge.parent.glob(f"{adapter.name}-merged-*"):
+        if folder == merge or not folder.is_dir():
+            continue
+        recorded = folder / MERGED_FROM
+        if not recorded.is_file() or recorded.read_text().strip() == source:
+            earlier.append(folder)
+    return sorted(earlier)

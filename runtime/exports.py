@@ -94,9 +94,14 @@ def export(model_dir: str | Path, kind: str, onnx_dir: Path | None = None) -> Pa
     finally:
         partial.unlink(missing_ok=True)
     source = str(Path(model_dir).resolve())
-    for sidecar in target.parent.glob("*.json"):  # the folder's earlier exports (older weights) go
+    # the folder's earlier exports (older weights) go, and those of folders that are gone (a merged reader's
+    # earlier merges: runtime/backbone.py)
+    for sidecar in target.parent.glob("*.json"):
         try:
-            stale = sidecar != target.with_suffix(".json") and json.loads(sidecar.read_text())["model"] == source
+            exported_from = json.loads(sidecar.read_text())["model"]
+            stale = sidecar != target.with_suffix(".json") and (
+                exported_from == source or not Path(exported_from).exists()
+            )
         except (OSError, ValueError, KeyError, TypeError):
             stale = False
         if stale:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from articleqa.runtime.backbone import VERIFIED, is_adapter, merged_reader
+from articleqa.runtime.backbone import MERGED_FROM, VERIFIED, is_adapter, merged_reader
 
 # slow: processes, servers or the shipped reader (the fast tier, -m "not slow", leaves them out)
 pytestmark = pytest.mark.slow
@@ -56,9 +56,11 @@ def test_merged_once_and_reads_as_the_adapted_model(adapter_dir, tmp_path):
     reading = directory / "articleqa_reader.json"
     settings = json.loads(reading.read_text()) if reading.is_file() else {}
     reading.write_text(json.dumps({**settings, "min_confidence": 0.5}))
-    assert merged_reader(directory, tmp_path / "models") != merged  # how it reads does
+    remerged = merged_reader(directory, tmp_path / "models")
+    assert remerged != merged  # how it reads does
+    assert not Path(merged).exists() and Path(remerged).is_dir()  # the earlier merge is removed, not left to pile up
 
-    reader = ExtractiveReader.from_pretrained(merged, runtime="torch", precision="fp32")
+    reader = ExtractiveReader.from_pretrained(remerged, runtime="torch", precision="fp32")  # the same weights
     batch = {
         "input_ids": np.array([[101, 2040, 5260, 102, 1996, 8431, 2003, 2419, 102]]),
         "attention_mask": np.ones((1, 9), dtype=np.int64),
@@ -76,6 +78,25 @@ def test_merged_once_and_reads_as_the_adapted_model(adapter_dir, tmp_path):
         precision="fp32",
     ).forward(batch)
     assert not np.allclose(base_start, start, atol=1e-3)  # the adapter changed what the model reads
+
+
+def test_a_new_merge_replaces_only_the_same_adapter_folders_earlier_merges(adapter_dir, tmp_path):
+    directory, _ = adapter_dir
+    models = tmp_path / "models"
+    namesake = tmp_path / "elsewhere" / directory.name  # another checkout's adapter of the same name
+    shutil.copytree(directory, namesake)
+    (namesake / "articleqa_reader.json").write_text(json.dumps({"min_confidence": 0.2}))
+    theirs = Path(merged_reader(namesake, models))
+    first = Path(merged_reader(directory, models))
+    assert (first / MERGED_FROM).read_text().strip() == str(directory.resolve())
+    legacy = models / f"{directory.name}-merged-0000000000000000"  # made before merges recorded their adapter
+    shutil.copytree(first, legacy)
+    (legacy / MERGED_FROM).unlink()
+    (directory / "articleqa_reader.json").write_text(json.dumps({"min_confidence": 0.7}))
+    second = Path(merged_reader(directory, models))
+    assert second != first and (second / VERIFIED).is_file()
+    assert not first.exists() and not legacy.exists()
+    assert theirs.is_dir() and (theirs / VERIFIED).is_file()  # the namesake's merge is another folder's: kept
 
 
 def test_the_product_answers_with_an_adapter_reader(adapter_dir, tmp_path, embedder):

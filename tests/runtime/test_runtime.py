@@ -110,6 +110,20 @@ def test_new_weights_never_run_on_an_old_export(tiny_reader_dir, tmp_path):
     assert export_path("some-org/hub-model", tmp_path) is None  # a hub id: torch, never exported
 
 
+def test_an_export_of_a_folder_that_is_gone_goes_with_the_next_export(tiny_reader_dir, tmp_path):
+    import shutil
+
+    onnx_dir = tmp_path / "onnx"
+    gone, kept = tmp_path / "earlier-merge", tmp_path / "reader"
+    shutil.copytree(tiny_reader_dir, gone)
+    shutil.copytree(tiny_reader_dir, kept)
+    orphan = export(gone, "question-answering", onnx_dir)
+    shutil.rmtree(gone)  # as merged_reader removes an adapter's earlier merge
+    current = export(kept, "question-answering", onnx_dir)
+    assert current.is_file() and current.with_suffix(".json").is_file()
+    assert not orphan.exists() and not orphan.with_suffix(".json").exists()
+
+
 def test_an_export_that_fails_leaves_nothing_a_start_would_load(tiny_reader_dir, tmp_path, monkeypatch):
     import torch
 

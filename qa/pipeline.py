@@ -27,6 +27,7 @@ from articleqa.qa.question import InvalidQuestion, clean_question
 from articleqa.qa.reader import ExtractiveReader, ReaderOutput, Span
 from articleqa.qa.retriever import HybridRetriever, Passage
 from articleqa.qa.similarity import SentenceSimilarity
+from articleqa.qa.text import same_answer
 from articleqa.qa.timeline import ReportReading, follow, proper_names, story_words
 from articleqa.runtime.backbone import merged_reader
 from articleqa.runtime.compute import use_threads
@@ -43,6 +44,7 @@ __all__ = [
     "Scope",
     "Turn",
 ]
+AMBIGUOUS = "It isn't clear what the question refers to: did you mean \u201c{first}\u201d or \u201c{second}\u201d?"
 NOTHING_IN_RANGE = "No dated article falls in {range} (articles without a date are left out of a date range)."
 
 
@@ -60,6 +62,8 @@ class Reading:
     reports: tuple[int, ...] = ()
     period: Period | None = None
     date_range: Period | None = None
+    # A follow-up whose "it" could mean two things (FollowUp.other): the question read the other way
+    other: Reading | None = None
 
     @property
     def query(self) -> str:
@@ -230,6 +234,25 @@ class ArticleQA:
                 continue
             follow_ups.append((cleaned, self.follow_ups.resolve(cleaned, history or []), asked_range, today))
         valid = [item for item in follow_ups if not isinstance(item, InvalidQuestion)]
+        read = iter(self._read_resolved(valid, budget, snapshot))
+        # a follow-up whose "it" could mean two things is read both ways (decide compares the answers)
+        ambiguous = [(q, follow_up.other, asked, today) for q, follow_up, asked, today in valid if follow_up.other]
+        other = iter(self._read_resolved(ambiguous, budget, snapshot))
+        readings: list[Reading | InvalidQuestion] = []
+        for item in follow_ups:
+            if isinstance(item, InvalidQuestion):
+                readings.append(item)
+            else:
+                reading = next(read)
+                readings.append(replace(reading, other=next(other)) if item[1].other else reading)
+        return readings
+
+    def _read_resolved(
+        self, valid: list[tuple[str, FollowUp, Period | None, date]], budget: int | None, snapshot: Snapshot
+    ) -> list[Reading]:
+        """Retrieve and read questions already resolved against their conversations, in one batch."""
+        if not valid:
+            return []
         queries = [follow_up.query for _, follow_up, _, _ in valid]
         # an empty index needs no vectors (retrieve returns nothing without embedding)
         vectors = self.embedder.embed_queries(queries) if snapshot.size else [None] * len(queries)
@@ -267,14 +290,10 @@ class ArticleQA:
             for (question, follow_up, _, _), vector in zip(valid, vectors, strict=True)
         ]
         outputs = self._annotate(measured, finders, outputs)
-        found_of, outputs_of, reports_of = iter(passages), iter(outputs), iter(reports)
-        readings: list[Reading | InvalidQuestion] = []
-        for item in follow_ups:
-            if isinstance(item, InvalidQuestion):
-                readings.append(item)
-                continue
-            question, follow_up, asked_range, today = item
-            dated = next(reports_of)
+        readings = []
+        for (question, follow_up, asked_range, today), found, output, dated in zip(
+            valid, passages, outputs, reports, strict=True
+        ):
             # a period the question names matters only where there are dated reports to choose from; the one
             # the asker named (an elided follow-up is read with the exchange before it, and its period)
             period = self._named_period(question, today, dated, snapshot) if dated else None
@@ -282,8 +301,8 @@ class ArticleQA:
                 Reading(
                     question,
                     follow_up,
-                    next(found_of),
-                    next(outputs_of),
+                    found,
+                    output,
                     snapshot.articles,
                     dated,
                     period.within(asked_range) if period else None,
@@ -331,7 +350,24 @@ class ArticleQA:
 
     def decide(self, reading: Reading) -> Answer:
         """Answer from a reading, or say the articles don't hold the answer. Where dated reports of a story
-        answer differently, the newest (or the one of the period the question names) answers: qa/timeline.py."""
+        answer differently, the newest (or the one of the period the question names) answers: qa/timeline.py.
+        A follow-up read two ways (its "it" could mean two things) is answered where both readings agree,
+        and otherwise asked back, the two questions named."""
+        answer = self._decided(reading)
+        if reading.other is None:
+            return answer
+        other = self._decided(reading.other)
+        if answer.answer is None and other.answer is None:
+            return answer
+        if answer.answer is not None and other.answer is not None and same_answer(answer.answer, other.answer):
+            return max(answer, other, key=lambda said: said.score)
+        return Answer(
+            reading.question,
+            message=AMBIGUOUS.format(first=reading.follow_up.question, second=reading.other.follow_up.question),
+            retrieval_query=reading.query,
+        )
+
+    def _decided(self, reading: Reading) -> Answer:
         judgement = self.policy.judge(reading.output)
         timeline = None
         if reading.reports and not judgement.abstain:

@@ -15,7 +15,6 @@ CONVERSATION = seed_conversation()
 FOLLOW_UPS = seed_follow_ups()
 # What the product still gets wrong (question text, "turn: " for a conversation's -> why); each a strict xfail.
 KNOWN_MISSES: dict[str, str] = {
-    "turn: How many arrests has it led to?": "'it' reads as HTS, and 'hundreds' (of detainees) is given",
     "turn: What happened in Hama in 1982?": "a clause-long answer, declined under the threshold",
 }
 

@@ -7,6 +7,7 @@ from gradio_client import Client
 
 from articleqa.ui.server import serve
 from benchmarks.common import free_port
+from benchmarks.load import RestCaller
 from tests.conftest import SEED, SEED_TITLE
 
 # slow: processes, servers or the shipped reader (the fast tier, -m "not slow", leaves them out)
@@ -44,6 +45,18 @@ def test_named_endpoints(served):
     titles = [a["title"] for a in client.predict(api_name="/articles")]
     assert titles == [SEED_TITLE, "Council news"]
     assert client.predict("Council news", api_name="/remove_article")["removed"] == ["Council news"]
+
+
+def test_plain_http_as_the_readme_says(served):
+    """The README's curl recipe: POST the four inputs, then read the result from the event stream."""
+    client, _, _ = served
+    caller = RestCaller(client.src)
+    answer = caller.predict("Who leads HTS?", None, "", "", api_name="/ask")
+    assert answer["answer"] and answer["article"].startswith("Syrian Rebels")
+    follow_up = [{"question": answer["question"], "answer": answer["answer"], "article": answer["article"]}]
+    assert caller.predict("When was it formed?", follow_up, "", "", api_name="/ask")["retrieval_query"] == (
+        "When was HTS formed?"
+    )
 
 
 def test_binary_text_gets_a_message(served):

@@ -27,8 +27,7 @@ class FollowUp:
     query: str  # what retrieval searches for
     article: str | None = None  # title of the article to lean towards (the previous answer's)
     # Where "it" could mean two things ("Who placed it?" after "How big is the bounty on him?": the bounty, or
-    # the conversation's topic), the question read the other way: both are read, and where they answer
-    # differently the product asks which was meant rather than guess.
+    # the conversation's topic), the question read the other way: both are read, the surer answers.
     other: FollowUp | None = None
 
 

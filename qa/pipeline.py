@@ -27,7 +27,6 @@ from articleqa.qa.question import InvalidQuestion, clean_question
 from articleqa.qa.reader import ExtractiveReader, ReaderOutput, Span
 from articleqa.qa.retriever import HybridRetriever, Passage
 from articleqa.qa.similarity import SentenceSimilarity
-from articleqa.qa.text import same_answer
 from articleqa.qa.timeline import ReportReading, follow, proper_names, story_words
 from articleqa.runtime.backbone import merged_reader
 from articleqa.runtime.compute import use_threads
@@ -44,7 +43,6 @@ __all__ = [
     "Scope",
     "Turn",
 ]
-AMBIGUOUS = "It isn't clear what the question refers to: did you mean \u201c{first}\u201d or \u201c{second}\u201d?"
 NOTHING_IN_RANGE = "No dated article falls in {range} (articles without a date are left out of a date range)."
 
 
@@ -351,21 +349,13 @@ class ArticleQA:
     def decide(self, reading: Reading) -> Answer:
         """Answer from a reading, or say the articles don't hold the answer. Where dated reports of a story
         answer differently, the newest (or the one of the period the question names) answers: qa/timeline.py.
-        A follow-up read two ways (its "it" could mean two things) is answered where both readings agree,
-        and otherwise asked back, the two questions named."""
+        A follow-up read two ways (its "it" could mean two things) is answered by the surer reading: the
+        reader is sure where the words fit what the article says ("Who placed the bounty?" against "Who placed
+        HTS?")."""
         answer = self._decided(reading)
         if reading.other is None:
             return answer
-        other = self._decided(reading.other)
-        if answer.answer is None and other.answer is None:
-            return answer
-        if answer.answer is not None and other.answer is not None and same_answer(answer.answer, other.answer):
-            return max(answer, other, key=lambda said: said.score)
-        return Answer(
-            reading.question,
-            message=AMBIGUOUS.format(first=reading.follow_up.question, second=reading.other.follow_up.question),
-            retrieval_query=reading.query,
-        )
+        return max(answer, self._decided(reading.other), key=lambda said: said.score)
 
     def _decided(self, reading: Reading) -> Answer:
         judgement = self.policy.judge(reading.output)

@@ -1,10 +1,11 @@
 """qa/pipeline.py with answer.py: the whole pipeline (real FAISS, BM25, embedder; the tiny reader)."""
 
+from dataclasses import replace
+
 import pytest
 
 from articleqa.qa.pipeline import ArticleQA
 from articleqa.qa.policy import AnswerPolicy
-from articleqa.qa.text import same_answer
 from tests.conftest import SEED
 
 
@@ -72,9 +73,8 @@ def test_the_package_exposes_the_composing_class():
         _ = articleqa.NoSuchThing
 
 
-def test_a_follow_up_read_two_ways_is_answered_only_where_they_agree(answering_app):
+def test_a_follow_up_read_two_ways_is_answered_by_the_surer_reading(answering_app):
     from articleqa.qa.conversation import Turn
-    from articleqa.qa.pipeline import AMBIGUOUS
 
     answering_app.add_text(
         "HTS leader\n\nHTS is led by Jolani. The United States placed a $10 million bounty on him in 2018. "
@@ -84,12 +84,6 @@ def test_a_follow_up_read_two_ways_is_answered_only_where_they_agree(answering_a
     reading = answering_app.read("Who placed it?", history)
     assert reading.follow_up.question == "Who placed HTS?" and reading.other is not None
     assert reading.other.follow_up.question == "Who placed the bounty?"
-    answer = answering_app.decide(reading)
-    # each reading answered on its own, as if asked outright (the tiny reader is random, so either may happen)
-    first = answering_app.ask("Who placed HTS?").answer
-    second = answering_app.ask("Who placed the bounty?").answer
-    if same_answer(first, second):
-        assert answer.answer in (first, second)
-    else:
-        assert answer.answer is None
-        assert answer.message == AMBIGUOUS.format(first="Who placed HTS?", second="Who placed the bounty?")
+    readings = (replace(reading, other=None), reading.other)
+    surer = max((answering_app.decide(each) for each in readings), key=lambda answer: answer.score)
+    assert answering_app.decide(reading) == surer

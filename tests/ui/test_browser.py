@@ -180,18 +180,6 @@ def test_an_abstention_shows_the_closest_passage_the_same_way(page, shots):
     shots(page, "05-abstention-source", full_page=False)
 
 
-def test_a_follow_up_that_could_mean_two_things_is_asked_back(page, shots):
-    ask(page, "Who leads HTS?")
-    assert "$10 million" in ask(page, "How big is the bounty on him?").inner_text()
-    said = " ".join(ask(page, "How many arrests has it led to?").inner_text().split())
-    # "it" is HTS or the bounty: the two readings answer differently, so the chat asks which was meant
-    assert (
-        "did you mean \u201cHow many arrests has HTS led to?\u201d or \u201cHow many arrests has the bounty led to?\u201d"
-        in said
-    )
-    shots(page, "06-asked-back")
-
-
 def test_thumbs_up_and_down_are_stored_with_the_answer(page, shots, shipped_app):
     store = FeedbackStore.in_data_dir(shipped_app.settings.data_dir)
     before = len(store.events())

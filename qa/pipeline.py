@@ -232,10 +232,10 @@ class ArticleQA:
                 continue
             follow_ups.append((cleaned, self.follow_ups.resolve(cleaned, history or []), asked_range, today))
         valid = [item for item in follow_ups if not isinstance(item, InvalidQuestion)]
-        read = iter(self._read_resolved(valid, budget, snapshot))
-        # a follow-up whose "it" could mean two things is read both ways (decide compares the answers)
+        # a follow-up whose "it" could mean two things is read both ways, in the same batch (decide compares)
         ambiguous = [(q, follow_up.other, asked, today) for q, follow_up, asked, today in valid if follow_up.other]
-        other = iter(self._read_resolved(ambiguous, budget, snapshot))
+        both = self._read_resolved(valid + ambiguous, budget, snapshot)
+        read, other = iter(both[: len(valid)]), iter(both[len(valid) :])
         readings: list[Reading | InvalidQuestion] = []
         for item in follow_ups:
             if isinstance(item, InvalidQuestion):

@@ -242,7 +242,7 @@ class ArticleQA:
                 readings.append(item)
             else:
                 reading = next(read)
-                readings.append(replace(reading, other=next(other)) if item[1].other else reading)
+                readings.append(replace(reading, other=next(other)) if reading.follow_up.other else reading)
         return readings
 
     def _read_resolved(

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             "reader": name,
             "budget": budget,
             "reread": reread,
-            "reread_tokens": getattr(reader, "reread_tokens", None),
+            "reread_tokens": reader.reread_tokens if isinstance(reader, CascadeReader) else None,
             "f1": round(100 * f1 / n, 1),
             "em": round(100 * exact / n, 1),
             "large_windows": round(windows / n, 2),  # the windows the answering reader read

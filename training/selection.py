@@ -158,11 +158,12 @@ def evaluation_settings(settings_from: str | Path | None, reader: str | Path) ->
     return {}
 
 
-def as_judged(reader: ExtractiveReader, scout: ExtractiveReader | None) -> ExtractiveReader | CascadeReader:
+def as_judged(
+    reader: ExtractiveReader, scout: ExtractiveReader | None, settings: Settings
+) -> ExtractiveReader | CascadeReader:
     """The reader as an evaluation reads it: alone, or, with a scout, as the product reads a large reader (the
-    scout reads everything, `reader` re-reads around its best answers and both judge, at the product's
-    default `reread` and `scout_weight`), so that a run selects on what would ship."""
+    scout reads everything, `reader` re-reads around its best answers and both judge, at the settings'
+    `reread` and `scout_weight`), so that a run selects on what would ship."""
     if scout is None:
         return reader
-    defaults = Settings()
-    return CascadeReader(scout, reader, defaults.reread, defaults.scout_weight)
+    return CascadeReader(scout, reader, settings.reread, settings.scout_weight)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from articleqa.config import Settings
 from articleqa.qa.reader import ExtractiveReader
 from articleqa.runtime.compute import inference_precision, resolve_precision
 from articleqa.runtime.forward import adapted_model, model_inputs
@@ -208,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         "stride": args.stride,
     }
     log.info("evaluations read with %s", json.dumps(settings))
+    product = Settings.from_env()  # how the product pairs the readers: its reread and scout_weight
     precision = resolve_precision(args.precision)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
 
@@ -318,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     def evaluate() -> dict[str, float]:
-        reader = as_judged(ExtractiveReader.from_model(model, tokenizer, precision, **settings), scout)
+        reader = as_judged(ExtractiveReader.from_model(model, tokenizer, precision, **settings), scout, product)
         return scores_with_seed(reader, evaluate_reader(reader, gold_sample, multi_sample, v2_sample))
 
     resumed = loop.restore(args.out, model, optimizer) if resuming else None

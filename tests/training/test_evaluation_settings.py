@@ -36,10 +36,10 @@ def test_a_step_judged_with_a_scout_is_evaluated_as_the_product_reads_the_pair(t
     from training.selection import as_judged, seed_checks
 
     reader = ExtractiveReader.from_pretrained(tiny_reader_dir, runtime="torch")
-    assert as_judged(reader, None) is reader
-    judged = as_judged(reader, ExtractiveReader.from_pretrained(tiny_reader_dir, runtime="torch"))
-    defaults = Settings()
+    settings = Settings(reread=2, scout_weight=0.25)
+    assert as_judged(reader, None, settings) is reader
+    judged = as_judged(reader, ExtractiveReader.from_pretrained(tiny_reader_dir, runtime="torch"), settings)
     assert isinstance(judged, CascadeReader)
-    assert (judged.reread, judged.scout_weight) == (defaults.reread, defaults.scout_weight)
+    assert (judged.reread, judged.scout_weight) == (2, 0.25)
     right, asked = seed_checks(judged)
     assert asked == seed_checks(reader)[1] and 0 <= right <= asked

@@ -135,6 +135,15 @@ def with_lora(model: torch.nn.Module, rank: int) -> torch.nn.Module:
     return model
 
 
+def batch_groups(groups: int, per_batch: int, seed: int, batch: int) -> list[int]:
+    """The groups of the `batch`-th batch: each epoch is a fresh shuffle of all groups by `seed` + epoch, so
+    the same seed gives the same batches in any run."""
+    epoch, position = divmod(batch, math.ceil(groups / per_batch))
+    order = list(range(groups))
+    random.Random(seed + epoch).shuffle(order)
+    return order[position * per_batch : (position + 1) * per_batch]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     loop.add_run_arguments(
@@ -162,6 +171,13 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="the seed of the groups' order (default --seed): a run that goes on from another's weights "
         "with new groups need not see its first questions first again",
+    )
+    parser.add_argument(
+        "--from-batch",
+        type=int,
+        default=0,
+        help="begin at this batch of the groups' order: with another run's --order-seed and its steps, a run "
+        "that goes on from its weights meets the groups that run did not reach",
     )
     parser.add_argument("--workers", type=int, default=1, help="processes that tokenise the groups")
     parser.add_argument(
@@ -290,11 +306,10 @@ def main(argv: list[str] | None = None) -> None:
     gold_sample, multi_sample, v2_sample = val_samples(args.data_dir, args.eval_questions, args.seed)
     per_epoch = math.ceil(len(groups) / args.groups)
 
+    order_seed = args.seed if args.order_seed is None else args.order_seed
+
     def batch_at(step: int) -> list[dict]:
-        epoch, position = divmod(step, per_epoch)
-        order = list(range(len(groups)))
-        random.Random((args.seed if args.order_seed is None else args.order_seed) + epoch).shuffle(order)
-        return [groups[i] for i in order[position * args.groups : (position + 1) * args.groups]]
+        return [groups[i] for i in batch_groups(len(groups), args.groups, order_seed, args.from_batch + step)]
 
     def train_step(step: int) -> float:
         model.train()

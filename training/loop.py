@@ -153,6 +153,18 @@ def capped_steps(steps: int, args: argparse.Namespace, per_epoch: int) -> int:
     return min(steps, max(1, round(args.epochs * per_epoch))) if args.epochs else steps
 
 
+def resume_conflicts(planned: dict[str, str], given: argparse.Namespace, defining: tuple[str, ...]) -> list[str]:
+    """The options among `defining` (those that decide what each step sees) that a resume gives otherwise than
+    the run's plan recorded them, as "--name planned X, given Y"; options the plan did not record are not
+    compared. A resume that met other groups or another schedule would go on silently as a different run."""
+    conflicts = []
+    for name in defining:
+        if name in planned and planned[name] != str(getattr(given, name)):
+            option = "--" + name.replace("_", "-")
+            conflicts.append(f"{option} planned {planned[name]}, given {getattr(given, name)}")
+    return conflicts
+
+
 def save_atomically(obj, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)

@@ -135,16 +135,53 @@ def with_lora(model: torch.nn.Module, rank: int) -> torch.nn.Module:
     return model
 
 
+# what a resumed run must be given as the run was planned: the data, the groups' order, the schedule, the
+# evaluation's questions; a resume may change only how it runs (threads, device, checkpoints, deadline)
+RUN_DEFINING = (
+    "data_dir",
+    "backbone",
+    "max_length",
+    "stride",
+    "lr",
+    "warmup",
+    "weight_decay",
+    "steps",
+    "epochs",
+    "seed",
+    "eval_questions",
+    "windows",
+    "groups",
+    "groups_file",
+    "lora_rank",
+    "mix",
+    "order_seed",
+    "from_batch",
+    "swapped",
+    "confusers",
+    "judged_with",
+    "settings_from",
+)
+
+
+def batches_per_epoch(groups: int, per_batch: int) -> int:
+    return math.ceil(groups / per_batch)
+
+
 def batch_groups(groups: int, per_batch: int, seed: int, batch: int) -> list[int]:
     """The groups of the `batch`-th batch: each epoch is a fresh shuffle of all groups by `seed` + epoch, so
     the same seed gives the same batches in any run."""
-    epoch, position = divmod(batch, math.ceil(groups / per_batch))
+    epoch, position = divmod(batch, batches_per_epoch(groups, per_batch))
     order = list(range(groups))
     random.Random(seed + epoch).shuffle(order)
     return order[position * per_batch : (position + 1) * per_batch]
 
 
-def main(argv: list[str] | None = None) -> None:
+def recorded(args: argparse.Namespace) -> dict[str, str]:
+    """The options as the run's plan records them (and a resume is checked against)."""
+    return {name: str(value) for name, value in vars(args).items()}
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     loop.add_run_arguments(
         parser,
@@ -215,6 +252,11 @@ def main(argv: list[str] | None = None) -> None:
         help="evaluate each step as the product reads a large reader: this smaller reader (e.g. qa/model) scouts "
         "and both judge (qa/cascade.py)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     backbone = loop.start_run(args)
     # read as the product will: with the reading settings it will ship with, in the training windows (what
@@ -235,6 +277,9 @@ def main(argv: list[str] | None = None) -> None:
     resuming = args.resume and state_file.exists()
     if resuming:
         plan = json.loads(plan_file.read_text())
+        conflicts = loop.resume_conflicts(plan.get("args", {}), args, RUN_DEFINING)
+        if conflicts:
+            parser.error("a resume goes on as planned; repeat the run's options: " + "; ".join(conflicts))
         groups = load_groups(groups_file)
     elif args.reuse_groups and groups_file.exists():
         groups = load_groups(groups_file)
@@ -242,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
             **(json.loads(plan_file.read_text()) if plan_file.exists() else {}),
             "groups": len(groups),
             "backbone": backbone,
-            "args": {k: str(v) for k, v in vars(args).items()},
+            "args": recorded(args),
         }
         log.info("reusing %d groups from %s", len(groups), groups_file)
         if args.swapped and not any(g["id"].startswith("swap-") for g in groups):
@@ -280,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
             confusers=confusers,
         )
         plan = {
-            "args": {k: str(v) for k, v in vars(args).items()},
+            "args": recorded(args),
             "mix": counts,
             "groups": len(groups),
             "backbone": backbone,
@@ -304,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     model, optimizer = fresh_start()
     inputs_taken = model_inputs(model)
     gold_sample, multi_sample, v2_sample = val_samples(args.data_dir, args.eval_questions, args.seed)
-    per_epoch = math.ceil(len(groups) / args.groups)
+    per_epoch = batches_per_epoch(len(groups), args.groups)
 
     order_seed = args.seed if args.order_seed is None else args.order_seed
 

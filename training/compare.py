@@ -199,8 +199,8 @@ def comparison(a: dict, b: dict) -> list[dict]:
             rows.append({"figure": label, **vars(paired(a[name], b[name]))})
     if "squad2" in a and "squad2" in b:
         auc_a, auc_b, difference, se = margin_auc(a["squad2"], b["squad2"])
-        rows.append({"figure": "SQuAD 2.0: AUC of the margin", "a": auc_a, "b": auc_b, "difference": difference})
-        rows[-1]["standard_error"] = se
+        figure = "SQuAD 2.0: AUC of the margin"
+        rows.append({"figure": figure, "a": auc_a, "b": auc_b, "difference": difference, "standard_error": se})
         rows.append(
             {
                 "figure": "SQuAD 2.0: F1, threshold fitted on the other half",

@@ -24,6 +24,8 @@ import json
 import math
 import random
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +84,8 @@ def article_readings(app: ArticleQA, path: Path, questions: list[SquadQuestion])
 
 
 def read_all(reader: str, scout: str, data_dir: Path, timeqa: int, limit: int = 0) -> dict:
-    """Every set's readings with `reader` and `scout` (Settings.scout), each set in a fresh app."""
+    """Every set's readings with `reader` and `scout` (Settings.scout); the articles in an index of their own.
+    Prints each set's F1 as it is done."""
 
     def fresh_app() -> ArticleQA:
         directory = Path(tempfile.mkdtemp(prefix="articleqa-compare-"))
@@ -94,16 +97,22 @@ def read_all(reader: str, scout: str, data_dir: Path, timeqa: int, limit: int = 
         return loaded[:cap] if cap else loaded
 
     app = fresh_app()
-    readings = {
-        "reader": reader,
-        "scout": app.settings.scout_reader,
-        "gold": paragraph_readings(app, app.policy.always_answering(), questions("gold", limit)),
-        "squad2": paragraph_readings(app, app.policy, questions("squad2", limit)),
-        "articles": article_readings(fresh_app(), data_dir / SETS["articles"], questions("articles", limit)),
+    always = app.policy.always_answering()
+    sets: dict[str, Callable[[], dict[str, dict]]] = {
+        "gold": lambda: paragraph_readings(app, always, questions("gold", limit)),
+        "squad2": lambda: paragraph_readings(app, app.policy, questions("squad2", limit)),
+        "articles": lambda: article_readings(fresh_app(), data_dir / SETS["articles"], questions("articles", limit)),
     }
     if timeqa:
-        readings["timeqa"] = paragraph_readings(
-            app, app.policy.always_answering(), questions("timeqa", min(timeqa, limit) if limit else timeqa)
+        cap = min(timeqa, limit) if limit else timeqa
+        sets["timeqa"] = lambda: paragraph_readings(app, always, questions("timeqa", cap))
+    readings: dict = {"reader": reader, "scout": app.settings.scout_reader}
+    for name, read in sets.items():
+        started = time.perf_counter()
+        readings[name] = read()
+        f1 = 100 * np.mean([r["shown"] for r in readings[name].values()])
+        print(
+            f"{name}: {len(readings[name])} questions, F1 {f1:.2f} ({time.perf_counter() - started:.0f} s)", flush=True
         )
     return readings
 

@@ -9,6 +9,7 @@ that a window without the answer learns to score low in absolute terms, not only
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import re
@@ -479,6 +480,12 @@ def load_groups(path: Path) -> list[dict]:
     import torch
 
     return torch.load(path, weights_only=False)  # our own file: numpy arrays (compact), or lists before
+
+
+def groups_fingerprint(groups: list[dict]) -> str:
+    """The groups' question ids in their order, hashed: two files that give the same fingerprint give a run
+    the same batches for the same order seed (a groups file rebuilt on another machine can be checked)."""
+    return hashlib.sha256("\n".join(group["id"] for group in groups).encode()).hexdigest()[:16]
 
 
 class _Windows:

@@ -36,6 +36,7 @@ from training.groups import (
     build_documents,
     compact,
     entity_swapped_questions,
+    groups_fingerprint,
     load_groups,
     question_groups,
     save_question_groups,
@@ -334,6 +335,11 @@ def main(argv: list[str] | None = None) -> None:
             "mix %s: %d groups of %d windows (%.0f s)", counts, len(groups), args.windows, time.perf_counter() - started
         )
 
+    fingerprint = groups_fingerprint(groups)
+    if resuming and plan.get("groups_fingerprint", fingerprint) != fingerprint:
+        parser.error(f"{groups_file} holds other groups, or in another order, than the run was planned on")
+    plan["groups_fingerprint"] = fingerprint
+    log.info("%d groups, fingerprint %s", len(groups), fingerprint)
     groups = [fewer_windows(g, args.windows) for g in groups]
 
     def fresh_start() -> tuple[torch.nn.Module, torch.optim.Optimizer]:

@@ -29,3 +29,13 @@ def test_a_run_from_another_runs_last_batch_meets_only_groups_it_did_not():
     assert len(earlier) == reached * per_batch and not earlier & later
     assert earlier | later == set(range(groups))
     assert batch_groups(groups, per_batch, seed, 3) != batch_groups(groups, per_batch, seed + 1, 3)
+
+
+def test_the_groups_fingerprint_is_of_their_ids_in_order():
+    from training.groups import groups_fingerprint
+
+    groups = [{"id": "q1", "windows": [1]}, {"id": "q2", "windows": [2]}, {"id": "q3", "windows": [3]}]
+    same_ids = [{"id": g["id"], "windows": []} for g in groups]  # windows cut (fewer_windows): the same batches
+    assert groups_fingerprint(same_ids) == groups_fingerprint(groups)
+    assert groups_fingerprint(groups[::-1]) != groups_fingerprint(groups)  # another order: other batches
+    assert groups_fingerprint(groups[:2]) != groups_fingerprint(groups)

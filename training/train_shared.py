@@ -136,11 +136,11 @@ def with_lora(model: torch.nn.Module, rank: int) -> torch.nn.Module:
     return model
 
 
-# what a resumed run must be given as the run was planned: the data, the groups' order, the schedule, the
-# evaluation's questions; a resume may change only how it runs (threads, device, checkpoints, deadline)
+# what a resumed run must be given as the run was planned: the windows, the groups' order, the schedule, the
+# evaluation's questions; a resume may change how it runs (threads, device, checkpoints, deadline) and where
+# things are (data, backbone, groups file: a run may move to another machine; the groups' fingerprint checks
+# that the groups file holds the same groups in the same order)
 RUN_DEFINING = (
-    "data_dir",
-    "backbone",
     "max_length",
     "stride",
     "lr",
@@ -152,15 +152,12 @@ RUN_DEFINING = (
     "eval_questions",
     "windows",
     "groups",
-    "groups_file",
     "lora_rank",
     "mix",
     "order_seed",
     "from_batch",
     "swapped",
-    "confusers",
     "judged_with",
-    "settings_from",
 )
 
 

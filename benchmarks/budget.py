@@ -32,7 +32,6 @@ def interpolated(reader, span, passages, mu: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from articleqa.index.documents import Article
     from articleqa.qa.evaluation.run import articles_of
     from articleqa.qa.evaluation.squad_data import load_squad
     from articleqa.qa.evaluation.squad_metric import score_one
@@ -50,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     app = scratch_app(args.reader)
-    app.library.add_articles([Article(title, body) for title, body in articles_of(args.file)])
+    app.library.add_articles(articles_of(args.file))
     questions = [q for q in load_squad(args.file) if q.answerable][: args.limit]
     mus = [float(m) for m in args.interpolate.split(",") if m]
     rows = []

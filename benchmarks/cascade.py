@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str] | None = None) -> None:
     from articleqa.config import SHIPPED_READER, Settings
-    from articleqa.index.documents import Article
     from articleqa.index.embedder import Embedder
     from articleqa.qa.cascade import CascadeReader
     from articleqa.qa.evaluation.run import articles_of
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = replace(Settings.from_env(), data_dir=Path(tempfile.mkdtemp()))
     embedder = Embedder(settings.embedder, precision=settings.precision, runtime=settings.runtime)
-    articles = [Article(title, body) for title, body in articles_of(args.file)]
+    articles = articles_of(args.file)
     questions = [q for q in load_squad(args.file) if q.answerable][: args.limit]
     shipped, large = load_reader(settings, str(SHIPPED_READER)), load_reader(settings, args.reader)
     budgets = [int(b) for b in args.budgets.split(",")]

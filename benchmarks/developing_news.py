@@ -130,7 +130,6 @@ def dateless(limit: int | None, names: list[str], articles: int | None = None) -
     """Answers on undated corpora with the developing-news step and without it: how many differ. `articles`:
     index only the first so many articles of a file, and ask only about them."""
     from articleqa.config import SEEDS_DIR
-    from articleqa.index.documents import Article
     from articleqa.qa.evaluation.run import articles_of
     from articleqa.qa.evaluation.squad_data import load_squad, read_squad_json
     from articleqa.seed import seed_questions
@@ -149,7 +148,7 @@ def dateless(limit: int | None, names: list[str], articles: int | None = None) -
                 print(f"{name}: {path} is not here; skipped")
                 continue
             kept = articles_of(path)[:articles]
-            app.indexer.add_articles([Article(title, body) for title, body in kept])
+            app.indexer.add_articles(kept)
             # the questions about the articles indexed (load_squad keeps the file's order)
             asked = sum(len(p["qas"]) for a in read_squad_json(path)["data"][: len(kept)] for p in a["paragraphs"])
             questions = [q.question for q in load_squad(path)][:asked]

@@ -178,7 +178,7 @@ def _load(directory: str) -> dict:
 
 def _parity(directory: str) -> dict:
     """Retrieval on the SQuAD val articles and the seed with the real embedder."""
-    from articleqa.index.documents import Article, load_article
+    from articleqa.index.documents import load_article
     from articleqa.index.embedder import Embedder
     from articleqa.index.indexer import Indexer
     from articleqa.index.store import SentenceStore
@@ -189,9 +189,7 @@ def _parity(directory: str) -> dict:
     embedder = Embedder()
     store = SentenceStore(directory, embedder.dimension, embedder.model_id).open()
     seed = ROOT / "seeds" / "syrian-rebels-capture-hama.txt"
-    Indexer(store, embedder).add_articles(
-        [load_article(seed, 5_000_000), *(Article(t, b) for t, b in articles_of(VAL))]
-    )
+    Indexer(store, embedder).add_articles([load_article(seed, 5_000_000), *articles_of(VAL)])
     questions = [(q.question, q.title.replace("_", " "), q.answers) for q in load_squad(VAL)]
     seed_questions = json.loads((ROOT / "seeds" / "syrian-rebels-capture-hama.questions.json").read_text())
     for item in seed_questions.get("questions", []):

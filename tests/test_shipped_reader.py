@@ -83,7 +83,6 @@ def test_cli_ask_json_uses_the_shipped_reader(tmp_path):
 @pytest.mark.skipif(not (SHARED / "squad-v1.1-dev.val.json.gz").exists(), reason="needs ../shared/data/qa")
 def test_conversation_over_squad_articles(shipped_app, tmp_path):
     """Consecutive questions about one paragraph: with the conversation, follow-ups stay on the article."""
-    from articleqa.index.documents import Article
     from articleqa.qa.evaluation.run import articles_of
 
     path = SHARED / "squad-v1.1-dev.val.json.gz"
@@ -95,7 +94,7 @@ def test_conversation_over_squad_articles(shipped_app, tmp_path):
         reader=shipped_app.reader,
         policy=AnswerPolicy(alternatives=settings.alternatives),  # uncalibrated, as this test was written
     )
-    app.indexer.add_articles([Article(t, b) for t, b in articles_of(path)])
+    app.indexer.add_articles(articles_of(path))
     questions = load_squad(path)
     pairs = [
         (a, b)

@@ -109,7 +109,7 @@ def collect(
 ) -> list[Observation]:
     settings = replace(Settings.from_env(), data_dir=Path(tempfile.mkdtemp()))
     v1 = data_dir / "squad-v1.1-dev.val.json.gz"
-    articles = [Article(title, body) for title, body in articles_of(v1)]
+    articles = articles_of(v1)
     answerable = load_squad(v1)
     unanswerable = [q for q in load_squad(data_dir / "squad-v2.0-dev.val.json.gz") if not q.answerable]
 

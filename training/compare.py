@@ -34,8 +34,7 @@ from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from articleqa.config import Settings
-from articleqa.index.documents import Article
-from articleqa.qa.evaluation.run import articles_of
+from articleqa.qa.evaluation.run import articles_of, judged_in_context
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad
 from articleqa.qa.evaluation.squad_metric import score_one
 from articleqa.qa.pipeline import ArticleQA
@@ -55,8 +54,7 @@ def paragraph_readings(app: ArticleQA, policy: AnswerPolicy, questions: list[Squ
     declining, its margin and calibrated confidence, and whether `policy` declines it."""
     readings = {}
     for q in tqdm(questions, desc="paragraphs", leave=False, disable=None):
-        output = app.similarity.annotate_one(q.question, [q.context], app.reader.read(q.question, [q.context], top_k=4))
-        judged = policy.judge(output)
+        judged = judged_in_context(app.reader, policy, q, app.similarity)  # its confidence kept: with similarity
         answer = judged.best.text if judged.best is not None else ""
         readings[q.id] = {
             "answer": answer,
@@ -71,9 +69,9 @@ def paragraph_readings(app: ArticleQA, policy: AnswerPolicy, questions: list[Squ
 
 
 def article_readings(app: ArticleQA, path: Path, questions: list[SquadQuestion]) -> dict[str, dict]:
-    """Every article of the file indexed into `app` (a fresh one), then each question asked over all of
-    them; the reader's best answer, always answering."""
-    app.indexer.add_articles([Article(title, body) for title, body in articles_of(path)])
+    """Every article of the file indexed into `app` (whose index holds nothing else), then each question asked
+    over all of them; the reader's best answer, always answering."""
+    app.indexer.add_articles(articles_of(path))
     readings = {}
     for q in tqdm(questions, desc="articles", leave=False, disable=None):
         reading = app.read(q.question)
@@ -84,24 +82,22 @@ def article_readings(app: ArticleQA, path: Path, questions: list[SquadQuestion])
 
 
 def read_all(reader: str, scout: str, data_dir: Path, timeqa: int, limit: int = 0) -> dict:
-    """Every set's readings with `reader` and `scout` (Settings.scout); the articles in an index of their own.
-    Prints each set's F1 as it is done."""
-
-    def fresh_app() -> ArticleQA:
-        directory = Path(tempfile.mkdtemp(prefix="articleqa-compare-"))
-        settings = Settings.from_env(data_dir=directory, reader=reader, scout=scout)
-        return ArticleQA.from_settings(settings, in_memory=True)
+    """Every set's readings with `reader` and `scout` (Settings.scout), in one app whose index holds the `val`
+    articles (reading a question against its own context does not touch the index). Prints each set's F1 as
+    it is done."""
+    directory = Path(tempfile.mkdtemp(prefix="articleqa-compare-"))
+    settings = Settings.from_env(data_dir=directory, reader=reader, scout=scout)
+    app = ArticleQA.from_settings(settings, in_memory=True)
 
     def questions(name: str, cap: int = 0) -> list[SquadQuestion]:
         loaded = load_squad(data_dir / SETS[name])
         return loaded[:cap] if cap else loaded
 
-    app = fresh_app()
     always = app.policy.always_answering()
     sets: dict[str, Callable[[], dict[str, dict]]] = {
         "gold": lambda: paragraph_readings(app, always, questions("gold", limit)),
         "squad2": lambda: paragraph_readings(app, app.policy, questions("squad2", limit)),
-        "articles": lambda: article_readings(fresh_app(), data_dir / SETS["articles"], questions("articles", limit)),
+        "articles": lambda: article_readings(app, data_dir / SETS["articles"], questions("articles", limit)),
     }
     if timeqa:
         cap = min(timeqa, limit) if limit else timeqa

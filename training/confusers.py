@@ -21,7 +21,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from articleqa.config import Settings
-from articleqa.index.documents import Article
 from articleqa.qa.evaluation.run import articles_of
 from articleqa.qa.evaluation.squad_data import load_squad
 from articleqa.qa.evaluation.squad_metric import score_one
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.sources.split(","):
         path = args.data_dir / SHARED_MIX[name].file
         app = ArticleQA.from_settings(settings, in_memory=True)
-        app.indexer.add_articles([Article(title, body) for title, body in articles_of(path)])
+        app.indexer.add_articles(articles_of(path))
         found.update(confusers_of(app, path))
         args.out.write_text(json.dumps(found))  # after each source: a long run keeps what it has
     print(f"{len(found)} questions with wrong answers among the best five -> {args.out}")

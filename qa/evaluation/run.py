@@ -10,10 +10,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from articleqa.index.documents import Article
 from articleqa.qa.evaluation.reliability import draw_reliability, expected_calibration_error
 from articleqa.qa.evaluation.squad_data import SquadQuestion, load_squad, read_squad_json
 from articleqa.qa.evaluation.squad_metric import score_one, squad_scores
-from articleqa.qa.policy import AnswerPolicy
+from articleqa.qa.policy import AnswerPolicy, Judgement
 from articleqa.qa.reader import ExtractiveReader
 from articleqa.qa.similarity import SentenceSimilarity
 from articleqa.qa.text import holds_answer
@@ -38,6 +39,17 @@ def _timed_predictions(
     return predictions, (time.perf_counter() - started) / max(1, len(questions))
 
 
+def judged_in_context(
+    reader: ExtractiveReader, policy: AnswerPolicy, q: SquadQuestion, similarity: SentenceSimilarity | None
+) -> Judgement:
+    """The question read against its own context and judged by `policy`; the spans get their `similarity`
+    where it is given (the policy's confidence needs it, a decision always to answer does not)."""
+    output = reader.read(q.question, [q.context], top_k=4)
+    if similarity is not None:
+        output = similarity.annotate_one(q.question, [q.context], output)
+    return policy.judge(output)
+
+
 def evaluate_gold_paragraphs(
     reader: ExtractiveReader,
     policy: AnswerPolicy,
@@ -52,22 +64,19 @@ def evaluate_gold_paragraphs(
         policy = policy.always_answering()
 
     def predict(q: SquadQuestion) -> str:
-        output = reader.read(q.question, [q.context], top_k=4)
-        if similarity is not None and policy.abstains:
-            output = similarity.annotate_one(q.question, [q.context], output)
-        judgement = policy.judge(output)
+        judgement = judged_in_context(reader, policy, q, similarity if policy.abstains else None)
         return "" if judgement.abstain or judgement.best is None else judgement.best.text
 
     predictions, per_question = _timed_predictions(questions, predict, progress)
     return EvalResult(squad_scores(predictions, {q.id: q.answers for q in questions}), predictions, per_question)
 
 
-def articles_of(path: str | Path) -> list[tuple[str, str]]:
-    """(title, body) of each article of a SQuAD file: all its paragraphs, whole."""
+def articles_of(path: str | Path) -> list[Article]:
+    """Each article of a SQuAD file, titled, its paragraphs whole as its body."""
     result = []
     for article in read_squad_json(path)["data"]:
         title = article.get("title", "").replace("_", " ") or "Untitled"
-        result.append((title, "\n\n".join(p["context"] for p in article["paragraphs"])))
+        result.append(Article(title, "\n\n".join(p["context"] for p in article["paragraphs"])))
     return result
 
 
@@ -75,10 +84,8 @@ def evaluate_articles(
     app, path: str | Path, limit: int | None = None, progress: bool = False, reliability_png: str | Path | None = None
 ) -> EvalResult:
     """Index every article of the file into `app` (a fresh ArticleQA), then ask every question."""
-    from articleqa.index.documents import Article
-
     started = time.perf_counter()
-    app.indexer.add_articles([Article(title, body) for title, body in articles_of(path)], progress=progress)
+    app.indexer.add_articles(articles_of(path), progress=progress)
     build_seconds = time.perf_counter() - started
     questions = load_squad(path)[:limit] if limit else load_squad(path)
     recall_hits, windows = 0, 0

@@ -203,6 +203,10 @@ def comparison(a: dict, b: dict) -> list[dict]:
         if name in a and name in b:
             rows.append({"figure": label, **vars(paired(a[name], b[name]))})
     if "squad2" in a and "squad2" in b:
+        if len({row["f1_declined"] == 0.0 for row in a["squad2"].values()}) < 2:
+            # a --limit sample may hold only answerable questions: no AUC, no threshold to fit
+            rows.append({"figure": "SQuAD 2.0: AUC and fitted F1 need both kinds of question; this sample has one"})
+            return rows
         auc_a, auc_b, difference, se = margin_auc(a["squad2"], b["squad2"])
         figure = "SQuAD 2.0: AUC of the margin"
         rows.append({"figure": figure, "a": auc_a, "b": auc_b, "difference": difference, "standard_error": se})
@@ -244,6 +248,9 @@ def main(argv: list[str] | None = None) -> None:
     a, b = (json.loads(path.read_text()) for path in (args.a, args.b))
     print(f"A {a['reader']} (scout {a['scout'] or 'none'})  B {b['reader']} (scout {b['scout'] or 'none'})")
     for row in comparison(a, b):
+        if "a" not in row:
+            print(row["figure"])
+            continue
         line = f"{row['figure']:<58} A {row['a']:8.4g}  B {row['b']:8.4g}"
         if "difference" in row:
             line += f"  B-A {row['difference']:+.4g} ± {row['standard_error']:.2g}"

@@ -49,6 +49,19 @@ def test_a_margin_that_separates_answerable_from_unanswerable_scores_auc_one_and
     assert difference == pytest.approx(auc_separating - auc_blind) and 0 < se < difference
 
 
+def test_a_sample_with_only_answerable_questions_says_why_it_has_no_auc_instead_of_nan():
+    from training.compare import comparison
+
+    answered = {f"a{i}": _reading(1.0, float(i)) for i in range(1, 6)}
+    readings = {"squad2": answered, "gold": answered}
+    rows = comparison(readings, readings)
+    figures = [row["figure"] for row in rows]
+    assert not any("AUC of the margin" == figure.split(": ", 1)[-1] for figure in figures)
+    note = [row for row in rows if "a" not in row]
+    assert len(note) == 1 and "both kinds" in note[0]["figure"]
+    assert all(not math.isnan(row["a"]) for row in rows if "a" in row)
+
+
 def test_readings_keep_what_the_product_shows_for_each_question(tmp_path, tiny_app):
     from articleqa.qa.evaluation.squad_data import load_squad
     from training.compare import article_readings, paragraph_readings

@@ -196,6 +196,11 @@ def repeated(questions: list[DocumentQuestion], times: int) -> list[DocumentQues
 _NAME = re.compile(r"(?<!^)\b(?:[A-Z][\w'-]*(?:\s+(?:of|the|de|du|von|van|al)?\s*[A-Z][\w'-]*)*|1\d{3}|20\d{2})\b")
 
 
+def question_id(group_id: str) -> str:
+    """The question a group asks: a repeated question's copies (`id#2`) ask the question itself."""
+    return group_id.split("#", 1)[0]
+
+
 def _names(text: str) -> list[re.Match]:
     return [m for m in _NAME.finditer(text) if m.start() > 0]
 
@@ -358,7 +363,8 @@ def question_groups(
             words = _words(q.question)
             others = [w for w in range(n) if w != first and not any(k in normalised[w] for k in answer_keys)]
             others.sort(key=lambda w: (-len(words & set(normalised[w].split())), rng.random()))
-            if confusers and q.id in confusers:
+            mined_for = confusers.get(question_id(q.id)) if confusers else None
+            if mined_for:
                 # the window where each wrong answer sits most centrally, in the reader's order
                 held = [
                     min(
@@ -366,7 +372,7 @@ def question_groups(
                         key=lambda w: abs((spans[w][0] + spans[w][1]) / 2 - at),
                         default=None,
                     )
-                    for at in confuser_positions(document.text, confusers[q.id])
+                    for at in confuser_positions(document.text, mined_for)
                 ]
                 mined = list(dict.fromkeys(w for w in held if w is not None))
                 others = mined + [w for w in others if w not in mined]

@@ -1,5 +1,7 @@
 """Training groups: the unanswerable questions made by swapping a name (training/groups.py)."""
 
+from dataclasses import replace
+
 import pytest
 
 from training.groups import Document, DocumentQuestion, entity_swapped_questions
@@ -73,6 +75,10 @@ def test_the_windows_holding_a_readers_wrong_answers_come_first_among_the_look_a
         return tokenizer.decode(group["windows"][1]["input_ids"])
 
     assert "aleppo" in look_alike(confusers)
+    # a repeated question's copy (`q#2`, a weighted mix) meets the wrong answers mined for the question
+    documents[0] = Document("news", "Syria", text, [replace(question, id="q#2")])
+    assert "aleppo" in look_alike(confusers)
+    documents[0] = Document("news", "Syria", text, [question])
     lost = {"q": [{**confusers["q"][0], "context": "not in the text"}]}
     assert look_alike(lost) == look_alike(None)  # a wrong answer not found: word overlap decides, as before
 
@@ -170,3 +176,17 @@ def test_a_repeated_set_weighs_each_of_its_questions_that_many_times_under_ids_o
     weighted = [q for d in documents if d.source == "weighted" for q in d.questions]
     assert sorted(q.id.split("#")[0] for q in weighted) == ["weighted0"] * 3 + ["weighted1"] * 3
     assert all(q.answers == ["noon"] for q in weighted)
+
+
+def test_mining_for_a_run_asks_the_questions_its_batches_hold_and_no_others():
+    pytest.importorskip("sklearn")  # confusers runs the product's evaluation (the `train` extra)
+    from training.confusers import questions_met
+    from training.train_shared import batch_groups
+
+    groups = [{"id": f"q{i}"} for i in range(10)] + [{"id": f"q{i}#2"} for i in range(10)]
+    met = questions_met(groups, per_batch=4, seed=23, from_batch=2, batches=2)
+    held = [groups[i]["id"] for b in (2, 3) for i in batch_groups(20, 4, 23, b)]
+    assert met == {h.split("#")[0] for h in held}
+    assert len(held) == 8 and len(met) <= 8
+    before = {groups[i]["id"].split("#")[0] for b in (0, 1) for i in batch_groups(20, 4, 23, b)}
+    assert met != before  # another stretch of the order meets other questions

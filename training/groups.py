@@ -488,6 +488,25 @@ def load_groups(path: Path) -> list[dict]:
     return torch.load(path, weights_only=False)  # our own file: numpy arrays (compact), or lists before
 
 
+def in_order_of(groups: list[dict], earlier: list[dict]) -> tuple[list[dict], list[str]]:
+    """`groups` in the order of `earlier`'s ids, so that an order seed and `--from-batch` meet the same
+    questions as in the run that trained on `earlier` (a rebuild with more windows can drop a few groups for
+    want of a window to draw, which reshuffles every batch). Groups `earlier` lacks are left out; where this
+    build lacks one, `earlier`'s is kept with its last window repeated to make up the count. Returns the
+    groups and the ids so made up."""
+    windows = len(groups[0]["windows"])
+    by_id = {group["id"]: group for group in groups}
+    aligned, made_up = [], []
+    for group in earlier:
+        if group["id"] in by_id:
+            aligned.append(by_id[group["id"]])
+            continue
+        kept = group["windows"][:windows]
+        aligned.append({**group, "windows": kept + [kept[-1]] * (windows - len(kept))})
+        made_up.append(group["id"])
+    return aligned, made_up
+
+
 def groups_fingerprint(groups: list[dict]) -> str:
     """The groups' question ids in their order, hashed: two files that give the same fingerprint give a run
     the same batches for the same order seed (a groups file rebuilt on another machine can be checked)."""

@@ -37,6 +37,7 @@ from training.groups import (
     compact,
     entity_swapped_questions,
     groups_fingerprint,
+    in_order_of,
     load_groups,
     question_groups,
     save_question_groups,
@@ -236,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the windows holding them become the groups' look-alike windows",
     )
     parser.add_argument(
+        "--order-of",
+        type=Path,
+        default=None,
+        help="an earlier run's groups file: groups built anew take its order of questions "
+        "(groups.in_order_of), so --from-batch goes on where that run stopped",
+    )
+    parser.add_argument(
         "--settings-from",
         type=Path,
         default=None,
@@ -322,6 +330,10 @@ def main(argv: list[str] | None = None) -> None:
             windows=args.windows,
             confusers=confusers,
         )
+        if args.order_of:
+            groups, made_up = in_order_of(groups, load_groups(args.order_of))
+            torch.save(compact(groups), groups_file)
+            log.info("in the order of %s (%d groups made up from its windows)", args.order_of, len(made_up))
         plan = {
             "args": recorded(args),
             "mix": counts,

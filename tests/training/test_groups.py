@@ -190,3 +190,20 @@ def test_mining_for_a_run_asks_the_questions_its_batches_hold_and_no_others():
     assert len(held) == 8 and len(met) <= 8
     before = {groups[i]["id"].split("#")[0] for b in (0, 1) for i in batch_groups(20, 4, 23, b)}
     assert met != before  # another stretch of the order meets other questions
+
+
+def test_groups_rebuilt_with_more_windows_take_the_earlier_order_and_make_up_what_they_lack():
+    from training.groups import groups_fingerprint, in_order_of
+
+    def group(id_: str, windows: int) -> dict:
+        return {"id": id_, "source": "s", "windows": [{"input_ids": [id_, w]} for w in range(windows)]}
+
+    earlier = [group(i, 3) for i in ("c", "a", "d", "b")]
+    rebuilt = [group(i, 4) for i in ("a", "b", "c", "e")]  # d could not be built again; e is new
+    aligned, made_up = in_order_of(rebuilt, earlier)
+    assert groups_fingerprint(aligned) == groups_fingerprint(earlier)
+    assert [g["id"] for g in aligned] == ["c", "a", "d", "b"] and made_up == ["d"]
+    assert all(len(g["windows"]) == 4 for g in aligned)
+    assert aligned[0] is rebuilt[2]  # the rebuilt group, not the earlier one
+    assert aligned[2]["windows"][3] == earlier[2]["windows"][2]  # its last window, once more
+    assert len(earlier[2]["windows"]) == 3  # the earlier groups are left as they were

@@ -1,4 +1,4 @@
-"""Training groups: the unanswerable questions made by swapping a name (training/groups.py)."""
+"""Training groups (training/groups.py): names swapped for unanswerable questions, look-alike windows, their order."""
 
 from dataclasses import replace
 

@@ -449,16 +449,21 @@ def save_question_groups(
     seed: int,
     workers: int = 1,
     swapped: int = 0,
+    order_of: list[dict] | None = None,
     **settings,
 ) -> tuple[list[dict], dict[str, int]]:
-    """The mix's documents (plus `swapped` entity-swapped questions) as question groups, saved compact to
-    `path`; the groups and the questions per source."""
+    """The mix's documents (plus `swapped` entity-swapped questions) as question groups, in the order of
+    `order_of`'s questions where it is given (in_order_of), saved compact to `path`; the groups and the
+    questions per source."""
     import torch
 
     documents, counts = build_documents(data_dir, seed, mix)
     if swapped:
         counts["entity-swapped"] = entity_swapped_questions(documents, swapped, seed)
     groups = parallel_question_groups(documents, tokenizer, workers=workers, seed=seed, **settings)
+    if order_of is not None:
+        groups, made_up = in_order_of(groups, order_of)
+        log.info("in an earlier run's order of questions (%d groups made up from its windows)", len(made_up))
     torch.save(compact(groups), path)
     return groups, counts
 

@@ -37,7 +37,6 @@ from training.groups import (
     compact,
     entity_swapped_questions,
     groups_fingerprint,
-    in_order_of,
     load_groups,
     question_groups,
     save_question_groups,
@@ -329,11 +328,8 @@ def main(argv: list[str] | None = None) -> None:
             stride=args.stride,
             windows=args.windows,
             confusers=confusers,
+            order_of=load_groups(args.order_of) if args.order_of else None,
         )
-        if args.order_of:
-            groups, made_up = in_order_of(groups, load_groups(args.order_of))
-            torch.save(compact(groups), groups_file)
-            log.info("in the order of %s (%d groups made up from its windows)", args.order_of, len(made_up))
         plan = {
             "args": recorded(args),
             "mix": counts,

@@ -29,8 +29,7 @@ from articleqa.qa.evaluation.squad_data import load_squad
 from articleqa.qa.evaluation.squad_metric import score_one
 from articleqa.qa.pipeline import ArticleQA
 from training import DEFAULT_DATA_DIR
-from training.groups import SHARED_MIX, load_groups, question_id
-from training.train_shared import batch_groups
+from training.groups import SHARED_MIX, batch_groups, load_groups, question_id
 
 CONTEXT_CHARS = 200  # text kept on each side of a wrong answer, to find it again in the training document
 

@@ -33,6 +33,8 @@ from articleqa.runtime.forward import adapted_model, model_inputs
 from training import loop
 from training.groups import (
     MIXES,
+    batch_groups,
+    batches_per_epoch,
     build_documents,
     compact,
     entity_swapped_questions,
@@ -159,19 +161,6 @@ RUN_DEFINING = (
     "swapped",
     "judged_with",
 )
-
-
-def batches_per_epoch(groups: int, per_batch: int) -> int:
-    return math.ceil(groups / per_batch)
-
-
-def batch_groups(groups: int, per_batch: int, seed: int, batch: int) -> list[int]:
-    """The groups of the `batch`-th batch: each epoch is a fresh shuffle of all groups by `seed` + epoch, so
-    the same seed gives the same batches in any run."""
-    epoch, position = divmod(batch, batches_per_epoch(groups, per_batch))
-    order = list(range(groups))
-    random.Random(seed + epoch).shuffle(order)
-    return order[position * per_batch : (position + 1) * per_batch]
 
 
 def recorded(args: argparse.Namespace) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""training/train_shared.batch_groups: the order a run meets its question groups in, so that a run going on
+"""training/groups.batch_groups: the order a run meets its question groups in, so that a run going on
 from another's weights (`--from-batch`) meets the groups that run did not reach."""
 
 import pytest
@@ -7,7 +7,7 @@ pytest.importorskip("torch")  # the `train` extra
 
 
 def test_an_epoch_meets_every_group_once_and_the_next_epoch_reshuffles():
-    from training.train_shared import batch_groups
+    from training.groups import batch_groups
 
     groups, per_batch, seed = 23, 4, 7
     per_epoch = 6  # ceil(23 / 4): the last batch of an epoch holds the 3 left over
@@ -21,7 +21,7 @@ def test_an_epoch_meets_every_group_once_and_the_next_epoch_reshuffles():
 
 
 def test_a_run_from_another_runs_last_batch_meets_only_groups_it_did_not():
-    from training.train_shared import batch_groups
+    from training.groups import batch_groups
 
     groups, per_batch, seed, reached = 40, 4, 23, 6
     earlier = {g for b in range(reached) for g in batch_groups(groups, per_batch, seed, b)}

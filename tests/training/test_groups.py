@@ -1,5 +1,7 @@
 """Training groups (training/groups.py): names swapped for unanswerable questions, look-alike windows, their order."""
 
+import gzip
+import json
 from dataclasses import replace
 
 import pytest
@@ -148,9 +150,6 @@ def test_an_article_longer_than_the_cap_becomes_documents_of_whole_paragraphs_wi
 
 
 def test_a_repeated_set_weighs_each_of_its_questions_that_many_times_under_ids_of_their_own(tmp_path):
-    import gzip
-    import json
-
     from training.groups import DocumentSource, build_documents
 
     def squad_file(name: str, questions: int) -> None:
@@ -207,3 +206,49 @@ def test_groups_rebuilt_with_more_windows_take_the_earlier_order_and_make_up_wha
     assert aligned[0] is rebuilt[2]  # the rebuilt group, not the earlier one
     assert aligned[2]["windows"][3] == earlier[2]["windows"][2]  # its last window, once more
     assert len(earlier[2]["windows"]) == 3  # the earlier groups are left as they were
+
+
+def test_groups_saved_in_an_earlier_files_order_keep_its_batches_with_more_windows(tmp_path, tiny_reader_dir):
+    """The path `train_shared --order-of` takes: groups built again with another number of windows are
+    saved in the earlier file's order of questions, so a run's --from-batch meets the questions it did not."""
+    pytest.importorskip("torch")
+    from transformers import AutoTokenizer
+
+    from training.groups import DocumentSource, groups_fingerprint, load_groups, save_question_groups
+
+    def article(town: str, hour: str) -> dict:
+        context = (
+            f"The ferry from {town} leaves at {hour}. " + "The harbour is quiet and the gulls circle the old pier. " * 4
+        )
+        qas = [
+            {
+                "id": f"{town}-{n}",
+                "question": f"When does the ferry from {town} leave?",
+                "answers": [{"text": hour, "answer_start": context.index(hour)}],
+            }
+            for n in range(2)
+        ]
+        return {"title": town, "paragraphs": [{"context": context, "qas": qas}]}
+
+    towns = {
+        "ferries": [("Bari", "noon"), ("Split", "nine"), ("Ancona", "dawn")],
+        "buses": [("Zadar", "six"), ("Pula", "ten")],
+    }
+    for name, places in towns.items():
+        with gzip.open(tmp_path / f"{name}.json.gz", "wt") as f:
+            json.dump({"data": [article(town, hour) for town, hour in places]}, f)
+    mix = {name: DocumentSource(f"{name}.json.gz") for name in towns}
+    tokenizer = AutoTokenizer.from_pretrained(tiny_reader_dir)
+    settings = {"max_length": 32, "stride": 8}
+    earlier, _ = save_question_groups(tmp_path / "two.pt", tmp_path, mix, tokenizer, seed=1, windows=2, **settings)
+    earlier = earlier[::-1]  # another order than a build with this seed gives
+    saved = tmp_path / "three.pt"
+    groups, counts = save_question_groups(
+        saved, tmp_path, mix, tokenizer, seed=1, windows=3, order_of=earlier, **settings
+    )
+    assert counts == {"ferries": 6, "buses": 4}
+    reloaded = load_groups(saved)
+    assert [g["id"] for g in reloaded] == [g["id"] for g in groups] == [g["id"] for g in earlier]
+    assert groups_fingerprint(reloaded) == groups_fingerprint(earlier)
+    assert {len(g["windows"]) for g in reloaded} == {3}
+    assert {len(g["windows"]) for g in earlier} == {2}

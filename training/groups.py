@@ -519,6 +519,19 @@ def groups_fingerprint(groups: list[dict]) -> str:
     return hashlib.sha256("\n".join(group["id"] for group in groups).encode()).hexdigest()[:16]
 
 
+def batches_per_epoch(groups: int, per_batch: int) -> int:
+    return math.ceil(groups / per_batch)
+
+
+def batch_groups(groups: int, per_batch: int, seed: int, batch: int) -> list[int]:
+    """The groups of the `batch`-th batch: each epoch is a fresh shuffle of all groups by `seed` + epoch, so
+    the same seed gives the same batches in any run."""
+    epoch, position = divmod(batch, batches_per_epoch(groups, per_batch))
+    order = list(range(groups))
+    random.Random(seed + epoch).shuffle(order)
+    return order[position * per_batch : (position + 1) * per_batch]
+
+
 class _Windows:
     """A question's windows over a text (an encoding and its overflowing parts), read the way transformers'
     BatchEncoding is: encoded["input_ids"][w], encoded["offset_mapping"][w], encoded.sequence_ids(w)."""
@@ -538,19 +551,6 @@ class _Windows:
 
     def sequence_ids(self, w: int) -> list[int | None]:
         return self._sequence_ids[w]
-
-
-def batches_per_epoch(groups: int, per_batch: int) -> int:
-    return math.ceil(groups / per_batch)
-
-
-def batch_groups(groups: int, per_batch: int, seed: int, batch: int) -> list[int]:
-    """The groups of the `batch`-th batch: each epoch is a fresh shuffle of all groups by `seed` + epoch, so
-    the same seed gives the same batches in any run."""
-    epoch, position = divmod(batch, batches_per_epoch(groups, per_batch))
-    order = list(range(groups))
-    random.Random(seed + epoch).shuffle(order)
-    return order[position * per_batch : (position + 1) * per_batch]
 
 
 def _row(encoded, w: int, gold: tuple[list[int], list[int]], question_ids: list[int]) -> dict:

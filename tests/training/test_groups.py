@@ -149,6 +149,12 @@ def test_an_article_longer_than_the_cap_becomes_documents_of_whole_paragraphs_wi
             assert document.text[q.anchor :].startswith("Comment")
 
 
+def _write_squad(path, articles: list[dict]) -> None:
+    """A training set in the data folder's form: SQuAD JSON, gzipped."""
+    with gzip.open(path, "wt") as f:
+        json.dump({"data": articles}, f)
+
+
 def test_a_repeated_set_weighs_each_of_its_questions_that_many_times_under_ids_of_their_own(tmp_path):
     from training.groups import DocumentSource, build_documents
 
@@ -162,8 +168,7 @@ def test_a_repeated_set_weighs_each_of_its_questions_that_many_times_under_ids_o
             }
             for n in range(questions)
         ]
-        with gzip.open(tmp_path / f"{name}.json.gz", "wt") as f:
-            json.dump({"data": [{"title": name, "paragraphs": [{"context": context, "qas": qas}]}]}, f)
+        _write_squad(tmp_path / f"{name}.json.gz", [{"title": name, "paragraphs": [{"context": context, "qas": qas}]}])
 
     squad_file("plain", 3)
     squad_file("weighted", 2)
@@ -235,8 +240,7 @@ def test_groups_saved_in_an_earlier_files_order_keep_its_batches_with_more_windo
         "buses": [("Zadar", "six"), ("Pula", "ten")],
     }
     for name, places in towns.items():
-        with gzip.open(tmp_path / f"{name}.json.gz", "wt") as f:
-            json.dump({"data": [article(town, hour) for town, hour in places]}, f)
+        _write_squad(tmp_path / f"{name}.json.gz", [article(town, hour) for town, hour in places])
     mix = {name: DocumentSource(f"{name}.json.gz") for name in towns}
     tokenizer = AutoTokenizer.from_pretrained(tiny_reader_dir)
     settings = {"max_length": 32, "stride": 8}

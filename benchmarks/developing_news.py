@@ -8,7 +8,8 @@ benchmarks/developing_news.json holds 21 events told by three dated reports each
 article:published_time, indexed in a shuffled order, all 63 in one index) and three kinds of question:
 `latest` (the newest report's answer is right; at least one earlier report's answer should be listed),
 `period` (the question names a time: "as of March 4", "on Tuesday", "in 2018", "before 20 October 2024"),
-`same` (every report agrees: still right). A prediction is right when its words contain a gold answer's or
+`same` (every report agrees: still right), `none` (about the story, but no report says: right when declined).
+A prediction is right when its words contain a gold answer's or
 are contained in them, after SQuAD normalisation. `--sweep` prints the figures for several `comparable` shares
 (the reading is done once per question; only the choice is repeated).
 
@@ -60,12 +61,12 @@ def right(prediction: str | None, golds: list[str]) -> bool:
 
 def score(app, events: list[dict], readings: dict) -> dict:
     """The figures for the app's current settings, from readings made once."""
-    counts = {"latest": [0, 0], "earlier": [0, 0], "period": [0, 0], "same": [0, 0]}
+    counts = {"latest": [0, 0], "earlier": [0, 0], "period": [0, 0], "same": [0, 0], "none": [0, 0]}
     rows = []
     for event in events:
         for item in event["questions"]:
             answer = app.decide(readings[item["q"]])
-            ok = right(answer.answer, item["answers"])
+            ok = answer.answer is None if item["kind"] == "none" else right(answer.answer, item["answers"])
             counts[item["kind"]][0] += ok
             counts[item["kind"]][1] += 1
             listed = [r.answer for r in answer.earlier_reports]
@@ -208,14 +209,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{mark}{row['kind']:<7}{row['question']}  ->  {row['answer']!r} ({row['as_of']}){extra}")
     sweep = {}
     if args.sweep:
-        print(f"\n{'comparable':>10}  {'latest':>6}  {'earlier':>7}  {'period':>6}  {'same':>6}")
+        print(f"\n{'comparable':>10}  {'latest':>6}  {'earlier':>7}  {'period':>6}  {'same':>6}  {'none':>6}")
         chosen = app.settings
         for share in SWEEP:
             app.settings = replace(chosen, comparable=share)
             figures = score(app, events, readings)["figures"]
             sweep[share] = figures
             print(
-                f"{share:>10}  {figures['latest']:>6}  {figures['earlier']:>7}  {figures['period']:>6}  {figures['same']:>6}"
+                f"{share:>10}  {figures['latest']:>6}  {figures['earlier']:>7}  {figures['period']:>6}  {figures['same']:>6}  {figures['none']:>6}"
             )
         app.settings = chosen
     print(
@@ -223,7 +224,8 @@ def main(argv: list[str] | None = None) -> None:
         f"({result['figures']['latest']} %), an earlier report listed {result['counts']['earlier']} "
         f"({result['figures']['earlier']} %), questions naming a time {result['counts']['period']} "
         f"({result['figures']['period']} %), facts that never changed {result['counts']['same']} "
-        f"({result['figures']['same']} %)"
+        f"({result['figures']['same']} %), declined where no report says {result['counts']['none']} "
+        f"({result['figures']['none']} %)"
     )
     out = args.out.with_name(args.out.stem + "_baseline.json") if args.baseline else args.out
     out.parent.mkdir(parents=True, exist_ok=True)

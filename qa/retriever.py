@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,21 +46,17 @@ def _article_of(hit) -> int:
     return hit.article_id if isinstance(hit, Hit) else hit[0]
 
 
-def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = 60) -> dict[tuple[int, int], float]:
-    """Sum of 1 / (k + rank) over the rankings a sentence appears in."""
-    fused: dict[tuple[int, int], float] = defaultdict(float)
-    for ranking in rankings:
-        for rank, hit in enumerate(ranking):
-            fused[(hit.article_id, hit.position)] += 1.0 / (k + rank + 1)
-    return fused
-
-
-def _rank_fusion(rankings: list[list[int]], k: int) -> dict[int, float]:
-    fused: dict[int, float] = defaultdict(float)
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hashable]], k: int = 60) -> dict:
+    """Sum of 1 / (k + rank) over the rankings an item (a sentence's key, a story's id) appears in."""
+    fused: dict = defaultdict(float)
     for ranking in rankings:
         for rank, key in enumerate(ranking):
             fused[key] += 1.0 / (k + rank + 1)
     return fused
+
+
+def _sentence_keys(hits: list[Hit]) -> list[tuple[int, int]]:
+    return [(hit.article_id, hit.position) for hit in hits]
 
 
 def _first_seen(ids) -> list[int]:
@@ -125,12 +121,12 @@ class HybridRetriever:
         sparse = kept(self.store.search_bm25(query, k, snapshot))[: self.candidates]
         if not dense and not sparse:
             return []
-        fused = reciprocal_rank_fusion([dense, sparse], self.rrf_k)
+        fused = reciprocal_rank_fusion([_sentence_keys(dense), _sentence_keys(sparse)], self.rrf_k)
         # RRF ties often (rank 1 + rank 2 either way round): the dense rank breaks them, because the
         # embedding matches paraphrases ("bounty" / "reward") where BM25 only counts shared words.
-        dense_rank = {(h.article_id, h.position): r for r, h in enumerate(dense)}
+        dense_rank = {key: r for r, key in enumerate(_sentence_keys(dense))}
         sentences = sorted(fused, key=lambda key: (fused[key], -dense_rank.get(key, len(dense))), reverse=True)
-        story_scores = _rank_fusion(
+        story_scores = reciprocal_rank_fusion(
             [
                 [article_id for article_id, _ in kept(self.store.search_stories(query, k, snapshot))][
                     : self.candidates

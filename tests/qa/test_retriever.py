@@ -1,16 +1,21 @@
 """qa/retriever.py: sentence fusion, story ranking, the reading budget."""
 
-from articleqa.index.store import Hit
 from articleqa.qa.retriever import reciprocal_rank_fusion
 from tests.conftest import SEED
 
 
 def test_reciprocal_rank_fusion_rewards_agreement():
-    dense = [Hit(1, 0, 0.9), Hit(1, 1, 0.8)]
-    sparse = [Hit(1, 1, 7.0), Hit(2, 0, 3.0)]
+    dense = [(1, 0), (1, 1)]  # (article id, sentence position), best first
+    sparse = [(1, 1), (2, 0)]
     fused = reciprocal_rank_fusion([dense, sparse], k=60)
     assert fused[(1, 1)] == 1 / 62 + 1 / 61
     assert max(fused, key=fused.get) == (1, 1)
+
+
+def test_story_ranking_fuses_article_ids_the_same_way():
+    fused = reciprocal_rank_fusion([[7, 3], [3], [3, 7]], k=60)
+    assert fused[3] == 1 / 62 + 1 / 61 + 1 / 61
+    assert max(fused, key=fused.get) == 3
 
 
 def test_hybrid_retrieval_finds_the_leader_sentence(tiny_app):

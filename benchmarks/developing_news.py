@@ -5,7 +5,7 @@ names a time get that time's answer?
     python -m benchmarks.developing_news --dateless [--limit 300]
 
 benchmarks/developing_news.json holds 21 events told by three dated reports each (saved pages with
-article:published_time, indexed in a shuffled order, all 63 in one index) and three kinds of question:
+article:published_time, indexed in a shuffled order, all 63 in one index) and four kinds of question:
 `latest` (the newest report's answer is right; at least one earlier report's answer should be listed),
 `period` (the question names a time: "as of March 4", "on Tuesday", "in 2018", "before 20 October 2024"),
 `same` (every report agrees: still right), `none` (about the story, but no report says: right when declined).

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -38,6 +39,8 @@ class Passage:
     sentences: tuple[tuple[int, int], ...]  # (start, end) of each of its sentences in `text`, as stored
 
 
+Key = TypeVar("Key", bound=Hashable)  # what a ranking ranks: a sentence's (article id, position), a story's id
+
 FILTERED_FETCH = 8  # hits fetched per hit kept when a date range filters the search
 
 
@@ -46,9 +49,9 @@ def _article_of(hit) -> int:
     return hit.article_id if isinstance(hit, Hit) else hit[0]
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hashable]], k: int = 60) -> dict:
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[Key]], k: int = 60) -> dict[Key, float]:
     """Sum of 1 / (k + rank) over the rankings an item (a sentence's key, a story's id) appears in."""
-    fused: dict = defaultdict(float)
+    fused: dict[Key, float] = defaultdict(float)
     for ranking in rankings:
         for rank, key in enumerate(ranking):
             fused[key] += 1.0 / (k + rank + 1)
@@ -121,10 +124,11 @@ class HybridRetriever:
         sparse = kept(self.store.search_bm25(query, k, snapshot))[: self.candidates]
         if not dense and not sparse:
             return []
-        fused = reciprocal_rank_fusion([_sentence_keys(dense), _sentence_keys(sparse)], self.rrf_k)
+        dense_keys = _sentence_keys(dense)
+        fused = reciprocal_rank_fusion([dense_keys, _sentence_keys(sparse)], self.rrf_k)
         # RRF ties often (rank 1 + rank 2 either way round): the dense rank breaks them, because the
         # embedding matches paraphrases ("bounty" / "reward") where BM25 only counts shared words.
-        dense_rank = {key: r for r, key in enumerate(_sentence_keys(dense))}
+        dense_rank = {key: r for r, key in enumerate(dense_keys)}
         sentences = sorted(fused, key=lambda key: (fused[key], -dense_rank.get(key, len(dense))), reverse=True)
         story_scores = reciprocal_rank_fusion(
             [

@@ -169,11 +169,14 @@ def merged_reader(name_or_path: str | Path, models_dir: Path | None = None) -> s
     from peft import PeftModel
     from transformers import AutoModelForQuestionAnswering
 
+    from articleqa.runtime.adapter_weights import loadable_adapter
+
     base_dir = Path(adapter_base(adapter, models_dir))
     base = AutoModelForQuestionAnswering.from_pretrained(str(base_dir), dtype=torch.float32)
-    model = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as scratch:
+        loadable = loadable_adapter(adapter, Path(scratch) / "adapter")  # 8-bit factors as floats
+        model = PeftModel.from_pretrained(base, str(loadable)).merge_and_unload()
         staging = Path(scratch) / "model"
         model.save_pretrained(staging, safe_serialization=True)
         for name in READER_FILES:  # the adapter's tokenizer and reading settings, else the base's tokenizer

@@ -19,6 +19,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from articleqa.qa.reader import READER_CONFIG, WINDOW_STRIDE, WINDOW_TOKENS, reader_settings
+from articleqa.runtime.adapter_weights import ADAPTER_WEIGHTS, is_factor, save_quantized
 from articleqa.runtime.backbone import PACKAGED, is_adapter, packaged_name
 
 
@@ -28,6 +29,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("target", type=Path)
     parser.add_argument("--max-length", type=int, default=WINDOW_TOKENS)
     parser.add_argument("--stride", type=int, default=WINDOW_STRIDE)
+    parser.add_argument(
+        "--factor-bits",
+        type=int,
+        choices=(4, 8, 16),
+        default=16,
+        help="an adapter's LoRA factors in 4 or 8 bits (with fp16 scales: four or two times the rank in the "
+        "bytes of fp16) or in fp16",
+    )
     parser.add_argument(
         "--settings-from",
         type=Path,
@@ -42,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     if is_adapter(args.sources[0]):
         if len(args.sources) > 1:
             raise SystemExit("LoRA adapters are exported one at a time (no soup)")
-        adapter(args.sources[0], staging)
+        adapter(args.sources[0], staging, args.factor_bits)
     else:
         model = averaged(args.sources)
         model.half().save_pretrained(staging, safe_serialization=True)  # fp16: half the size, same answers
@@ -67,9 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     )
 
 
-def adapter(source: Path, staging: Path) -> None:
+def adapter(source: Path, staging: Path, factor_bits: int = 16) -> None:
     """A LoRA adapter and its span head as they are (a few MB, over the packaged backbone that `articleqa
-    prepare` merges them into), in fp16 like a whole model."""
+    prepare` merges them into), in fp16 like a whole model; with `factor_bits` 8 or 4 its LoRA factors in
+    so many bits (runtime/adapter_weights.py)."""
     from peft import PeftConfig
     from safetensors.torch import load_file, save_file
 
@@ -83,11 +93,15 @@ def adapter(source: Path, staging: Path) -> None:
     staging.mkdir(parents=True)
     config.base_model_name_or_path = packaged
     config.save_pretrained(str(staging))
-    weights = load_file(str(source / "adapter_model.safetensors"))
-    save_file(
-        {k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
-        str(staging / "adapter_model.safetensors"),
-    )
+    weights = load_file(str(source / ADAPTER_WEIGHTS))
+    halves = {
+        k: v.half() if v.is_floating_point() and not (factor_bits < 16 and is_factor(k, v)) else v
+        for k, v in weights.items()
+    }
+    if factor_bits < 16:
+        save_quantized(halves, staging / ADAPTER_WEIGHTS, factor_bits)
+    else:
+        save_file(halves, str(staging / ADAPTER_WEIGHTS))
 
 
 def averaged(sources: list[Path]) -> torch.nn.Module:

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from articleqa.runtime.adapter_weights import ADAPTER_WEIGHTS
 from articleqa.runtime.backbone import resolve_backbone
 from articleqa.runtime.forward import model_inputs
 
@@ -47,13 +48,35 @@ def _changed_whole(base: torch.nn.Module, tuned: torch.nn.Module, factored: set[
 def low_rank(delta: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor, float]:
     """(B, A, kept): B @ A (out x rank, rank x in) is the best rank-`rank` approximation of `delta` (out x in);
     `kept` is the share of its squared norm that it holds."""
-    u, s, vh = torch.linalg.svd(delta, full_matrices=False)
+    u, s, vh = torch.linalg.svd(delta.detach(), full_matrices=False)
     r = min(rank, s.numel())
     total = float((s**2).sum())
     kept = float((s[:r] ** 2).sum()) / total if total else 1.0
     b, a = torch.zeros(delta.shape[0], rank), torch.zeros(rank, delta.shape[1])
     b[:, :r], a[:r] = u[:, :r] * s[:r], vh[:r]  # a matrix of lower rank than `rank`: the rest stays zero
     return b, a, kept
+
+
+def training_windows(groups_file: Path, count: int, seed: int, tokenizer, size: int = 16) -> list[dict]:
+    """`count` windows of a training groups file (a seeded shuffle of its groups, every window of each),
+    collated in batches of `size`: text the reader learned from, never `val`."""
+    import random
+
+    from training.groups import load_groups
+    from training.train_shared import collate_groups
+
+    groups = load_groups(groups_file)
+    random.Random(seed).shuffle(groups)
+    rows: list[dict] = []
+    for group in groups:
+        if len(rows) >= count:
+            break
+        rows.extend({"windows": [window]} for window in group["windows"])
+    rows = rows[:count]
+    return [
+        collate_groups(rows[i : i + size], tokenizer.pad_token_id, tokenizer.sep_token_id)
+        for i in range(0, len(rows), size)
+    ]
 
 
 def extract(base_dir: str, tuned_dir: str, rank: int, out: Path) -> dict:
@@ -113,20 +136,25 @@ def extract(base_dir: str, tuned_dir: str, rank: int, out: Path) -> dict:
         "kept_mean": round(sum(shares) / len(shares), 4) if shares else 1.0,
         "kept_min": round(min(shares), 4) if shares else 1.0,
         "adapter_parameters": trained,
-        "adapter_bytes": (out / "adapter_model.safetensors").stat().st_size,
+        "adapter_bytes": (out / ADAPTER_WEIGHTS).stat().st_size,
     }
+
+
+def _merged_and_tuned(adapter: Path, tuned_dir: str) -> tuple[torch.nn.Module, torch.nn.Module]:
+    from peft import PeftModel
+
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    base = AutoModelForQuestionAnswering.from_pretrained(config["base_model_name_or_path"], dtype=torch.float32)
+    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload().eval()
+    tuned = AutoModelForQuestionAnswering.from_pretrained(tuned_dir, dtype=torch.float32).eval()
+    return merged, tuned
 
 
 def logit_gap(adapter: Path, tuned_dir: str, texts: list[tuple[str, str]]) -> float:
     """The largest difference between the merged adapter's start/end logits and the fine-tuned model's, on
     (question, context) pairs."""
-    from peft import PeftModel
-
     tokenizer = AutoTokenizer.from_pretrained(tuned_dir)
-    config = json.loads((adapter / "adapter_config.json").read_text())
-    base = AutoModelForQuestionAnswering.from_pretrained(config["base_model_name_or_path"], dtype=torch.float32)
-    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload().eval()
-    tuned = AutoModelForQuestionAnswering.from_pretrained(tuned_dir, dtype=torch.float32).eval()
+    merged, tuned = _merged_and_tuned(adapter, tuned_dir)
     batch = tokenizer([q for q, _ in texts], [c for _, c in texts], return_tensors="pt", padding=True, truncation=True)
     inputs = {name: batch[name] for name in model_inputs(tuned)}
     with torch.no_grad():
@@ -138,12 +166,47 @@ def logit_gap(adapter: Path, tuned_dir: str, texts: list[tuple[str, str]]) -> fl
     )
 
 
+def reading_gap(adapter: Path, tuned_dir: str, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+    """How differently the merged adapter reads collated windows than the fine-tuned model: over each
+    window's context, the mean absolute difference of the start and end logits, the mean KL divergence of
+    the start and end distributions (the fine-tuned one's from the adapter's), and the share of windows
+    whose most likely start and end both stay."""
+    merged, tuned = _merged_and_tuned(adapter, tuned_dir)
+    gaps, divergences, same, windows = 0.0, 0.0, 0, 0
+    with torch.no_grad():
+        for batch in batches:
+            inputs = {name: batch[name] for name in model_inputs(tuned)}
+            got, want = merged(**inputs), tuned(**inputs)
+            context = batch["context"]
+            stays = torch.ones(context.shape[0], dtype=torch.bool)
+            for a, b in ((got.start_logits, want.start_logits), (got.end_logits, want.end_logits)):
+                a, b = a.masked_fill(~context, -1e4), b.masked_fill(~context, -1e4)
+                gaps += float(((a - b).abs() * context).sum() / context.sum()) * context.shape[0] / 2
+                p, q = b.log_softmax(-1), a.log_softmax(-1)
+                divergences += float((p.exp() * (p - q)).sum()) / 2
+                stays &= a.argmax(-1) == b.argmax(-1)
+            same += int(stays.sum())
+            windows += context.shape[0]
+    return {
+        "mean_logit_gap": round(gaps / windows, 4),
+        "mean_kl": round(divergences / windows, 5),
+        "best_span_ends_kept": round(same / windows, 4),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("tuned", help="the fully fine-tuned reader's folder")
     parser.add_argument("--base", default="mpnet", help="the packaged backbone it was fine-tuned from")
     parser.add_argument("--rank", type=int, default=64)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--check-on",
+        type=Path,
+        help="a training groups file (train_shared's --groups-file): report how the adapter reads some of its "
+        "windows against the fine-tuned model",
+    )
+    parser.add_argument("--check-windows", type=int, default=128)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     report = extract(resolve_backbone(args.base), args.tuned, args.rank, args.out)
@@ -152,6 +215,10 @@ def main(argv: list[str] | None = None) -> None:
     seed = SEED_ARTICLE.read_text(encoding="utf-8")
     pairs = [("Who leads HTS?", seed[:1500]), ("When was HTS formed?", seed[1500:3000])]
     report["max_logit_gap_on_the_seed"] = round(logit_gap(args.out, args.tuned, pairs), 4)
+    if args.check_on:
+        tokenizer = AutoTokenizer.from_pretrained(args.tuned)
+        windows = training_windows(args.check_on, args.check_windows, 0, tokenizer)
+        report["on_training_windows"] = reading_gap(args.out, args.tuned, windows)
     print(json.dumps(report, indent=1))
     (args.out / "extraction.json").write_text(json.dumps(report, indent=1) + "\n")
 

@@ -110,3 +110,29 @@ def test_the_product_answers_with_an_adapter_reader(adapter_dir, tmp_path, embed
     app.add_files([SEED])
     answer = app.ask("Who leads HTS?")
     assert answer.answer and answer.sentence[answer.start : answer.end] == answer.answer
+
+
+@pytest.mark.parametrize(("bits", "within"), [(8, 0.01), (4, 0.1)])
+def test_an_adapter_with_factors_in_fewer_bits_merges_and_reads_as_the_adapted_model(
+    adapter_dir, tmp_path, bits, within
+):
+    from safetensors.torch import load_file
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from articleqa.runtime.adapter_weights import ADAPTER_WEIGHTS, save_quantized
+
+    directory, adapted = adapter_dir
+    small = tmp_path / f"adapter-int{bits}"
+    shutil.copytree(directory, small)
+    save_quantized(load_file(str(directory / ADAPTER_WEIGHTS)), small / ADAPTER_WEIGHTS, bits)
+    merged = merged_reader(small, tmp_path / "models")
+    assert (Path(merged) / VERIFIED).is_file() and not list(Path(merged).parent.glob(".*"))  # no scratch left
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    batch = tokenizer(["Who leads HTS?"], ["HTS is led by Abu Mohammed al-Jolani."], return_tensors="pt")
+    with torch.no_grad():
+        got = AutoModelForQuestionAnswering.from_pretrained(merged).eval()(**batch)
+        want = adapted.get_base_model()(**batch)
+    scale = float(want.start_logits.abs().max())
+    np.testing.assert_allclose(got.start_logits.numpy(), want.start_logits.numpy(), atol=within * scale)
+    np.testing.assert_allclose(got.end_logits.numpy(), want.end_logits.numpy(), atol=within * scale)
+    assert not np.allclose(got.start_logits.numpy(), want.start_logits.numpy(), atol=1e-6)  # it was rounded

@@ -8,7 +8,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering
 
 from articleqa.runtime.backbone import is_adapter, merged_reader
-from training.extract_adapter import extract, logit_gap, low_rank
+from training.extract_adapter import extract, logit_gap, low_rank, reading_gap
 
 # slow: loads and saves several models (the fast tier, -m "not slow", leaves them out)
 pytestmark = pytest.mark.slow
@@ -79,6 +79,26 @@ def test_a_lower_rank_keeps_most_of_a_low_rank_change_in_a_smaller_file(tmp_path
     assert config["r"] == 2 and config["lora_alpha"] == 2
     # nearer the fine-tuned model than the base it started from (the embeddings' full-rank noise stays out)
     assert logit_gap(tmp_path / "small", str(tuned_dir), PAIRS) < 0.5 * _base_gap(tiny_reader_dir, tuned_dir)
+
+
+def test_the_reading_gap_shrinks_as_the_rank_grows(tmp_path, tiny_reader_dir, tuned_dir):
+    from transformers import AutoTokenizer
+
+    from training.train_shared import collate_groups
+
+    tokenizer = AutoTokenizer.from_pretrained(tuned_dir)
+    encoded = tokenizer([q for q, _ in PAIRS] * 4, [c for _, c in PAIRS] * 4)
+    rows = [
+        {"windows": [{**{k: encoded[k][i] for k in ("input_ids", "token_type_ids")}, "starts": [], "ends": []}]}
+        for i in range(len(PAIRS) * 4)
+    ]
+    windows = [collate_groups(rows, tokenizer.pad_token_id, tokenizer.sep_token_id)]
+    extract(str(tiny_reader_dir), str(tuned_dir), rank=1, out=tmp_path / "rank1")
+    extract(str(tiny_reader_dir), str(tuned_dir), rank=64, out=tmp_path / "whole")
+    far = reading_gap(tmp_path / "rank1", str(tuned_dir), windows)
+    near = reading_gap(tmp_path / "whole", str(tuned_dir), windows)
+    assert near["mean_logit_gap"] < 1e-3 and near["mean_kl"] < 1e-6 and near["best_span_ends_kept"] == 1.0
+    assert far["mean_logit_gap"] > 100 * near["mean_logit_gap"] and far["mean_kl"] > near["mean_kl"]
 
 
 def _base_gap(base_dir, tuned_dir) -> float:

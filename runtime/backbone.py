@@ -175,7 +175,7 @@ def merged_reader(name_or_path: str | Path, models_dir: Path | None = None) -> s
     base = AutoModelForQuestionAnswering.from_pretrained(str(base_dir), dtype=torch.float32)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as scratch:
-        loadable = loadable_adapter(adapter, Path(scratch) / "adapter")  # 8-bit factors as floats
+        loadable = loadable_adapter(adapter, Path(scratch) / "adapter")  # 4- or 8-bit factors as floats
         model = PeftModel.from_pretrained(base, str(loadable)).merge_and_unload()
         staging = Path(scratch) / "model"
         model.save_pretrained(staging, safe_serialization=True)

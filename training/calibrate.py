@@ -253,14 +253,38 @@ def threshold_for_f1(confidences: list[float], observations: list[Observation], 
     return float(best)
 
 
-def expected_f1(observations: list[Observation], shown: list[bool], weights: list[float] | None = None) -> float:
+def expected_f1(
+    observations: list[Observation], shown: list[bool], weights: list[float] | None = None, digits: int | None = 1
+) -> float:
     """F1 (in %) of showing the answers marked `shown` and declining the rest, over the weighted MIX."""
     weights = weights or [1.0] * len(observations)
     score = sum(
         w * ((o.f1 if o.kind == "answerable" else 0.0) if s else float(o.kind != "answerable"))
         for w, s, o in zip(weights, shown, observations, strict=True)
     )
-    return round(100 * score / sum(weights), 1)
+    f1 = 100 * score / sum(weights)
+    return round(f1, digits) if digits is not None else f1
+
+
+def stated_mix_f1_se(
+    observations: list[Observation], shown: list[bool], baseline: list[bool] | None = None, resamples: int = 300
+) -> float:
+    """The bootstrap standard error of expected_f1 over the weighted MIX, or with `baseline` (another choice
+    of answers shown, the same observations) of the difference from it (questions resampled, each draw
+    weighted to the MIX anew), so that two calibrations' figures can be told apart from noise."""
+    rng = np.random.default_rng(0)
+    scores = []
+    for _ in range(resamples):
+        drawn = rng.integers(0, len(observations), len(observations))
+        sample = [observations[i] for i in drawn]
+        if {o.kind for o in sample} != set(MIX):  # a draw without a kind has no weight for it
+            continue
+        weights = mix_weights(sample)
+        score = expected_f1(sample, [shown[i] for i in drawn], weights, digits=None)
+        if baseline is not None:
+            score -= expected_f1(sample, [baseline[i] for i in drawn], weights, digits=None)
+        scores.append(score)
+    return round(float(np.std(scores)), 2)
 
 
 def outcome(observations: list[Observation], confidences: list[float], thresholds: list[float]) -> dict[str, float]:
@@ -277,6 +301,7 @@ def outcome(observations: list[Observation], confidences: list[float], threshold
     answerable = [o for o in observations if o.kind == "answerable"]
     return {
         "f1_stated_mix": expected_f1(observations, shown, weights),
+        "f1_stated_mix_se": stated_mix_f1_se(observations, shown),
         "f1_answerable_only": expected_f1(
             answerable, [s for s, o in zip(shown, observations, strict=True) if o.kind == "answerable"]
         ),
@@ -382,9 +407,21 @@ def main(argv: list[str] | None = None) -> None:
         previous = [calibrated_confidence(config["calibration"], o.features) for o in observations]
         ece_previous, tables["previous calibration"] = expected_calibration_error(previous, right, weights=weights)
         figures["ece_previous_calibration"] = round(ece_previous, 2)
+        previous_threshold = config.get("min_confidence") or 0.0
         figures["previous_threshold_outcome"] = outcome(
-            observations, previous, [config.get("min_confidence") or 0.0] * len(observations)
+            observations, previous, [previous_threshold] * len(observations)
         )
+        # the refit against the calibration it replaces, on these readings: is the change more than noise?
+        held_shown = [c >= t for c, t in zip(held, held_threshold, strict=True)]
+        previous_shown = [c >= previous_threshold for c in previous]
+        figures["stated_mix_f1_refit_minus_previous"] = {
+            "difference": round(
+                expected_f1(observations, held_shown, weights, None)
+                - expected_f1(observations, previous_shown, weights, None),
+                2,
+            ),
+            "standard_error": stated_mix_f1_se(observations, held_shown, previous_shown),
+        }
 
     calibration = fit(observations)
     calibration["alternatives"] = fit_alternatives(observations, calibration)

@@ -81,10 +81,10 @@ def article_readings(app: ArticleQA, path: Path, questions: list[SquadQuestion])
     return readings
 
 
-def read_all(reader: str, scout: str, data_dir: Path, timeqa: int, limit: int = 0) -> dict:
-    """Every set's readings with `reader` and `scout` (Settings.scout), in one app whose index holds the `val`
-    articles (reading a question against its own context does not touch the index). Prints each set's F1 as
-    it is done."""
+def read_all(reader: str, scout: str, data_dir: Path, timeqa: int, limit: int = 0, only: tuple[str, ...] = ()) -> dict:
+    """Every set's readings (or those named in `only`) with `reader` and `scout` (Settings.scout), in one app
+    whose index holds the `val` articles (reading a question against its own context does not touch the
+    index). Prints each set's F1 as it is done."""
     directory = Path(tempfile.mkdtemp(prefix="articleqa-compare-"))
     settings = Settings.from_env(data_dir=directory, reader=reader, scout=scout)
     app = ArticleQA.from_settings(settings, in_memory=True)
@@ -102,7 +102,14 @@ def read_all(reader: str, scout: str, data_dir: Path, timeqa: int, limit: int = 
     if timeqa:
         cap = min(timeqa, limit) if limit else timeqa
         sets["timeqa"] = lambda: paragraph_readings(app, always, questions("timeqa", cap))
-    readings: dict = {"reader": reader, "scout": app.settings.scout_reader}
+    if only:
+        sets = {name: read for name, read in sets.items() if name in only}
+    readings: dict = {
+        "reader": reader,
+        "scout": app.settings.scout_reader,
+        "reread": app.settings.reread,
+        "scout_weight": app.settings.scout_weight,
+    }
     for name, read in sets.items():
         started = time.perf_counter()
         readings[name] = read()
@@ -220,6 +227,14 @@ def comparison(a: dict, b: dict) -> list[dict]:
     return rows
 
 
+def described(readings: dict) -> str:
+    """The reader of a reading and how it read (readings written before these were kept say less)."""
+    how = f"scout {readings['scout'] or 'none'}"
+    if readings["scout"] and "reread" in readings:
+        how += f", re-reading {readings['reread']}, scout weight {readings['scout_weight']}"
+    return f"{readings['reader']} ({how})"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -234,19 +249,23 @@ def main(argv: list[str] | None = None) -> None:
     read.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     read.add_argument("--timeqa", type=int, default=300, help="TimeQA test questions (0: skip)")
     read.add_argument("--limit", type=int, default=0, help="the first N questions of each set (0: all)")
+    read.add_argument("--sets", default="", help=f"only these sets, comma-separated ({', '.join(SETS)}; default all)")
     diff = commands.add_parser("diff", help="two readings side by side: A (shipped) and B (candidate)")
     diff.add_argument("a", type=Path)
     diff.add_argument("b", type=Path)
     args = parser.parse_args(argv)
 
     if args.command == "read":
-        readings = read_all(args.reader, args.scout, args.data_dir, args.timeqa, args.limit)
+        only = tuple(name for name in args.sets.split(",") if name)
+        if unknown := set(only) - SETS.keys():
+            parser.error(f"unknown sets: {', '.join(sorted(unknown))}; known: {', '.join(SETS)}")
+        readings = read_all(args.reader, args.scout, args.data_dir, args.timeqa, args.limit, only)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(readings, ensure_ascii=False))
         print(f"{args.out}: {', '.join(f'{k} {len(v)}' for k, v in readings.items() if isinstance(v, dict))}")
         return
     a, b = (json.loads(path.read_text()) for path in (args.a, args.b))
-    print(f"A {a['reader']} (scout {a['scout'] or 'none'})  B {b['reader']} (scout {b['scout'] or 'none'})")
+    print(f"A {described(a)}  B {described(b)}")
     for row in comparison(a, b):
         if "a" not in row:
             print(row["figure"])

@@ -80,3 +80,24 @@ def test_alternatives_are_fitted_below_the_best_answers_calibration():
     assert plain["mean_confidence"] > plain["right_pct"] + 20  # the best answer's calibration overstates them
     assert fitted["ece"] < plain["ece"] / 2 and fitted["shown"] == plain["shown"] == 200
     assert abs(fitted["mean_confidence"] - fitted["right_pct"]) < 5
+
+
+def test_stated_mix_f1_has_a_standard_error_that_shrinks_with_more_questions_and_pairs_a_change():
+    from training.calibrate import expected_f1, stated_mix_f1_se
+
+    def sample(n: int) -> list[Observation]:
+        return [
+            _observation(kind, 0.0, right=i % 3 != 0, title=f"T{i % 4}")
+            for i in range(n)
+            for kind in ("answerable", "unanswerable", "out-of-corpus")
+        ]
+
+    small, large = sample(40), sample(640)
+    se_small = stated_mix_f1_se(small, [o.kind == "answerable" for o in small])
+    se_large = stated_mix_f1_se(large, [o.kind == "answerable" for o in large])
+    assert 0 < se_large < se_small / 2  # 16 times the questions: about a quarter of the error
+    # two choices of what to show that differ on two questions of 120: their difference is surer than either
+    shown = [o.kind == "answerable" for o in small]
+    changed = [not s if i % 60 == 1 else s for i, s in enumerate(shown)]  # two unanswerable shown
+    assert expected_f1(small, shown, mix_weights(small), None) != expected_f1(small, changed, mix_weights(small), None)
+    assert 0 < stated_mix_f1_se(small, changed, shown) < se_small

@@ -83,3 +83,18 @@ def test_readings_keep_what_the_product_shows_for_each_question(tmp_path, tiny_a
     assert len(tiny_app.store) > 10  # the article was indexed
     assert set(indexed) == {q.id for q in questions}
     assert all(0.0 <= r["f1"] == r["shown"] <= 1.0 for r in indexed.values())
+
+
+def test_a_reading_says_how_it_read_and_an_unknown_set_is_refused_before_anything_loads(tmp_path, capsys):
+    from training.compare import described, main
+
+    older = {"reader": "large", "scout": "/x/qa/model"}  # written before re-reading and weight were kept
+    newer = {**older, "reread": 3, "scout_weight": 0.5}
+    alone = {"reader": "large", "scout": "", "reread": 1, "scout_weight": 0.5}
+    assert described(older) == "large (scout /x/qa/model)"
+    assert described(newer) == "large (scout /x/qa/model, re-reading 3, scout weight 0.5)"
+    assert described(alone) == "large (scout none)"
+    with pytest.raises(SystemExit):
+        main(["read", "large", "--out", str(tmp_path / "r.json"), "--sets", "articles,nonsense"])
+    assert "unknown sets: nonsense" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()

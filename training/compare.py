@@ -3,10 +3,12 @@ than noise (the rule a new reader ships by)?
 
     python -m training.compare read qa/model-large --out runs/readings/shipped.json [--timeqa 300]
     python -m training.compare read runs/candidate --out runs/readings/candidate.json
+    ARTICLEQA_REREAD=3 python -m training.compare read large --sets articles,timeqa --out runs/readings/r3.json
     python -m training.compare diff runs/readings/shipped.json runs/readings/candidate.json
 
-`read` reads as the product does (the reader with the product's scout and settings; `articleqa prepare
---reader DIR` first, for the exported runtime) and keeps every question's outcome:
+`read` reads as the product does (the reader with the product's scout and settings, ARTICLEQA_* included;
+`articleqa prepare --reader DIR` first, for the exported runtime) and keeps every question's outcome, of
+every set or those `--sets` names:
 * SQuAD 1.1 `val` gold paragraphs, always answering;
 * SQuAD 2.0 `val` gold paragraphs: the best answer, what declining would score, and the answer's margin
   (the score abstention rests on, before calibration, which a candidate does not have yet);

@@ -140,7 +140,8 @@ def extract(base_dir: str, tuned_dir: str, rank: int, out: Path) -> dict:
     }
 
 
-def _merged_and_tuned(adapter: Path, tuned_dir: str) -> tuple[torch.nn.Module, torch.nn.Module]:
+def merged_and_tuned(adapter: Path, tuned_dir: str) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The adapter merged into its base, and the fine-tuned model it stands for, in fp32 for comparing."""
     from peft import PeftModel
 
     config = json.loads((adapter / "adapter_config.json").read_text())
@@ -150,11 +151,10 @@ def _merged_and_tuned(adapter: Path, tuned_dir: str) -> tuple[torch.nn.Module, t
     return merged, tuned
 
 
-def logit_gap(adapter: Path, tuned_dir: str, texts: list[tuple[str, str]]) -> float:
-    """The largest difference between the merged adapter's start/end logits and the fine-tuned model's, on
-    (question, context) pairs."""
-    tokenizer = AutoTokenizer.from_pretrained(tuned_dir)
-    merged, tuned = _merged_and_tuned(adapter, tuned_dir)
+def logit_gap(models: tuple[torch.nn.Module, torch.nn.Module], tokenizer, texts: list[tuple[str, str]]) -> float:
+    """The largest difference between the merged adapter's start/end logits and the fine-tuned model's
+    (`models`, as merged_and_tuned gives them), on (question, context) pairs."""
+    merged, tuned = models
     batch = tokenizer([q for q, _ in texts], [c for _, c in texts], return_tensors="pt", padding=True, truncation=True)
     inputs = {name: batch[name] for name in model_inputs(tuned)}
     with torch.no_grad():
@@ -166,12 +166,15 @@ def logit_gap(adapter: Path, tuned_dir: str, texts: list[tuple[str, str]]) -> fl
     )
 
 
-def reading_gap(adapter: Path, tuned_dir: str, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
-    """How differently the merged adapter reads collated windows than the fine-tuned model: over each
+def reading_gap(
+    models: tuple[torch.nn.Module, torch.nn.Module], batches: list[dict[str, torch.Tensor]]
+) -> dict[str, float]:
+    """How differently the merged adapter reads collated windows than the fine-tuned model (`models`, as
+    merged_and_tuned gives them): over each
     window's context, the mean absolute difference of the start and end logits, the mean KL divergence of
     the start and end distributions (the fine-tuned one's from the adapter's), and the share of windows
     whose most likely start and end both stay."""
-    merged, tuned = _merged_and_tuned(adapter, tuned_dir)
+    merged, tuned = models
     gaps, divergences, same, windows = 0.0, 0.0, 0, 0
     with torch.no_grad():
         for batch in batches:
@@ -214,11 +217,11 @@ def main(argv: list[str] | None = None) -> None:
 
     seed = SEED_ARTICLE.read_text(encoding="utf-8")
     pairs = [("Who leads HTS?", seed[:1500]), ("When was HTS formed?", seed[1500:3000])]
-    report["max_logit_gap_on_the_seed"] = round(logit_gap(args.out, args.tuned, pairs), 4)
+    models, tokenizer = merged_and_tuned(args.out, args.tuned), AutoTokenizer.from_pretrained(args.tuned)
+    report["max_logit_gap_on_the_seed"] = round(logit_gap(models, tokenizer, pairs), 4)
     if args.check_on:
-        tokenizer = AutoTokenizer.from_pretrained(args.tuned)
         windows = training_windows(args.check_on, args.check_windows, 0, tokenizer)
-        report["on_training_windows"] = reading_gap(args.out, args.tuned, windows)
+        report["on_training_windows"] = reading_gap(models, windows)
     print(json.dumps(report, indent=1))
     (args.out / "extraction.json").write_text(json.dumps(report, indent=1) + "\n")
 

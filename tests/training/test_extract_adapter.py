@@ -8,7 +8,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering
 
 from articleqa.runtime.backbone import is_adapter, merged_reader
-from training.extract_adapter import extract, logit_gap, low_rank, reading_gap
+from training.extract_adapter import extract, logit_gap, low_rank, merged_and_tuned, reading_gap
 
 # slow: loads and saves several models (the fast tier, -m "not slow", leaves them out)
 pytestmark = pytest.mark.slow
@@ -37,6 +37,12 @@ def tuned_dir(tmp_path, tiny_reader_dir):
     return directory
 
 
+def _tokenizer(tuned_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tuned_dir)
+
+
 def test_low_rank_is_the_best_approximation_of_its_rank():
     torch.manual_seed(0)
     delta = torch.randn(12, 3) @ torch.randn(3, 20)
@@ -56,7 +62,7 @@ def test_at_full_rank_the_adapter_reads_as_the_fine_tuned_model(tmp_path, tiny_r
     assert is_adapter(out) and report["kept_min"] == pytest.approx(1.0, abs=1e-5)
     assert "qa_outputs" in report["saved_whole"]
     assert any("LayerNorm" in name for name in report["saved_whole"])
-    assert logit_gap(out, str(tuned_dir), PAIRS) < 1e-3
+    assert logit_gap(merged_and_tuned(out, str(tuned_dir)), _tokenizer(tuned_dir), PAIRS) < 1e-3
     # and through the product's merge, as a reader folder
     from articleqa.qa.reader import ExtractiveReader
 
@@ -78,15 +84,14 @@ def test_a_lower_rank_keeps_most_of_a_low_rank_change_in_a_smaller_file(tmp_path
     config = json.loads((tmp_path / "small" / "adapter_config.json").read_text())
     assert config["r"] == 2 and config["lora_alpha"] == 2
     # nearer the fine-tuned model than the base it started from (the embeddings' full-rank noise stays out)
-    assert logit_gap(tmp_path / "small", str(tuned_dir), PAIRS) < 0.5 * _base_gap(tiny_reader_dir, tuned_dir)
+    small_gap = logit_gap(merged_and_tuned(tmp_path / "small", str(tuned_dir)), _tokenizer(tuned_dir), PAIRS)
+    assert small_gap < 0.5 * _base_gap(tiny_reader_dir, tuned_dir)
 
 
 def test_the_reading_gap_shrinks_as_the_rank_grows(tmp_path, tiny_reader_dir, tuned_dir):
-    from transformers import AutoTokenizer
-
     from training.train_shared import collate_groups
 
-    tokenizer = AutoTokenizer.from_pretrained(tuned_dir)
+    tokenizer = _tokenizer(tuned_dir)
     encoded = tokenizer([q for q, _ in PAIRS] * 4, [c for _, c in PAIRS] * 4)
     rows = [
         {"windows": [{**{k: encoded[k][i] for k in ("input_ids", "token_type_ids")}, "starts": [], "ends": []}]}
@@ -95,16 +100,14 @@ def test_the_reading_gap_shrinks_as_the_rank_grows(tmp_path, tiny_reader_dir, tu
     windows = [collate_groups(rows, tokenizer.pad_token_id, tokenizer.sep_token_id)]
     extract(str(tiny_reader_dir), str(tuned_dir), rank=1, out=tmp_path / "rank1")
     extract(str(tiny_reader_dir), str(tuned_dir), rank=64, out=tmp_path / "whole")
-    far = reading_gap(tmp_path / "rank1", str(tuned_dir), windows)
-    near = reading_gap(tmp_path / "whole", str(tuned_dir), windows)
+    far = reading_gap(merged_and_tuned(tmp_path / "rank1", str(tuned_dir)), windows)
+    near = reading_gap(merged_and_tuned(tmp_path / "whole", str(tuned_dir)), windows)
     assert near["mean_logit_gap"] < 1e-3 and near["mean_kl"] < 1e-6 and near["best_span_ends_kept"] == 1.0
     assert far["mean_logit_gap"] > 100 * near["mean_logit_gap"] and far["mean_kl"] > near["mean_kl"]
 
 
 def _base_gap(base_dir, tuned_dir) -> float:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tuned_dir)
+    tokenizer = _tokenizer(tuned_dir)
     batch = tokenizer([q for q, _ in PAIRS], [c for _, c in PAIRS], return_tensors="pt", padding=True)
     with torch.no_grad():
         base = AutoModelForQuestionAnswering.from_pretrained(base_dir).eval()(**batch)

@@ -170,10 +170,9 @@ def reading_gap(
     models: tuple[torch.nn.Module, torch.nn.Module], batches: list[dict[str, torch.Tensor]]
 ) -> dict[str, float]:
     """How differently the merged adapter reads collated windows than the fine-tuned model (`models`, as
-    merged_and_tuned gives them): over each
-    window's context, the mean absolute difference of the start and end logits, the mean KL divergence of
-    the start and end distributions (the fine-tuned one's from the adapter's), and the share of windows
-    whose most likely start and end both stay."""
+    merged_and_tuned gives them): over each window's context, the mean absolute difference of the start and
+    end logits, the mean KL divergence of the start and end distributions (the fine-tuned one's from the
+    adapter's), and the share of windows whose most likely start and end both stay."""
     merged, tuned = models
     gaps, divergences, same, windows = 0.0, 0.0, 0, 0
     with torch.no_grad():

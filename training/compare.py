@@ -111,6 +111,7 @@ def read_all(reader: str, scout: str, data_dir: Path, timeqa: int, limit: int = 
         "scout": app.settings.scout_reader,
         "reread": app.settings.reread,
         "scout_weight": app.settings.scout_weight,
+        "budget": app.settings.budget,
     }
     for name, read in sets.items():
         started = time.perf_counter()
@@ -234,6 +235,8 @@ def described(readings: dict) -> str:
     how = f"scout {readings['scout'] or 'none'}"
     if readings["scout"] and "reread" in readings:
         how += f", re-reading {readings['reread']}, scout weight {readings['scout_weight']}"
+    if "budget" in readings:
+        how += f", a budget of {readings['budget']} tokens"
     return f"{readings['reader']} ({how})"
 
 

@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("tuned", help="the fully fine-tuned reader's folder")
     parser.add_argument("--base", default="mpnet", help="the packaged backbone it was fine-tuned from")
-    parser.add_argument("--rank", type=int, default=64)
+    # 256 in 4 bits (export --factor-bits 4) is what ships: rank, not precision, keeps the reading (docs/reader-mpnet.md)
+    parser.add_argument("--rank", type=int, default=256)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
         "--check-on",

@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import pickle
 import random
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -404,15 +406,10 @@ def question_groups(
     return groups
 
 
-_shared: dict = {}  # what a worker of parallel_question_groups was given when it started
-
-
-def _start_worker(documents: list[Document], tokenizer, settings: dict) -> None:
-    _shared.update(documents=documents, tokenizer=tokenizer, settings=settings)
-
-
-def _part_groups(part: tuple[int, int]) -> list[dict]:
-    return question_groups(_shared["documents"], _shared["tokenizer"], part=part, **_shared["settings"])
+def _build_part(inputs: Path, part: tuple[int, int], results) -> None:
+    with inputs.open("rb") as file:
+        documents, tokenizer, settings = pickle.load(file)
+    results.put((part[0], question_groups(documents, tokenizer, part=part, **settings)))
 
 
 def parallel_question_groups(
@@ -421,24 +418,58 @@ def parallel_question_groups(
     """question_groups split over `workers` processes by document (tokenising ~37,000 questions into
     windows takes ~10 minutes on one core); deterministic for a given number of workers. The workers are
     spawned, not forked: a process that has imported JAX (bm25s does, where it is installed) deadlocks in
-    a forked child."""
+    a forked child. A worker that dies without its part (a script without an `if __name__ == "__main__":`
+    guard kills each at start-up) raises here instead of leaving the parent waiting for ever. The documents
+    reach the workers through a file: `Process.start()` writes its arguments into a pipe whose reading end
+    the parent keeps open, so arguments larger than the pipe block the parent for good if the worker dies
+    while reading them."""
     if workers <= 1:
         return question_groups(documents, tokenizer, seed=seed, **settings)
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    started, parts = time.perf_counter(), []
+    results = context.Queue()
+    started, parts = time.perf_counter(), {}
     log.info("tokenising %d documents in %d spawned workers", len(documents), workers)
-    with context.Pool(
-        workers, initializer=_start_worker, initargs=(documents, tokenizer, {**settings, "seed": seed})
-    ) as pool:
-        # in order, each part logged as it comes: where a machine is slow, the log says how far it got
-        for number, part in enumerate(pool.imap(_part_groups, [(i, workers) for i in range(workers)]), 1):
-            parts.append(part)
-            log.info("part %d of %d: %d groups (%.0f s)", number, workers, len(part), time.perf_counter() - started)
-    groups = [g for part in parts for g in part]
+    with tempfile.TemporaryDirectory() as folder:
+        inputs = Path(folder) / "inputs.pickle"
+        with inputs.open("wb") as file:
+            pickle.dump((documents, tokenizer, {**settings, "seed": seed}), file, protocol=pickle.HIGHEST_PROTOCOL)
+        processes = [context.Process(target=_build_part, args=(inputs, (i, workers), results)) for i in range(workers)]
+        for process in processes:
+            process.start()
+        _collect_parts(processes, results, parts, started)
+    groups = [g for i in range(workers) for g in parts[i]]
     random.Random(seed).shuffle(groups)
     return groups
+
+
+def _collect_parts(processes: list, results, parts: dict[int, list[dict]], started: float) -> None:
+    """Each worker's groups into `parts` by its number, as they come; a worker that died without them raises."""
+    import queue
+
+    workers = len(processes)
+    try:
+        while len(parts) < workers:
+            try:
+                number, part = results.get(timeout=2)
+            except queue.Empty:
+                # a worker that ended well has put its part first: only a failed one is missed here
+                failed = [i for i, p in enumerate(processes) if i not in parts and p.exitcode not in (None, 0)]
+                if failed:
+                    raise RuntimeError(
+                        f"worker {failed[0] + 1} of {workers} died (exit code {processes[failed[0]].exitcode}) "
+                        "before returning its groups; see its error above (a script that spawns them needs an "
+                        '`if __name__ == "__main__":` guard)'
+                    ) from None
+                continue
+            parts[number] = part
+            log.info("part %d of %d: %d groups (%.0f s)", number + 1, workers, len(part), time.perf_counter() - started)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
 
 
 def save_question_groups(

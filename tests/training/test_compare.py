@@ -94,6 +94,8 @@ def test_a_reading_says_how_it_read_and_an_unknown_set_is_refused_before_anythin
     assert described(older) == "large (scout /x/qa/model)"
     assert described(newer) == "large (scout /x/qa/model, re-reading 3, scout weight 0.5)"
     assert described(alone) == "large (scout none)"
+    budgeted = {**newer, "budget": 1536}
+    assert described(budgeted) == "large (scout /x/qa/model, re-reading 3, scout weight 0.5, a budget of 1536 tokens)"
     with pytest.raises(SystemExit):
         main(["read", "large", "--out", str(tmp_path / "r.json"), "--sets", "articles,nonsense"])
     assert "unknown sets: nonsense" in capsys.readouterr().err

@@ -112,6 +112,26 @@ def test_groups_built_by_spawned_workers_are_the_parts_built_here_shuffled_by_th
     assert all(any(w["starts"] for w in g["windows"]) for g in spawned)  # each holds its answer's window
 
 
+def _refuse_to_load():
+    raise RuntimeError("this tokenizer cannot be loaded in a worker")
+
+
+class _TokenizerThatKillsItsWorker:
+    """Pickles in the parent; unpickling it in the spawned worker raises, so the worker dies at start-up
+    as it does under a script without a `__main__` guard."""
+
+    def __reduce__(self):
+        return (_refuse_to_load, ())
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_before_returning_its_groups_is_an_error_not_a_wait_for_ever():
+    from training.groups import parallel_question_groups
+
+    with pytest.raises(RuntimeError, match=r"worker \d of 2 died \(exit code 1\)"):
+        parallel_question_groups(_documents(), _TokenizerThatKillsItsWorker(), workers=2, seed=7, max_length=48)
+
+
 def test_an_article_longer_than_the_cap_becomes_documents_of_whole_paragraphs_with_their_answers(tmp_path):
     import gzip
     import json

@@ -429,7 +429,7 @@ def parallel_question_groups(
 
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    started, parts = time.perf_counter(), {}
+    started = time.perf_counter()
     log.info("tokenising %d documents in %d spawned workers", len(documents), workers)
     with tempfile.TemporaryDirectory() as folder:
         inputs = Path(folder) / "inputs.pickle"
@@ -438,17 +438,17 @@ def parallel_question_groups(
         processes = [context.Process(target=_build_part, args=(inputs, (i, workers), results)) for i in range(workers)]
         for process in processes:
             process.start()
-        _collect_parts(processes, results, parts, started)
+        parts = _collect_parts(processes, results, started)
     groups = [g for i in range(workers) for g in parts[i]]
     random.Random(seed).shuffle(groups)
     return groups
 
 
-def _collect_parts(processes: list, results, parts: dict[int, list[dict]], started: float) -> None:
-    """Each worker's groups into `parts` by its number, as they come; a worker that died without them raises."""
+def _collect_parts(processes: list, results, started: float) -> dict[int, list[dict]]:
+    """Each worker's groups by its number, logged as they come; a worker that died without them raises."""
     import queue
 
-    workers = len(processes)
+    workers, parts = len(processes), {}
     try:
         while len(parts) < workers:
             try:
@@ -470,6 +470,7 @@ def _collect_parts(processes: list, results, parts: dict[int, list[dict]], start
             if process.is_alive():
                 process.terminate()
             process.join()
+    return parts
 
 
 def save_question_groups(

@@ -109,13 +109,13 @@ def save_quantized(weights: dict[str, torch.Tensor], path: Path, bits: int = 8) 
 def loadable_adapter(adapter: Path, scratch: Path) -> Path:
     """The adapter folder as peft can load it: itself, or for 8- or 4-bit factors a copy in `scratch` with
     them turned back into floats."""
+    if not is_quantized(adapter):
+        return adapter
     from safetensors import safe_open
     from safetensors.torch import save_file
 
     with safe_open(str(adapter / ADAPTER_WEIGHTS), framework="pt") as file:
-        metadata = file.metadata() or {}
-        if FORMAT_KEY not in metadata:
-            return adapter
+        metadata = file.metadata()
         tensors = {name: file.get_tensor(name) for name in file.keys()}  # noqa: SIM118 (not a dict)
     scratch.mkdir(parents=True, exist_ok=True)
     for path in adapter.iterdir():
